@@ -1,0 +1,2 @@
+//! APIM policy XML rendered from templates.
+//! Placeholder: implemented in its own change.
