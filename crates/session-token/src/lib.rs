@@ -1,2 +1,57 @@
-//! Session token format shared by the APIM policies (C#) and the Rust server.
-//! Placeholder: implemented in its own change.
+//! Session token v1: the opaque access token APIM hands MCP clients instead of the Entra token.
+//! Shared format for the APIM policies (C#) and the Rust server: AES-256-CBC then HMAC-SHA256.
+//!
+//! Layout: `base64url-nopad(0x01 || iv[16] || ct[16k] || tag[32])` with
+//! `ct = AES-256-CBC(enc_key, iv, PKCS#7(claims JSON))` and
+//! `tag = HMAC-SHA256(mac_key, 0x01 || iv || ct)`. See `docs/session-token.md`.
+
+mod claims;
+mod keys;
+mod token;
+pub mod vectors;
+
+pub use claims::Claims;
+pub use keys::{KeyError, KeyName, Keys};
+pub use token::{TokenError, open, open_for_audience, seal, seal_with_iv};
+
+/// Version byte at offset 0; it is covered by the MAC so it cannot be swapped.
+pub const TOKEN_VERSION: u8 = 1;
+/// Tokens longer than this many characters are rejected before decoding.
+pub const MAX_TOKEN_LEN: usize = 4096;
+/// Length of each key (AES-256 key, HMAC-SHA256 key), in bytes.
+pub const KEY_LEN: usize = 32;
+/// AES block size, which is also the IV length, in bytes.
+pub const BLOCK_LEN: usize = 16;
+/// Length of the IV, in bytes.
+pub const IV_LEN: usize = 16;
+/// Length of the HMAC-SHA256 tag, in bytes (never truncated).
+pub const TAG_LEN: usize = 32;
+/// Smallest well-formed decoded token: version, IV, one ciphertext block, tag.
+pub const MIN_TOKEN_BYTES: usize = 1 + IV_LEN + BLOCK_LEN + TAG_LEN;
+/// Largest decoded token that still fits in [`MAX_TOKEN_LEN`] base64url characters.
+pub const MAX_TOKEN_BYTES: usize = MAX_TOKEN_LEN / 4 * 3;
+/// Largest claims JSON (bytes) whose sealed token stays within [`MAX_TOKEN_LEN`].
+/// PKCS#7 always adds 1..=16 bytes, hence the `- 1`.
+pub const MAX_PLAINTEXT_LEN: usize =
+    (MAX_TOKEN_BYTES - 1 - IV_LEN - TAG_LEN) / BLOCK_LEN * BLOCK_LEN - 1;
+
+/// APIM named value (secret) holding the base64 AES-256 key.
+pub const NAMED_VALUE_ENC_KEY: &str = "SessionTokenEncKey";
+/// APIM named value (secret) holding the base64 HMAC-SHA256 key.
+pub const NAMED_VALUE_MAC_KEY: &str = "SessionTokenMacKey";
+/// Function app setting (and azd environment variable) holding the base64 AES-256 key.
+pub const APP_SETTING_ENC_KEY: &str = "SESSION_TOKEN_ENC_KEY";
+/// Function app setting (and azd environment variable) holding the base64 HMAC-SHA256 key.
+pub const APP_SETTING_MAC_KEY: &str = "SESSION_TOKEN_MAC_KEY";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_limits_are_consistent() {
+        assert_eq!(MIN_TOKEN_BYTES, 65);
+        assert_eq!(MAX_TOKEN_BYTES, 3072);
+        assert_eq!(MAX_PLAINTEXT_LEN, 3007);
+    }
+}
