@@ -1,0 +1,331 @@
+//! The description of everything Bicep creates in APIM: APIs, operations, fragments, named values.
+//! It is the single table the renderer walks, and is itself rendered to `manifest.json`.
+
+use serde::Serialize;
+
+use crate::names::*;
+
+/// A named value Bicep declares; secrets come from azd environment secrets.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedValue {
+    /// Name as used in policies: `{{name}}`.
+    pub name: &'static str,
+    /// Whether APIM stores it as a secret.
+    pub secret: bool,
+    /// What it holds.
+    pub description: &'static str,
+}
+
+/// A policy fragment and the rendered file holding it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fragment {
+    /// Fragment id used by `include-fragment`.
+    pub id: &'static str,
+    /// Rendered file, relative to `infra/policies/`.
+    pub file: String,
+}
+
+/// One APIM operation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// Operation resource name.
+    pub name: &'static str,
+    /// Display name.
+    pub display_name: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// URL template relative to the API path.
+    pub url_template: &'static str,
+    /// Template parameters (none of ours use any).
+    pub template_parameters: Vec<&'static str>,
+    /// Rendered policy file relative to `infra/policies/`, if the operation has its own policy.
+    pub policy: Option<&'static str>,
+}
+
+/// One APIM API.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Api {
+    /// API resource name.
+    pub name: &'static str,
+    /// Display name.
+    pub display_name: &'static str,
+    /// Path below the gateway root (empty for the root).
+    pub path: &'static str,
+    /// Always false: callers authenticate with OAuth, not subscription keys.
+    pub subscription_required: bool,
+    /// Rendered API-level policy file.
+    pub policy: &'static str,
+    /// Operations.
+    pub operations: Vec<Operation>,
+}
+
+/// An APIM backend Bicep creates.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backend {
+    /// Backend id referenced by `set-backend-service`.
+    pub id: &'static str,
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// Provenance note.
+    pub generated_by: &'static str,
+    /// Named values.
+    pub named_values: Vec<NamedValue>,
+    /// Policy fragments, in an order where a fragment only includes earlier ones.
+    pub fragments: Vec<Fragment>,
+    /// APIs.
+    pub apis: Vec<Api>,
+    /// Backends.
+    pub backends: Vec<Backend>,
+}
+
+const fn op(
+    name: &'static str,
+    display_name: &'static str,
+    method: &'static str,
+    url_template: &'static str,
+    policy: Option<&'static str>,
+) -> (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+) {
+    (name, display_name, method, url_template, policy)
+}
+
+fn ops(
+    list: &[(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    )],
+) -> Vec<Operation> {
+    list.iter()
+        .map(
+            |&(name, display_name, method, url_template, policy)| Operation {
+                name,
+                display_name,
+                method,
+                url_template,
+                template_parameters: Vec::new(),
+                policy,
+            },
+        )
+        .collect()
+}
+
+/// Fragment ids in dependency order.
+pub const FRAGMENT_IDS: &[&str] = &[
+    FRAGMENT_SECURITY_HEADERS,
+    FRAGMENT_OAUTH_ERROR,
+    FRAGMENT_PARSE_FORM,
+    FRAGMENT_LOAD_CLIENT,
+    FRAGMENT_SESSION_TOKEN_SEAL,
+    FRAGMENT_SESSION_TOKEN_OPEN,
+];
+
+/// The manifest of this repository's APIM configuration.
+pub fn manifest() -> Manifest {
+    let nv = |name, secret, description| NamedValue {
+        name,
+        secret,
+        description,
+    };
+    Manifest {
+        generated_by: crate::GENERATED_BY,
+        named_values: vec![
+            nv(
+                NV_MCP_ENTRA_CLIENT_ID,
+                false,
+                "Client id of the Entra app registration APIM signs users in with",
+            ),
+            nv(NV_ENTRA_TENANT_ID, false, "Entra tenant id"),
+            nv(
+                NV_APIM_IDENTITY_CLIENT_ID,
+                false,
+                "Client id of APIM's user-assigned managed identity (federated credential subject, storage access)",
+            ),
+            nv(
+                NV_APIM_GATEWAY_URL,
+                false,
+                "APIM gateway URL, https://<name>.azure-api.net, no trailing slash",
+            ),
+            nv(
+                NV_OAUTH_SCOPES,
+                false,
+                "Space-separated scopes requested from Entra, e.g. openid profile offline_access User.Read",
+            ),
+            nv(
+                NV_SESSION_TOKEN_ENC_KEY,
+                true,
+                "Session token AES-256 key, standard base64 of 32 random bytes",
+            ),
+            nv(
+                NV_SESSION_TOKEN_MAC_KEY,
+                true,
+                "Session token HMAC-SHA256 key, standard base64 of 32 random bytes",
+            ),
+            nv(
+                NV_MCP_FUNCTION_KEY,
+                true,
+                "Function key of the Function App, sent as x-functions-key",
+            ),
+            nv(
+                NV_REGISTRATION_STORE_URL,
+                false,
+                "Blob container URL for client registrations, https://<account>.blob.core.windows.net/registrations",
+            ),
+        ],
+        fragments: FRAGMENT_IDS
+            .iter()
+            .map(|&id| Fragment {
+                id,
+                file: format!("fragments/{id}.xml"),
+            })
+            .collect(),
+        apis: vec![
+            Api {
+                name: "oauth",
+                display_name: "OAuth authorization server",
+                path: "",
+                subscription_required: false,
+                policy: "oauth/api.xml",
+                operations: ops(&[
+                    op(
+                        "protected-resource-metadata",
+                        "Protected resource metadata (RFC 9728)",
+                        "GET",
+                        "/.well-known/oauth-protected-resource",
+                        Some("oauth/protected-resource-metadata.xml"),
+                    ),
+                    op(
+                        "protected-resource-metadata-mcp",
+                        "Protected resource metadata for /mcp (RFC 9728)",
+                        "GET",
+                        "/.well-known/oauth-protected-resource/mcp",
+                        Some("oauth/protected-resource-metadata.xml"),
+                    ),
+                    op(
+                        "authorization-server-metadata",
+                        "Authorization server metadata (RFC 8414)",
+                        "GET",
+                        "/.well-known/oauth-authorization-server",
+                        Some("oauth/authorization-server-metadata.xml"),
+                    ),
+                    op(
+                        "authorization-server-metadata-mcp",
+                        "Authorization server metadata, path-inserted for /mcp (RFC 8414)",
+                        "GET",
+                        "/.well-known/oauth-authorization-server/mcp",
+                        Some("oauth/authorization-server-metadata.xml"),
+                    ),
+                    op(
+                        "register",
+                        "Dynamic client registration (RFC 7591)",
+                        "POST",
+                        "/register",
+                        Some("oauth/register.xml"),
+                    ),
+                    op(
+                        "authorize",
+                        "Authorization endpoint",
+                        "GET",
+                        "/authorize",
+                        Some("oauth/authorize.xml"),
+                    ),
+                    op(
+                        "consent-get",
+                        "Consent page",
+                        "GET",
+                        "/consent",
+                        Some("oauth/consent-get.xml"),
+                    ),
+                    op(
+                        "consent-post",
+                        "Consent decision",
+                        "POST",
+                        "/consent",
+                        Some("oauth/consent-post.xml"),
+                    ),
+                    op(
+                        "oauth-callback",
+                        "Entra ID redirect target",
+                        "GET",
+                        "/oauth-callback",
+                        Some("oauth/oauth-callback.xml"),
+                    ),
+                    op(
+                        "token",
+                        "Token endpoint",
+                        "POST",
+                        "/token",
+                        Some("oauth/token.xml"),
+                    ),
+                    op(
+                        "revoke",
+                        "Token revocation (RFC 7009)",
+                        "POST",
+                        "/revoke",
+                        Some("oauth/revoke.xml"),
+                    ),
+                    op("preflight", "CORS preflight", "OPTIONS", "/*", None),
+                ]),
+            },
+            Api {
+                name: "mcp",
+                display_name: "MCP server",
+                path: "mcp",
+                subscription_required: false,
+                policy: "mcp/api.xml",
+                operations: ops(&[
+                    op(
+                        "sse",
+                        "SSE stream (legacy HTTP+SSE transport)",
+                        "GET",
+                        "/sse",
+                        None,
+                    ),
+                    op(
+                        "message",
+                        "SSE message post (legacy HTTP+SSE transport)",
+                        "POST",
+                        "/message",
+                        None,
+                    ),
+                    op(
+                        "streamable-post",
+                        "Streamable HTTP",
+                        "POST",
+                        "/",
+                        Some("mcp/streamable.xml"),
+                    ),
+                    op(
+                        "streamable-get",
+                        "Streamable HTTP (GET)",
+                        "GET",
+                        "/",
+                        Some("mcp/streamable.xml"),
+                    ),
+                    op(
+                        "streamable-delete",
+                        "Streamable HTTP (DELETE)",
+                        "DELETE",
+                        "/",
+                        Some("mcp/streamable.xml"),
+                    ),
+                    op("preflight", "CORS preflight", "OPTIONS", "/*", None),
+                ]),
+            },
+        ],
+        backends: vec![Backend { id: BACKEND_ID }],
+    }
+}

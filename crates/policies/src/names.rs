@@ -1,0 +1,81 @@
+//! Names shared between the APIM policies, Bicep (through the manifest) and the Rust server.
+//! Each name is defined once here; templates and the manifest read these constants.
+
+/// APIM named value: client id of the Entra app registration that represents the MCP server.
+pub const NV_MCP_ENTRA_CLIENT_ID: &str = "McpEntraClientId";
+/// APIM named value: Entra tenant id.
+pub const NV_ENTRA_TENANT_ID: &str = "EntraTenantId";
+/// APIM named value: client id of APIM's user-assigned managed identity.
+pub const NV_APIM_IDENTITY_CLIENT_ID: &str = "ApimIdentityClientId";
+/// APIM named value: public gateway URL, `https://<name>.azure-api.net`, no trailing slash.
+pub const NV_APIM_GATEWAY_URL: &str = "ApimGatewayUrl";
+/// APIM named value: space-separated scopes requested from Entra.
+pub const NV_OAUTH_SCOPES: &str = "OAuthScopes";
+/// APIM named value (secret): AES-256 session token key, standard base64 of 32 bytes.
+pub const NV_SESSION_TOKEN_ENC_KEY: &str = "SessionTokenEncKey";
+/// APIM named value (secret): HMAC-SHA256 session token key, standard base64 of 32 bytes.
+pub const NV_SESSION_TOKEN_MAC_KEY: &str = "SessionTokenMacKey";
+/// APIM named value (secret): Function App function key sent to the backend.
+pub const NV_MCP_FUNCTION_KEY: &str = "McpFunctionKey";
+/// APIM named value: blob container URL holding client registrations.
+pub const NV_REGISTRATION_STORE_URL: &str = "RegistrationStoreUrl";
+
+/// APIM backend that Bicep points at the Function App root URL.
+pub const BACKEND_ID: &str = "mcp-function-backend";
+
+/// Header carrying the function key to the Functions host.
+pub const HEADER_FUNCTIONS_KEY: &str = "x-functions-key";
+/// Header set by the MCP API policy with the verified subject (Entra object id) of the caller.
+pub const HEADER_SUBJECT: &str = "x-mcp-subject";
+/// Header set by the MCP API policy with the verified OAuth client id of the caller.
+pub const HEADER_CLIENT_ID: &str = "x-mcp-client-id";
+/// Header set by the MCP API policy with the verified session id.
+pub const HEADER_SESSION_ID: &str = "x-mcp-session-id";
+/// Storage REST API version used for registration blobs.
+pub const STORAGE_API_VERSION: &str = "2023-11-03";
+
+/// Cookie holding the HMAC-protected list of client ids the user consented to.
+pub const COOKIE_CONSENT: &str = "__Host-mcp-consent";
+/// Cookie holding the CSRF token of the consent form (double submit).
+pub const COOKIE_CSRF: &str = "__Host-mcp-csrf";
+
+/// Cache key prefix: a pending authorization request, keyed by the state sent to Entra.
+pub const CACHE_AUTH_REQUEST: &str = "mcp-authreq-";
+/// Cache key prefix: a pending consent decision, keyed by the consent request id.
+pub const CACHE_CONSENT_REQUEST: &str = "mcp-consentreq-";
+/// Cache key prefix: an issued authorization code (single use).
+pub const CACHE_AUTH_CODE: &str = "mcp-code-";
+/// Cache key prefix: a refresh token record, keyed by the SHA-256 of the token.
+pub const CACHE_REFRESH: &str = "mcp-refresh-";
+/// Cache key prefix: a refresh token family; removed when the family is revoked.
+pub const CACHE_FAMILY: &str = "mcp-family-";
+/// Cache key prefix: a client registration or fetched client metadata document.
+pub const CACHE_CLIENT: &str = "mcp-client-";
+
+/// Session token format version byte (see docs/session-token.md).
+pub const SESSION_TOKEN_VERSION: u8 = 1;
+/// Lifetime of a session (access) token in seconds.
+pub const SESSION_TOKEN_TTL_SECS: u32 = 3600;
+/// Lifetime of an authorization code in seconds.
+pub const AUTH_CODE_TTL_SECS: u32 = 300;
+/// Lifetime of a pending authorization / consent request in seconds.
+pub const AUTH_REQUEST_TTL_SECS: u32 = 600;
+/// Lifetime of a refresh token (and its family) in seconds.
+pub const REFRESH_TTL_SECS: u32 = 30 * 24 * 3600;
+/// Lifetime of a dynamic client registration in seconds.
+pub const REGISTRATION_TTL_SECS: u32 = 90 * 24 * 3600;
+/// Lifetime of the consent cookie in seconds.
+pub const CONSENT_TTL_SECS: u32 = 365 * 24 * 3600;
+
+/// Policy fragment ids (Bicep creates one `policyFragments` resource per id).
+pub const FRAGMENT_SESSION_TOKEN_OPEN: &str = "session-token-open";
+/// Seals a session token from the `sessionClaims` variable.
+pub const FRAGMENT_SESSION_TOKEN_SEAL: &str = "session-token-seal";
+/// Parses an `application/x-www-form-urlencoded` request body into the `form` variable.
+pub const FRAGMENT_PARSE_FORM: &str = "parse-form";
+/// Loads and validates the OAuth client named by the `clientId` variable.
+pub const FRAGMENT_LOAD_CLIENT: &str = "load-client";
+/// Returns the OAuth JSON error held in the `oauthError*` variables.
+pub const FRAGMENT_OAUTH_ERROR: &str = "oauth-error";
+/// Security headers shared by every OAuth API response.
+pub const FRAGMENT_SECURITY_HEADERS: &str = "security-headers";
