@@ -1,0 +1,543 @@
+"""Process and client helpers for the end-to-end tests (imported by conftest.py and the tests).
+
+Everything here drives REAL processes on 127.0.0.1: Azurite (npm `azurite`), the `snippets-mcp`
+binary, the official MCP Python SDK, raw HTTP with httpx and the MCP Inspector CLI. Nothing is
+mocked. Every wait is a poll against a deadline; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS_DIR", REPO / "test-artifacts" / "e2e"))
+
+# The well-known Azurite development account (public, documented by Microsoft; not a secret).
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+CONTAINER = "snippets"
+MAX_SNIPPET_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+TOOL_NAMES = {"hello_mcp", "save_snippet", "get_snippet", "list_snippets", "delete_snippet"}
+
+# Every live process started by the tests, so a failing test can show their logs.
+LIVE_PROCESSES: list["ManagedProcess"] = []
+
+
+class Deadline:
+    """A monotonic deadline for bounded polling loops."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.end
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1 (callers retry if it is taken meanwhile)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def tail(path: Path, lines: int = 120) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return "<no log file>"
+    rows = text.splitlines()
+    cut = rows[-lines:]
+    head = f"... ({len(rows) - len(cut)} earlier lines in {path})\n" if len(rows) > len(cut) else ""
+    return head + "\n".join(cut)
+
+
+@dataclass
+class ManagedProcess:
+    """A child process whose stdout/stderr go to files under test-artifacts/e2e/."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path = REPO
+    proc: subprocess.Popen | None = None
+    stdout_path: Path = field(init=False)
+    stderr_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.stdout_path = ARTIFACTS / f"{self.name}.stdout.log"
+        self.stderr_path = ARTIFACTS / f"{self.name}.stderr.log"
+
+    def start(self) -> "ManagedProcess":
+        out = open(self.stdout_path, "wb")
+        err = open(self.stderr_path, "wb")
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # its own process group: Ctrl-C in pytest does not hit it twice
+            )
+        finally:
+            out.close()
+            err.close()
+        LIVE_PROCESSES.append(self)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def exited(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def logs(self, lines: int = 120) -> str:
+        return (
+            f"--- {self.name} (pid {self.proc.pid if self.proc else '-'}, exit {self.exited()}) stdout: {self.stdout_path}\n"
+            f"{tail(self.stdout_path, lines)}\n"
+            f"--- {self.name} stderr: {self.stderr_path}\n{tail(self.stderr_path, lines)}"
+        )
+
+    def wait_exit(self, timeout: float) -> int | None:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> int | None:
+        """Signal the process, wait up to `grace` seconds, then kill it. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+            if self.wait_exit(grace) is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self in LIVE_PROCESSES:
+            LIVE_PROCESSES.remove(self)
+        return self.proc.returncode
+
+
+# --------------------------------------------------------------------------------------------
+# Azurite
+# --------------------------------------------------------------------------------------------
+
+_LISTEN_RE = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
+
+
+@dataclass
+class Azurite:
+    workdir: Path
+    process: ManagedProcess | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def start(self, timeout: float = 60.0) -> "Azurite":
+        node = os.environ.get("E2E_NODE", "node")
+        azurite = REPO / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
+        if not azurite.exists():
+            raise RuntimeError(f"{azurite} is missing: run `npm ci` in {REPO} (scripts/test.sh does it)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            node, str(azurite),
+            "--location", str(self.workdir),
+            "--blobHost", "127.0.0.1", "--blobPort", "0",
+            "--queueHost", "127.0.0.1", "--queuePort", "0",
+            "--tableHost", "127.0.0.1", "--tablePort", "0",
+            "--skipApiVersionCheck", "--loose", "--disableTelemetry",
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+        self.process = ManagedProcess("azurite", argv, env).start()
+        deadline = Deadline(timeout)
+        # Port 0: Azurite binds, then prints the real ports; read them from its log (race-free).
+        while not deadline.expired():
+            if self.process.exited() is not None:
+                raise RuntimeError(f"Azurite exited early\n{self.process.logs()}")
+            for kind, port in _LISTEN_RE.findall(self.process.stdout()):
+                self.ports[kind.lower()] = int(port)
+            if len(self.ports) == 3:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"Azurite did not report its ports within {timeout}s\n{self.process.logs()}")
+        # Then wait until the blob service really answers an authenticated request.
+        from azure.storage.blob import BlobServiceClient
+
+        svc = BlobServiceClient.from_connection_string(self.connection_string())
+        last: Exception | None = None
+        while not deadline.expired():
+            try:
+                svc.get_service_properties(timeout=2)
+                return self
+            except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+                last = e
+                time.sleep(0.1)
+        raise RuntimeError(f"Azurite blob service did not answer within {timeout}s: {last}\n{self.process.logs()}")
+
+    def endpoint(self, kind: str) -> str:
+        return f"http://127.0.0.1:{self.ports[kind]}/{DEV_ACCOUNT}"
+
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint={self.endpoint('blob')};QueueEndpoint={self.endpoint('queue')};"
+            f"TableEndpoint={self.endpoint('table')};"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+class BlobInspector:
+    """Reads Azurite directly with azure-storage-blob, independent of the server under test."""
+
+    def __init__(self, connection_string: str, container: str = CONTAINER):
+        from azure.storage.blob import BlobServiceClient
+
+        self.service = BlobServiceClient.from_connection_string(connection_string)
+        self.container_name = container
+
+    def container(self):
+        return self.service.get_container_client(self.container_name)
+
+    def names(self, prefix: str | None = None) -> list[str]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return sorted(b.name for b in self.container().list_blobs(name_starts_with=prefix))
+        except ResourceNotFoundError:
+            return []
+
+    def read(self, blob_name: str) -> bytes:
+        return self.container().download_blob(blob_name).readall()
+
+    def exists(self, blob_name: str) -> bool:
+        return self.container().get_blob_client(blob_name).exists()
+
+    def snapshot(self) -> dict[str, dict[str, str]]:
+        """Every blob of every container in the account, with its etag: proves "nothing was written"."""
+        snap: dict[str, dict[str, str]] = {}
+        for c in self.service.list_containers():
+            cc = self.service.get_container_client(c.name)
+            snap[c.name] = {b.name: b.etag for b in cc.list_blobs()}
+        return snap
+
+
+# --------------------------------------------------------------------------------------------
+# The server under test
+# --------------------------------------------------------------------------------------------
+
+
+def server_binary() -> Path:
+    override = os.environ.get("SNIPPETS_MCP_BIN")
+    path = Path(override) if override else REPO / "target" / "debug" / "snippets-mcp"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise RuntimeError(
+            f"server binary {path} not found: run `cargo build --bin snippets-mcp` "
+            "(scripts/test.sh does it) or set SNIPPETS_MCP_BIN"
+        )
+    return path
+
+
+def base_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
+    """A clean environment: nothing from the caller's Azure settings leaks into the server."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env.update({"RUST_LOG": "info", "LOG_FORMAT": "text", "RUST_BACKTRACE": "1"})
+    for k, v in (extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+_server_seq = 0
+
+
+class Server:
+    """One `snippets-mcp` process on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], label: str = "server"):
+        global _server_seq
+        _server_seq += 1
+        self.label = f"{label}-{_server_seq}"
+        self.env = env
+        self.port = 0
+        self.process: ManagedProcess | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def spawn(self) -> ManagedProcess:
+        self.port = free_port()
+        argv = [str(server_binary()), "--port", str(self.port)]
+        self.process = ManagedProcess(self.label, argv, self.env).start()
+        return self.process
+
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> "Server":
+        """Start and wait for `GET /` -> 200. Retries on a new port if the chosen one was taken."""
+        for attempt in range(attempts):
+            proc = self.spawn()
+            deadline = Deadline(timeout)
+            while not deadline.expired():
+                code = proc.exited()
+                if code is not None:
+                    break
+                try:
+                    r = httpx.get(self.base_url + "/", timeout=1.0)
+                    if r.status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+            logs = proc.logs()
+            proc.stop(signal.SIGKILL)
+            in_use = "address" in logs.lower() and "in use" in logs.lower()
+            if not (in_use and attempt + 1 < attempts):
+                raise RuntimeError(f"{self.label} did not answer GET / with 200 within {timeout}s\n{logs}")
+        raise AssertionError("unreachable")
+
+    def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> int | None:
+        return None if self.process is None else self.process.stop(sig, grace)
+
+
+# --------------------------------------------------------------------------------------------
+# MCP clients
+# --------------------------------------------------------------------------------------------
+
+TRANSPORTS = ("http", "sse")
+CALL_TIMEOUT = 60.0
+
+
+@contextlib.asynccontextmanager
+async def mcp_session(base_url: str, transport: str) -> AsyncIterator[Any]:
+    """An initialized official-SDK `ClientSession` over Streamable HTTP (`/mcp`) or SSE (`/sse`)."""
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
+    if transport == "http":
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=CALL_TIMEOUT)) as hc:
+            # No client-side cap on SSE event size: a 1 MiB snippet comes back in one event.
+            async with streamable_http_client(f"{base_url}/mcp", http_client=hc, max_sse_event_size=None) as (r, w):
+                async with ClientSession(r, w, read_timeout_seconds=CALL_TIMEOUT) as session:
+                    await session.initialize()
+                    yield session
+    elif transport == "sse":
+        async with sse_client(f"{base_url}/sse", timeout=30.0, sse_read_timeout=CALL_TIMEOUT) as (r, w):
+            async with ClientSession(r, w, read_timeout_seconds=CALL_TIMEOUT) as session:
+                await session.initialize()
+                yield session
+    else:
+        raise ValueError(transport)
+
+
+def result_text(result: Any) -> str:
+    """The concatenated text blocks of a CallToolResult."""
+    return "".join(getattr(c, "text", "") for c in result.content if getattr(c, "type", None) == "text")
+
+
+def assert_tool_error(result: Any, prefix: str) -> str:
+    text = result_text(result)
+    assert result.is_error is True, f"expected a tool error starting {prefix!r}, got success: {result!r}"
+    assert text.startswith(prefix), f"tool error text {text!r} does not start with {prefix!r}"
+    return text
+
+
+def assert_ok(result: Any) -> Any:
+    assert result.is_error is False, f"tool call failed: {result_text(result)!r}"
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Raw HTTP helpers
+# --------------------------------------------------------------------------------------------
+
+MCP_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+    "MCP-Protocol-Version": "2025-06-18",
+}
+
+
+def jsonrpc(method: str, params: dict | None = None, id: int | str | None = 1) -> dict:
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if params is not None:
+        msg["params"] = params
+    if id is not None:
+        msg["id"] = id
+    return msg
+
+
+def parse_sse(text: str) -> list[dict[str, str]]:
+    """Parse a complete text/event-stream body into events ({'event','data','id'})."""
+    events: list[dict[str, str]] = []
+    cur: dict[str, Any] = {}
+    data: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line == "":
+            if data or cur:
+                cur["data"] = "\n".join(data)
+                cur.setdefault("event", "message")
+                events.append(cur)
+            cur, data = {}, []
+        elif line.startswith(":"):
+            continue
+        else:
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            if k == "data":
+                data.append(v)
+            elif k in ("event", "id", "retry"):
+                cur[k] = v
+    return events
+
+
+def mcp_response_messages(r: httpx.Response) -> list[dict]:
+    """JSON-RPC messages from a Streamable HTTP response, whether JSON or an SSE stream."""
+    ctype = r.headers.get("content-type", "")
+    if ctype.startswith("text/event-stream"):
+        return [json.loads(e["data"]) for e in parse_sse(r.text) if e.get("data")]
+    body = r.json()
+    return body if isinstance(body, list) else [body]
+
+
+class RawSseSession:
+    """The legacy HTTP+SSE transport driven byte by byte with httpx (no SDK in between)."""
+
+    def __init__(self, base_url: str, client: httpx.AsyncClient):
+        self.base_url = base_url
+        self.client = client
+        self._cm = None
+        self.response: httpx.Response | None = None
+        self._lines: AsyncIterator[str] | None = None
+        self.endpoint_data: str | None = None
+        self.comments: list[str] = []
+
+    async def __aenter__(self) -> "RawSseSession":
+        self._cm = self.client.stream("GET", f"{self.base_url}/sse", headers={"Accept": "text/event-stream"})
+        self.response = await self._cm.__aenter__()
+        self._lines = self.response.aiter_lines()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self._cm is not None
+        await self._cm.__aexit__(*exc)
+
+    async def next_event(self, max_lines: int = 100_000) -> dict[str, str]:
+        """The next complete event; comment lines are recorded in self.comments."""
+        assert self._lines is not None
+        cur: dict[str, str] = {}
+        data: list[str] = []
+        for _ in range(max_lines):
+            line = await self._lines.__anext__()
+            if line == "":
+                if data or cur:
+                    cur["data"] = "\n".join(data)
+                    cur.setdefault("event", "message")
+                    return cur
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+                continue
+            k, _, v = line.partition(":")
+            v = v[1:] if v.startswith(" ") else v
+            if k == "data":
+                data.append(v)
+            else:
+                cur[k] = v
+        raise AssertionError(f"no complete SSE event within {max_lines} lines")
+
+    async def endpoint(self) -> str:
+        ev = await self.next_event()
+        assert ev["event"] == "endpoint", f"first SSE event is not `endpoint`: {ev!r}"
+        self.endpoint_data = ev["data"]
+        return ev["data"]
+
+    def message_url(self) -> str:
+        assert self.endpoint_data is not None
+        return httpx.URL(f"{self.base_url}/sse").join(self.endpoint_data).__str__()
+
+    async def post(self, body: bytes | dict, headers: dict | None = None) -> httpx.Response:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        return await self.client.post(self.message_url(), content=content, headers=h)
+
+    async def request(self, msg: dict, max_events: int = 1000) -> dict:
+        """POST a JSON-RPC request and read the stream until its response arrives."""
+        r = await self.post(msg)
+        assert r.status_code == 202, f"POST {self.message_url()} -> {r.status_code} {r.text!r}"
+        for _ in range(max_events):
+            ev = await self.next_event()
+            if ev["event"] != "message" or not ev.get("data"):
+                continue
+            m = json.loads(ev["data"])
+            if m.get("id") == msg.get("id") and ("result" in m or "error" in m):
+                return m
+        raise AssertionError(f"no response to id {msg.get('id')} within {max_events} events")
+
+    async def initialize(self) -> dict:
+        res = await self.request(
+            jsonrpc(
+                "initialize",
+                {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "e2e-raw-sse", "version": "0"},
+                },
+                id="init",
+            )
+        )
+        r = await self.post(jsonrpc("notifications/initialized", id=None))
+        assert r.status_code == 202, r.text
+        return res
+
+
+@contextlib.contextmanager
+def step(description: str) -> Iterator[None]:
+    """Adds context to an assertion failure inside a loop of cases."""
+    try:
+        yield
+    except AssertionError as e:
+        raise AssertionError(f"[{description}] {e}") from e
