@@ -93,3 +93,32 @@ fn vectors_cover_the_required_cases() {
             .any(|v| v.token.len() > session_token::MAX_TOKEN_LEN)
     );
 }
+
+/// The C# sketch in docs/session-token.md, compiled with Mono's `mcs`, must pass the same
+/// vectors. Mono is part of the project's test environment (the local APIM runner needs it);
+/// on a machine without it this test says so on stderr instead of failing.
+#[test]
+fn csharp_sketch_in_the_doc_passes_the_vectors() {
+    let have_mcs = std::process::Command::new("mcs")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_mcs {
+        eprintln!(
+            "SKIPPED: mcs not installed (apt-get install -y mono-mcs libnewtonsoft-json-cil-dev)"
+        );
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/csharp/check.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" 0 failures"), "{stdout}");
+}
