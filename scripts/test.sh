@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The project's one test command (CI runs it through .ci/run).
+#
+#   scripts/test.sh                 everything: installs, fmt, clippy, cargo test, build, pytest tests/
+#   scripts/test.sh tests/e2e -k sse    same, but pytest gets these arguments instead of `tests/`
+#
+# Installs what is missing, project-locally and idempotently: Debian packages listed in
+# tests/*/apt-packages.txt, npm packages (npm ci), the .venv with every tests/*/requirements.txt.
+# Environment: SNIPPETS_MCP_BIN (server binary for the e2e tests; default: the debug build),
+# PYTHON (interpreter that creates .venv; default python3).
+set -Eeuo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$REPO_ROOT"
+
+START=$SECONDS
+STEPS=()
+CURRENT=""
+
+summary() {
+  local rc=$? elapsed=$((SECONDS - START))
+  echo
+  if ((rc == 0)); then
+    ok "test.sh: OK: all steps passed in ${elapsed}s (${STEPS[*]})"
+  else
+    printf '%stest.sh: FAILED at step "%s" (exit %s) after %ss; passed before it: %s%s\n' \
+      "$_R" "${CURRENT:-setup}" "$rc" "$elapsed" "${STEPS[*]:-none}" "$_N" >&2
+  fi
+}
+trap summary EXIT
+
+step() { # NAME CMD...
+  CURRENT="$1"; shift
+  local t=$SECONDS
+  log "[$CURRENT] $*"
+  "$@"
+  STEPS+=("$CURRENT:$((SECONDS - t))s")
+  CURRENT=""
+}
+
+have cargo || die "cargo is not installed (the Rust toolchain is required: https://rustup.rs)"
+cargo fmt --version >/dev/null 2>&1 || die "rustfmt is missing: rustup component add rustfmt"
+cargo clippy --version >/dev/null 2>&1 || die "clippy is missing: rustup component add clippy"
+
+step apt ensure_apt_packages
+step npm ensure_npm_deps
+step venv ensure_venv
+
+step fmt cargo fmt --all --check
+step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+step cargo-test cargo test --workspace --locked
+step build cargo build --bin snippets-mcp --locked
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+export SNIPPETS_MCP_BIN="${SNIPPETS_MCP_BIN:-$TARGET_DIR/debug/snippets-mcp}"
+[[ -x "$SNIPPETS_MCP_BIN" ]] || die "server binary $SNIPPETS_MCP_BIN not found after the build"
+
+run_pytest() {
+  local rc=0
+  "$VENV/bin/python" -m pytest "$@" || rc=$?
+  if ((rc == 5)); then
+    echo "pytest collected no tests from: $*" >&2
+  fi
+  return "$rc"
+}
+if (($#)); then
+  step pytest run_pytest -q "$@"
+else
+  step pytest run_pytest -q tests/
+fi
