@@ -2,7 +2,7 @@
 
 import subprocess
 
-from conftest import REPO
+from policies_support import REPO
 
 
 def test_rendered_policies_match_templates():

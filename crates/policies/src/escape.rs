@@ -12,6 +12,13 @@ pub enum EscapeError {
         /// 1-based line of the expression start.
         line: usize,
     },
+    /// XML turns newlines in attribute values into spaces, so a `//` comment would swallow
+    /// the rest of the expression; attribute expressions must use `/* */` comments.
+    #[error("line {line}: `//` comment inside an attribute expression; use /* */")]
+    LineCommentInAttribute {
+        /// 1-based line of the comment.
+        line: usize,
+    },
     /// Interpolated strings (`$"..."`) nest braces inside strings; they are not supported.
     #[error("line {line}: interpolated strings ($\"...\") are not supported in policy expressions")]
     Interpolated {
@@ -33,7 +40,8 @@ pub fn escape_expressions(raw: &str) -> Result<String, EscapeError> {
             && (bytes[i + 1] == b'(' || bytes[i + 1] == b'{')
             && starts_value(bytes, i)
         {
-            let end = expression_end(raw, i + 1)?;
+            let in_attribute = previous_non_space(bytes, i) == Some(b'"');
+            let end = expression_end(raw, i + 1, in_attribute)?;
             out.push_str(&raw[copied..i]);
             xml_escape_into(&raw[i..end], &mut out);
             copied = end;
@@ -46,12 +54,16 @@ pub fn escape_expressions(raw: &str) -> Result<String, EscapeError> {
     Ok(out)
 }
 
-fn starts_value(bytes: &[u8], at: usize) -> bool {
+fn previous_non_space(bytes: &[u8], at: usize) -> Option<u8> {
     bytes[..at]
         .iter()
         .rev()
         .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b == b'"' || b == b'>')
+        .copied()
+}
+
+fn starts_value(bytes: &[u8], at: usize) -> bool {
+    matches!(previous_non_space(bytes, at), Some(b'"' | b'>'))
 }
 
 fn line_of(raw: &str, at: usize) -> usize {
@@ -59,7 +71,7 @@ fn line_of(raw: &str, at: usize) -> usize {
 }
 
 /// Returns the byte index just past the bracket closing the one at `open`.
-fn expression_end(raw: &str, open: usize) -> Result<usize, EscapeError> {
+fn expression_end(raw: &str, open: usize, in_attribute: bool) -> Result<usize, EscapeError> {
     let bytes = raw.as_bytes();
     let (opener, closer) = if bytes[open] == b'(' {
         (b'(', b')')
@@ -102,6 +114,11 @@ fn expression_end(raw: &str, open: usize) -> Result<usize, EscapeError> {
                 }
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                if in_attribute {
+                    return Err(EscapeError::LineCommentInAttribute {
+                        line: line_of(raw, i),
+                    });
+                }
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
                 }
@@ -173,6 +190,15 @@ mod tests {
             escape_expressions(raw).unwrap(),
             "<value>\n   @(x &gt; 1)\n</value>"
         );
+    }
+
+    #[test]
+    fn line_comments_are_rejected_in_attributes_only() {
+        assert_eq!(
+            escape_expressions("<a b=\"@{\n // no\n return 1; }\"/>"),
+            Err(EscapeError::LineCommentInAttribute { line: 2 })
+        );
+        assert!(escape_expressions("<a>@{\n // fine in text\n return 1; }</a>").is_ok());
     }
 
     #[test]
