@@ -1,0 +1,59 @@
+// The API Management instance: the security perimeter in front of the MCP
+// server. v2 tiers hold long-lived HTTP connections (SSE); the Consumption
+// tier does not, so it is not offered here.
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+
+@allowed([
+  'BasicV2'
+  'StandardV2'
+  'Developer'
+  'Basic'
+  'Standard'
+  'Premium'
+])
+@description('API Management SKU. Consumption is excluded: it cannot hold SSE streams open.')
+param skuName string = 'BasicV2'
+
+@minValue(1)
+param skuCapacity int = 1
+
+param publisherEmail string = 'noreply@microsoft.com'
+param publisherName string = 'Snippets MCP'
+
+@description('Resource id of the user-assigned identity of API Management.')
+param identityId string
+
+resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: skuName
+    capacity: skuCapacity
+  }
+  identity: {
+    type: 'SystemAssigned, UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    publisherEmail: publisherEmail
+    publisherName: publisherName
+    customProperties: {
+      'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls10': 'False'
+      'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls11': 'False'
+      'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Backend.Protocols.Tls10': 'False'
+      'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Backend.Protocols.Tls11': 'False'
+      'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Backend.Protocols.Ssl30': 'False'
+      'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Ssl30': 'False'
+    }
+  }
+}
+
+output name string = apim.name
+output id string = apim.id
+output gatewayUrl string = apim.properties.gatewayUrl
+output systemAssignedPrincipalId string = apim.identity.principalId

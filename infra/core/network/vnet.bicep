@@ -1,0 +1,70 @@
+// Virtual network for the optional private deployment: one subnet delegated to
+// the Flex Consumption app (VNet integration), one for private endpoints.
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+param addressPrefix string = '10.0.0.0/16'
+param appSubnetPrefix string = '10.0.1.0/24'
+param privateEndpointSubnetPrefix string = '10.0.2.0/24'
+
+var appSubnetName = 'app'
+var privateEndpointSubnetName = 'private-endpoints'
+
+resource nsg 'Microsoft.Network/networkSecurityGroups@2024-01-01' = {
+  name: '${name}-nsg'
+  location: location
+  tags: tags
+  properties: {
+    securityRules: []
+  }
+}
+
+resource vnet 'Microsoft.Network/virtualNetworks@2024-01-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    addressSpace: {
+      addressPrefixes: [
+        addressPrefix
+      ]
+    }
+    subnets: [
+      {
+        name: appSubnetName
+        properties: {
+          addressPrefix: appSubnetPrefix
+          networkSecurityGroup: {
+            id: nsg.id
+          }
+          delegations: [
+            {
+              name: 'flex-consumption'
+              properties: {
+                serviceName: 'Microsoft.App/environments'
+              }
+            }
+          ]
+          privateEndpointNetworkPolicies: 'Disabled'
+          privateLinkServiceNetworkPolicies: 'Enabled'
+        }
+      }
+      {
+        name: privateEndpointSubnetName
+        properties: {
+          addressPrefix: privateEndpointSubnetPrefix
+          networkSecurityGroup: {
+            id: nsg.id
+          }
+          privateEndpointNetworkPolicies: 'Disabled'
+          privateLinkServiceNetworkPolicies: 'Enabled'
+        }
+      }
+    ]
+  }
+}
+
+output id string = vnet.id
+output name string = vnet.name
+output appSubnetId string = '${vnet.id}/subnets/${appSubnetName}'
+output privateEndpointSubnetId string = '${vnet.id}/subnets/${privateEndpointSubnetName}'

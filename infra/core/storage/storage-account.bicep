@@ -1,0 +1,111 @@
+// Storage account for the Function App host, its deployment package, the
+// snippets data, the OAuth client registrations kept by API Management, and
+// the queues of the SSE relay. Shared-key access is disabled: every caller
+// authenticates with Microsoft Entra ID (managed identities).
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+
+@description('Blob containers to create.')
+param containers array = []
+
+@description('Queues to create.')
+param queues array = []
+
+@description('When true, the account denies public traffic: the Function App reaches it through private endpoints, and only the resource instances in resourceAccessRules (API Management) pass the firewall.')
+param vnetEnabled bool = false
+
+@description('Resource instance rules ({tenantId, resourceId}) allowed through the firewall when vnetEnabled.')
+param resourceAccessRules array = []
+
+var privateNetworkAcls = {
+  defaultAction: 'Deny'
+  bypass: 'None'
+  resourceAccessRules: resourceAccessRules
+}
+
+var publicNetworkAcls = {
+  defaultAction: 'Allow'
+  bypass: 'AzureServices'
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    dnsEndpointType: 'Standard'
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    // API Management v2 (Basic) has no VNet integration, so with vnetEnabled the
+    // public endpoint stays on but denies everything except the resource
+    // instances listed (API Management's access to the registrations container).
+    publicNetworkAccess: vnetEnabled && empty(resourceAccessRules) ? 'Disabled' : 'Enabled'
+    networkAcls: vnetEnabled ? privateNetworkAcls : publicNetworkAcls
+    encryption: {
+      keySource: 'Microsoft.Storage'
+      requireInfrastructureEncryption: true
+      services: {
+        blob: {
+          enabled: true
+        }
+        queue: {
+          enabled: true
+          keyType: 'Account'
+        }
+      }
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for container in containers: {
+    parent: blobService
+    name: container
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource storageQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queue in queues: {
+    parent: queueService
+    name: queue
+  }
+]
+
+output id string = storage.id
+output name string = storage.name
+output primaryEndpoints object = storage.properties.primaryEndpoints
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue

@@ -1,0 +1,263 @@
+// Secure remote MCP server (Rust, Azure Functions Flex Consumption custom
+// handler) behind Azure API Management acting as the OAuth authorization
+// server in front of Microsoft Entra ID. Deployed by `azd up`.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used to derive resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Primary location for all resources (must offer Flex Consumption and API Management v2).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of the user running azd; granted blob data access for debugging. Empty to skip.')
+param principalId string = ''
+
+@description('Resource group name; default rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@allowed([
+  'BasicV2'
+  'StandardV2'
+  'Developer'
+  'Basic'
+  'Standard'
+  'Premium'
+])
+@description('API Management SKU. Not Consumption: it cannot hold SSE streams open.')
+param apimSku string = 'BasicV2'
+
+@description('Scopes API Management requests from Entra ID.')
+param oauthScopes string = 'openid profile offline_access User.Read'
+
+@description('Put storage behind private endpoints and integrate the Function App with a VNet.')
+param vnetEnabled bool = false
+
+@secure()
+@description('Session token AES-256 key (base64); generated once per azd environment by infra/hooks/preprovision.')
+param sessionTokenEncKey string
+
+@secure()
+@description('Session token HMAC-SHA256 key (base64); generated once per azd environment by infra/hooks/preprovision.')
+param sessionTokenMacKey string
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = '${abbrs.webSitesFunctions}snippets-${resourceToken}'
+var apimName = '${abbrs.apiManagementService}${resourceToken}'
+var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+var snippetsContainerName = 'snippets'
+var registrationsContainerName = 'registrations'
+var relayQueueName = 'mcp-sse-relay'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module functionIdentity 'core/identity/user-assigned-identity.bicep' = {
+  name: 'function-identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}func-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module apimIdentity 'core/identity/user-assigned-identity.bicep' = {
+  name: 'apim-identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}apim-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'core/monitor/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module apimService 'app/apim-service.bicep' = {
+  name: 'apim-service'
+  scope: rg
+  params: {
+    name: apimName
+    location: location
+    tags: tags
+    skuName: apimSku
+    identityId: apimIdentity.outputs.id
+  }
+}
+
+module storage 'core/storage/storage-account.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: storageAccountName
+    location: location
+    tags: tags
+    containers: [
+      deploymentContainerName
+      snippetsContainerName
+      registrationsContainerName
+    ]
+    queues: [
+      relayQueueName
+    ]
+    vnetEnabled: vnetEnabled
+    // With vnetEnabled, API Management (no VNet integration on BasicV2) still
+    // reaches the registrations container through a resource instance rule.
+    resourceAccessRules: vnetEnabled
+      ? [
+          {
+            tenantId: tenant().tenantId
+            resourceId: apimService.outputs.id
+          }
+        ]
+      : []
+  }
+}
+
+module vnet 'core/network/vnet.bicep' = if (vnetEnabled) {
+  name: 'vnet'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storagePrivateEndpoints 'core/network/storage-private-endpoints.bicep' = if (vnetEnabled) {
+  name: 'storage-private-endpoints'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    virtualNetworkId: vnetEnabled ? vnet!.outputs.id : ''
+    subnetId: vnetEnabled ? vnet!.outputs.privateEndpointSubnetId : ''
+    location: location
+    tags: tags
+  }
+}
+
+module storageRoles 'core/rbac/storage-roles.bicep' = {
+  name: 'storage-roles'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    functionPrincipalId: functionIdentity.outputs.principalId
+    apimPrincipalId: apimIdentity.outputs.principalId
+    registrationsContainerName: registrationsContainerName
+    developerPrincipalId: principalId
+  }
+}
+
+module monitoringRoles 'core/rbac/monitoring-roles.bicep' = {
+  name: 'monitoring-roles'
+  scope: rg
+  params: {
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    principalIds: [
+      functionIdentity.outputs.principalId
+      apimIdentity.outputs.principalId
+    ]
+  }
+}
+
+module functionApp 'app/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    serviceName: 'api'
+    storageAccountName: storage.outputs.name
+    deploymentStorageContainerName: deploymentContainerName
+    identityId: functionIdentity.outputs.id
+    identityClientId: functionIdentity.outputs.clientId
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    virtualNetworkSubnetId: vnetEnabled ? vnet!.outputs.appSubnetId : ''
+    sessionTokenEncKey: sessionTokenEncKey
+    sessionTokenMacKey: sessionTokenMacKey
+    appSettings: {
+      SNIPPETS_CONTAINER: snippetsContainerName
+      SSE_RELAY_QUEUE: relayQueueName
+    }
+  }
+  dependsOn: [
+    storageRoles
+    monitoringRoles
+    storagePrivateEndpoints
+  ]
+}
+
+module entraApp 'app/entra-app.bicep' = {
+  name: 'entra-app'
+  scope: rg
+  params: {
+    uniqueName: 'snippets-mcp-${resourceToken}'
+    displayName: 'Snippets MCP (${environmentName})'
+    redirectUri: '${apimService.outputs.gatewayUrl}/oauth-callback'
+    apimIdentityPrincipalId: apimIdentity.outputs.principalId
+  }
+}
+
+module apimConfig 'app/apim-config.bicep' = {
+  name: 'apim-config'
+  scope: rg
+  params: {
+    apimName: apimService.outputs.name
+    entraAppClientId: entraApp.outputs.appId
+    entraTenantId: entraApp.outputs.tenantId
+    apimIdentityClientId: apimIdentity.outputs.clientId
+    apimGatewayUrl: apimService.outputs.gatewayUrl
+    oauthScopes: oauthScopes
+    sessionTokenEncKey: sessionTokenEncKey
+    sessionTokenMacKey: sessionTokenMacKey
+    functionAppName: functionApp.outputs.name
+    functionKeyName: functionApp.outputs.functionKeyName
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    registrationsContainerName: registrationsContainerName
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+  }
+  dependsOn: [
+    monitoringRoles
+  ]
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output SERVICE_API_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_APIM_NAME string = apimService.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output ENTRA_APP_CLIENT_ID string = entraApp.outputs.appId
+output APIM_GATEWAY_URL string = apimService.outputs.gatewayUrl
+output MCP_SSE_URL string = '${apimService.outputs.gatewayUrl}/mcp/sse'
+output MCP_STREAMABLE_URL string = '${apimService.outputs.gatewayUrl}/mcp'
