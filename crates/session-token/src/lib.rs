@@ -1,9 +1,5 @@
 //! Session token v1: the opaque access token APIM hands MCP clients instead of the Entra token.
-//! Shared format for the APIM policies (C#) and the Rust server: AES-256-CBC then HMAC-SHA256.
-//!
-//! Layout: `base64url-nopad(0x01 || iv[16] || ct[16k] || tag[32])` with
-//! `ct = AES-256-CBC(enc_key, iv, PKCS#7(claims JSON))` and
-//! `tag = HMAC-SHA256(mac_key, 0x01 || iv || ct)`. See `docs/session-token.md`.
+//! One format for the APIM policies (C#) and the Rust server; spec in `docs/session-token.md`.
 
 mod claims;
 mod keys;
@@ -44,6 +40,13 @@ pub const APP_SETTING_ENC_KEY: &str = "SESSION_TOKEN_ENC_KEY";
 /// Function app setting (and azd environment variable) holding the base64 HMAC-SHA256 key.
 pub const APP_SETTING_MAC_KEY: &str = "SESSION_TOKEN_MAC_KEY";
 
+/// The current time in Unix seconds, for [`open`]'s `now_unix`.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +56,10 @@ mod tests {
         assert_eq!(MIN_TOKEN_BYTES, 65);
         assert_eq!(MAX_TOKEN_BYTES, 3072);
         assert_eq!(MAX_PLAINTEXT_LEN, 3007);
+    }
+
+    #[test]
+    fn unix_now_is_after_2025() {
+        assert!(unix_now() > 1_735_689_600);
     }
 }

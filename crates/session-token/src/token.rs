@@ -48,7 +48,8 @@ impl TokenError {
     }
 }
 
-/// Seal claims into a token with a fresh random IV.
+/// Seal claims into a token with a fresh random IV:
+/// `base64url-nopad(0x01 || iv || AES-256-CBC(enc, iv, PKCS#7(json)) || HMAC-SHA256(mac, 0x01 || iv || ct))`.
 ///
 /// Claims whose JSON exceeds [`crate::MAX_PLAINTEXT_LEN`] bytes produce a token that
 /// [`open`] rejects as over-long; real claims are a few hundred bytes.
