@@ -1,0 +1,89 @@
+# azd prepackage hook (Windows). Same result as scripts/package.sh: a Linux
+# x86-64 (glibc 2.28) release binary of snippets-mcp, cross-linked by zig
+# (PyPI ziglang in .venv) through cargo-zigbuild (installed into .tools),
+# assembled with host.json in function_app\ and zipped to function_app.zip.
+# If Git Bash is installed you can also run scripts/package.sh.
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$repoRoot = (Resolve-Path (Join-Path $PSScriptRoot '..\..')).Path
+Set-Location $repoRoot
+
+$bin = 'snippets-mcp'
+$rustTarget = 'x86_64-unknown-linux-gnu'
+$glibc = '2.28'
+$zigbuildVersion = '0.24.1'
+$ziglangVersion = '0.17.0'
+$tools = Join-Path $repoRoot '.tools'
+$venv = Join-Path $repoRoot '.venv'
+$outDir = Join-Path $repoRoot 'function_app'
+$zip = Join-Path $repoRoot 'function_app.zip'
+
+$venvPy = Join-Path $venv 'Scripts\python.exe'
+if (-not (Test-Path $venvPy)) {
+    Write-Host '==> package: creating the project venv .venv\'
+    & python -m venv $venv
+    if ($LASTEXITCODE -ne 0) { throw 'python -m venv failed' }
+}
+& $venvPy -c "import importlib.metadata as m, sys; sys.exit(m.version('ziglang') != '$ziglangVersion')" 2>$null
+if ($LASTEXITCODE -ne 0) {
+    Write-Host "==> package: installing zig (PyPI ziglang==$ziglangVersion) into .venv\"
+    & $venvPy -m pip install -q "ziglang==$ziglangVersion"
+    if ($LASTEXITCODE -ne 0) { throw 'pip install ziglang failed' }
+}
+
+$zigbuild = Join-Path $tools 'bin\cargo-zigbuild.exe'
+$installed = if (Test-Path $zigbuild) { & $zigbuild --version } else { '' }
+if ($installed -notmatch " $([regex]::Escape($zigbuildVersion))$") {
+    Write-Host "==> package: installing cargo-zigbuild $zigbuildVersion into .tools\"
+    & cargo install --locked --quiet --root $tools --version $zigbuildVersion cargo-zigbuild
+    if ($LASTEXITCODE -ne 0) { throw 'cargo install cargo-zigbuild failed' }
+}
+
+if (Get-Command rustup -ErrorAction SilentlyContinue) {
+    $targets = & rustup target list --installed
+    if ($targets -notcontains $rustTarget) {
+        & rustup target add $rustTarget
+        if ($LASTEXITCODE -ne 0) { throw "rustup target add $rustTarget failed" }
+    }
+}
+
+$env:PATH = (Join-Path $venv 'Scripts') + [IO.Path]::PathSeparator + (Join-Path $tools 'bin') + [IO.Path]::PathSeparator + $env:PATH
+if (-not $env:ZIG_GLOBAL_CACHE_DIR) { $env:ZIG_GLOBAL_CACHE_DIR = Join-Path $tools 'zig-cache' }
+Write-Host "==> package: cargo zigbuild --release --target $rustTarget.$glibc --bin $bin"
+& cargo zigbuild --release --locked --target "$rustTarget.$glibc" --bin $bin
+if ($LASTEXITCODE -ne 0) { throw 'cargo zigbuild failed' }
+
+$targetDir = if ($env:CARGO_TARGET_DIR) { $env:CARGO_TARGET_DIR } else { Join-Path $repoRoot 'target' }
+$built = Join-Path $targetDir "$rustTarget\release\$bin"
+if (-not (Test-Path $built)) { throw "build produced no $built" }
+
+New-Item -ItemType Directory -Force -Path $outDir | Out-Null
+Copy-Item -Force (Join-Path $repoRoot 'host.json') (Join-Path $outDir 'host.json')
+Copy-Item -Force $built (Join-Path $outDir $bin)
+
+# Zip with unix mode 0755 on the binary (Compress-Archive would drop it, and
+# the Linux host must be able to execute the file).
+$script = @'
+import io, os, sys, zipfile
+src, dest = sys.argv[1], sys.argv[2]
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    for root, dirs, files in os.walk(src):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            arc = os.path.relpath(path, src).replace(os.sep, "/")
+            info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            mode = 0o755 if arc == "snippets-mcp" else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            with open(path, "rb") as f:
+                zf.writestr(info, f.read())
+with open(dest, "wb") as f:
+    f.write(buf.getvalue())
+'@
+$script | & $venvPy - $outDir $zip
+if ($LASTEXITCODE -ne 0) { throw 'writing function_app.zip failed' }
+Write-Host '==> package: ok: function_app\ and function_app.zip'
