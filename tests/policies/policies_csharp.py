@@ -151,7 +151,7 @@ def allowed_types():
 
 # Names an expression may use unqualified besides the allowed types: the context model and
 # C# keywords-as-types.
-CONTEXT_NAMES = {"IProxyRequestContext"}
+CONTEXT_NAMES = {"IProxyRequestContext", "IResponse", "IRequest", "IMessageBody", "IUrl"}
 
 
 def disallowed_identifiers(code):

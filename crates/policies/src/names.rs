@@ -20,6 +20,11 @@ pub const NV_MCP_FUNCTION_KEY: &str = "McpFunctionKey";
 /// APIM named value: blob container URL holding client registrations.
 pub const NV_REGISTRATION_STORE_URL: &str = "RegistrationStoreUrl";
 
+/// Entra ID authority host; the local policy runner maps it to its stand-in OpenID provider.
+pub const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// Audience of the managed identity token used as client assertion (workload identity federation).
+pub const FEDERATION_AUDIENCE: &str = "api://AzureADTokenExchange";
+
 /// APIM backend that Bicep points at the Function App root URL.
 pub const BACKEND_ID: &str = "mcp-function-backend";
 
@@ -38,6 +43,13 @@ pub const STORAGE_API_VERSION: &str = "2023-11-03";
 pub const COOKIE_CONSENT: &str = "__Host-mcp-consent";
 /// Cookie holding the CSRF token of the consent form (double submit).
 pub const COOKIE_CSRF: &str = "__Host-mcp-csrf";
+/// Cookie binding the browser to the state sent to Entra (checked on the callback).
+pub const COOKIE_AUTH_STATE: &str = "__Host-mcp-authstate";
+
+/// The one scope this authorization server grants: use of the MCP server's tools.
+pub const MCP_SCOPE: &str = "mcp.tools";
+/// Human-readable name of the protected resource.
+pub const RESOURCE_NAME: &str = "Snippets MCP server";
 
 /// Cache key prefix: a pending authorization request, keyed by the state sent to Entra.
 pub const CACHE_AUTH_REQUEST: &str = "mcp-authreq-";
@@ -67,15 +79,19 @@ pub const REGISTRATION_TTL_SECS: u32 = 90 * 24 * 3600;
 /// Lifetime of the consent cookie in seconds.
 pub const CONSENT_TTL_SECS: u32 = 365 * 24 * 3600;
 
-/// Policy fragment ids (Bicep creates one `policyFragments` resource per id).
+/// Policy fragment: opens the session token in `sessionToken` into `sessionTokenResult`.
 pub const FRAGMENT_SESSION_TOKEN_OPEN: &str = "session-token-open";
-/// Seals a session token from the `sessionClaims` variable.
+/// Policy fragment: seals a session token from the `sessionClaims` variable.
 pub const FRAGMENT_SESSION_TOKEN_SEAL: &str = "session-token-seal";
-/// Parses an `application/x-www-form-urlencoded` request body into the `form` variable.
+/// Policy fragment: parses an `application/x-www-form-urlencoded` body into the `form` variable.
 pub const FRAGMENT_PARSE_FORM: &str = "parse-form";
-/// Loads and validates the OAuth client named by the `clientId` variable.
+/// Policy fragment: loads and validates the OAuth client named by the `clientId` variable.
 pub const FRAGMENT_LOAD_CLIENT: &str = "load-client";
-/// Returns the OAuth JSON error held in the `oauthError*` variables.
+/// Policy fragment: returns the OAuth JSON error held in the `oauthError*` variables.
 pub const FRAGMENT_OAUTH_ERROR: &str = "oauth-error";
-/// Security headers shared by every OAuth API response.
-pub const FRAGMENT_SECURITY_HEADERS: &str = "security-headers";
+/// Policy fragment: redirects to the client's verified redirect URI with an OAuth error.
+pub const FRAGMENT_REDIRECT_ERROR: &str = "redirect-error";
+/// Policy fragment: stores a pending authorization and prepares the redirect to Entra ID.
+pub const FRAGMENT_ENTRA_LOGIN: &str = "entra-login";
+/// Policy fragment: calls Entra ID's token endpoint with APIM's federated credential.
+pub const FRAGMENT_ENTRA_TOKEN: &str = "entra-token";

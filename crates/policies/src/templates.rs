@@ -22,8 +22,10 @@ macro_rules! policy_templates {
 }
 
 policy_templates! {
-    SecurityHeaders => "fragments/security-headers.xml",
     OauthError => "fragments/oauth-error.xml",
+    RedirectError => "fragments/redirect-error.xml",
+    EntraLogin => "fragments/entra-login.xml",
+    EntraToken => "fragments/entra-token.xml",
     ParseForm => "fragments/parse-form.xml",
     LoadClient => "fragments/load-client.xml",
     SessionTokenSeal => "fragments/session-token-seal.xml",
