@@ -110,6 +110,15 @@ module apimService 'app/apim-service.bicep' = {
   }
 }
 
+// With vnetEnabled, API Management (no VNet integration on BasicV2) still
+// reaches the registrations container through a resource instance rule.
+var storageResourceAccessRules = [
+  {
+    tenantId: tenant().tenantId
+    resourceId: resourceId(subscription().subscriptionId, rg.name, 'Microsoft.ApiManagement/service', apimName)
+  }
+]
+
 module storage 'core/storage/storage-account.bicep' = {
   name: 'storage'
   scope: rg
@@ -126,16 +135,7 @@ module storage 'core/storage/storage-account.bicep' = {
       relayQueueName
     ]
     vnetEnabled: vnetEnabled
-    // With vnetEnabled, API Management (no VNet integration on BasicV2) still
-    // reaches the registrations container through a resource instance rule.
-    resourceAccessRules: vnetEnabled
-      ? [
-          {
-            tenantId: tenant().tenantId
-            resourceId: apimService.outputs.id
-          }
-        ]
-      : []
+    resourceAccessRules: vnetEnabled ? storageResourceAccessRules : []
   }
 }
 

@@ -1,0 +1,86 @@
+"""Shared helpers for the offline checks of infra/, azure.yaml and packaging (tests/infra)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA = REPO_ROOT / "infra"
+POLICIES = INFRA / "policies"
+MANIFEST = POLICIES / "manifest.json"
+
+# `extension <alias>` (Bicep >= 0.30) is newer than both parsers available
+# from PyPI (pycep-parser, tree-sitter-bicep); it is checked separately
+# against bicepconfig.json and blanked out (same length, same line numbers)
+# before parsing.
+EXTENSION_RE = re.compile(r"^extension\s+([A-Za-z_][A-Za-z0-9_]*)\s*$", re.MULTILINE)
+
+
+def bicep_files() -> list[Path]:
+    return sorted(INFRA.rglob("*.bicep"))
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix()
+
+
+def extension_aliases(text: str) -> list[str]:
+    return EXTENSION_RE.findall(text)
+
+
+def strip_extensions(text: str) -> str:
+    return EXTENSION_RE.sub(lambda m: "//" + " " * (len(m.group(0)) - 2), text)
+
+
+def strip_comments(text: str) -> str:
+    """Removes // and /* */ comments outside single-quoted strings."""
+    out, i, n, in_str = [], 0, len(text), False
+    while i < n:
+        c = text[i]
+        if in_str:
+            out.append(c)
+            if c == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if c == "'":
+                in_str = False
+            i += 1
+        elif c == "'":
+            in_str = True
+            out.append(c)
+            i += 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=None)
+def parse_bicep(path: Path) -> dict:
+    """pycep-parser's JSON-like tree of a Bicep file."""
+    from pycep import BicepParser
+
+    return BicepParser().parse(text=strip_extensions(path.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text(encoding="utf-8"))
+
+
+def module_params(module: dict) -> dict:
+    """The `params` object of a module statement (plain, conditional or loop)."""
+    config = module.get("config") or {}
+    while "params" not in config and isinstance(config.get("config"), dict):
+        config = config["config"]
+    return config.get("params") or {}
