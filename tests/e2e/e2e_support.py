@@ -280,7 +280,7 @@ def server_binary() -> Path:
 def base_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
     """A clean environment: nothing from the caller's Azure settings leaks into the server."""
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env.update({"RUST_LOG": "info", "LOG_FORMAT": "text", "RUST_BACKTRACE": "1"})
+    env.update({"RUST_LOG": "info", "LOG_FORMAT": "text", "RUST_BACKTRACE": "1", "NO_COLOR": "1"})
     for k, v in (extra or {}).items():
         if v is None:
             env.pop(k, None)
@@ -463,6 +463,10 @@ class RawSseSession:
     async def __aexit__(self, *exc: Any) -> None:
         assert self._cm is not None
         await self._cm.__aexit__(*exc)
+
+    async def next_line(self) -> str:
+        assert self._lines is not None
+        return await self._lines.__anext__()
 
     async def next_event(self, max_lines: int = 100_000) -> dict[str, str]:
         """The next complete event; comment lines are recorded in self.comments."""
