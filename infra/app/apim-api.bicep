@@ -9,9 +9,11 @@ param api object
 param loggerId string
 
 // Policy XML by manifest path. loadTextContent() needs constant paths, so the
-// list is spelled out; tests/infra checks it holds exactly the API and
-// operation policies the manifest names.
+// list is spelled out, generated from the manifest by
+// infra/hooks/sync-policy-files.py (run by the preprovision hook; tests/infra
+// fails when it is stale).
 var policyXml = {
+  // BEGIN policy-files policyXml (infra/hooks/sync-policy-files.py writes this block)
   'oauth/api.xml': loadTextContent('../policies/oauth/api.xml')
   'oauth/protected-resource-metadata.xml': loadTextContent('../policies/oauth/protected-resource-metadata.xml')
   'oauth/authorization-server-metadata.xml': loadTextContent('../policies/oauth/authorization-server-metadata.xml')
@@ -24,6 +26,7 @@ var policyXml = {
   'oauth/revoke.xml': loadTextContent('../policies/oauth/revoke.xml')
   'mcp/api.xml': loadTextContent('../policies/mcp/api.xml')
   'mcp/streamable.xml': loadTextContent('../policies/mcp/streamable.xml')
+  // END policy-files
 }
 
 resource apim 'Microsoft.ApiManagement/service@2024-05-01' existing = {

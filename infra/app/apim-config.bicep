@@ -98,15 +98,20 @@ resource backends 'Microsoft.ApiManagement/service/backends@2024-05-01' = [
 ]
 
 // Policy fragment XML by manifest path. loadTextContent() needs constant
-// paths, so this list is spelled out; tests/infra checks it matches the
-// manifest exactly.
+// paths, so the list is spelled out, generated from the manifest by
+// infra/hooks/sync-policy-files.py (run by the preprovision hook; tests/infra
+// fails when it is stale).
 var fragmentXml = {
-  'fragments/security-headers.xml': loadTextContent('../policies/fragments/security-headers.xml')
+  // BEGIN policy-files fragmentXml (infra/hooks/sync-policy-files.py writes this block)
   'fragments/oauth-error.xml': loadTextContent('../policies/fragments/oauth-error.xml')
+  'fragments/redirect-error.xml': loadTextContent('../policies/fragments/redirect-error.xml')
+  'fragments/entra-login.xml': loadTextContent('../policies/fragments/entra-login.xml')
+  'fragments/entra-token.xml': loadTextContent('../policies/fragments/entra-token.xml')
   'fragments/parse-form.xml': loadTextContent('../policies/fragments/parse-form.xml')
   'fragments/load-client.xml': loadTextContent('../policies/fragments/load-client.xml')
   'fragments/session-token-seal.xml': loadTextContent('../policies/fragments/session-token-seal.xml')
   'fragments/session-token-open.xml': loadTextContent('../policies/fragments/session-token-open.xml')
+  // END policy-files
 }
 
 @batchSize(1)

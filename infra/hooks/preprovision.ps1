@@ -54,3 +54,11 @@ else {
 Write-Host 'preprovision: rendering API Management policies (infra/policies/)'
 & cargo run -q --locked -p policies --bin render-policies
 if ($LASTEXITCODE -ne 0) { throw 'render-policies failed' }
+
+# The Bicep lists the policy files by constant path (loadTextContent); bring
+# those lists in line with the manifest just rendered.
+$python = Get-Command python3 -ErrorAction SilentlyContinue
+if (-not $python) { $python = Get-Command python -ErrorAction SilentlyContinue }
+if (-not $python) { throw 'python is required to sync the policy file lists' }
+& $python.Source infra/hooks/sync-policy-files.py
+if ($LASTEXITCODE -ne 0) { throw 'sync-policy-files failed' }

@@ -5,7 +5,8 @@
 #     Existing keys are never overwritten: rotating them invalidates every
 #     session token, so that is a deliberate manual step (docs/deploy.md).
 #  2. Renders the API Management policies from the Rust templates into
-#     infra/policies/ (Bicep's loadTextContent reads them).
+#     infra/policies/ (Bicep's loadTextContent reads them) and syncs the
+#     Bicep's list of policy files with the manifest.
 # The key values are never printed.
 set -euo pipefail
 
@@ -60,3 +61,9 @@ fi
 
 echo "preprovision: rendering API Management policies (infra/policies/)"
 "$CARGO" run -q --locked -p policies --bin render-policies
+
+# The Bicep lists the policy files by constant path (loadTextContent); bring
+# those lists in line with the manifest just rendered.
+PY="$(command -v python3 || command -v python || true)"
+[[ -n "$PY" ]] || { echo "preprovision: python3 is required to sync the policy file lists" >&2; exit 1; }
+"$PY" infra/hooks/sync-policy-files.py
