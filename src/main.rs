@@ -1,1 +1,71 @@
-fn main() {}
+//! Entry point of `snippets-mcp`: configuration, storage client, HTTP server, graceful shutdown.
+//! Exit codes: 0 after a clean shutdown, 2 for configuration errors, 1 for other start-up failures.
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use snippets_mcp::config::Config;
+use snippets_mcp::snippets::BlobStore;
+use snippets_mcp::storage::container_client;
+use snippets_mcp::tools::SnippetTools;
+use snippets_mcp::{http, shutdown, telemetry};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_process() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("snippets-mcp: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("snippets-mcp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let store = match &config.storage {
+        Some(storage) => {
+            let client = container_client(storage, &config.container).context("storage client")?;
+            tracing::info!(endpoint = %storage.blob_endpoint(), container = %config.container, "blob storage configured");
+            Some(Arc::new(BlobStore::new(client, config.max_snippet_bytes)))
+        }
+        None => {
+            tracing::warn!(
+                "no storage configured (AzureWebJobsStorage): snippet tools will report an error"
+            );
+            None
+        }
+    };
+    let inflight = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let app = http::router(
+        SnippetTools::new(store, inflight.clone()),
+        &config,
+        stop.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
+    tracing::info!(
+        port = config.port,
+        "listening on http://127.0.0.1:{}",
+        config.port
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown::on_signal(inflight, stop))
+        .await
+        .context("server error")?;
+    tracing::info!("stopped");
+    Ok(())
+}

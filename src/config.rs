@@ -1,0 +1,297 @@
+//! Process configuration: read once at start-up from arguments and environment, validated.
+//! Every error names the setting at fault so a misconfigured deployment fails loudly and clearly.
+
+use std::collections::HashMap;
+
+use crate::storage::{StorageConfig, StorageConfigError};
+
+/// Default port when neither `--port` nor `FUNCTIONS_CUSTOMHANDLER_PORT` is given: what `func start` users see.
+pub const DEFAULT_PORT: u16 = 7071;
+/// Default bound on one snippet's UTF-8 size.
+pub const DEFAULT_MAX_SNIPPET_BYTES: usize = 1024 * 1024;
+/// Default bound on one HTTP request body; JSON escaping can make a 1 MiB snippet several times larger.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Container the reference sample uses; keeping it lets a deployment take over existing data.
+pub const DEFAULT_CONTAINER: &str = "snippets";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the server needs, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    /// `None` when no storage setting exists at all: the server still starts and says so per call.
+    pub storage: Option<StorageConfig>,
+    pub container: String,
+    pub max_snippet_bytes: usize,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+    /// Host headers accepted on the MCP endpoints (DNS-rebinding protection).
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+    #[error(transparent)]
+    Storage(#[from] StorageConfigError),
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Reads the real process arguments and environment.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::from_sources(&args, &env)
+    }
+
+    /// Pure resolution from explicit sources, so every rule is unit-testable.
+    pub fn from_sources(
+        args: &[String],
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(env, k);
+        let port = match port_argument(args)? {
+            Some(p) => p,
+            None => match get("FUNCTIONS_CUSTOMHANDLER_PORT") {
+                Some(v) => parse_port("FUNCTIONS_CUSTOMHANDLER_PORT", v)?,
+                None => DEFAULT_PORT,
+            },
+        };
+        let container = get("SNIPPETS_CONTAINER")
+            .unwrap_or(DEFAULT_CONTAINER)
+            .to_string();
+        validate_container(&container)?;
+        let max_snippet_bytes = parse_size(
+            "SNIPPETS_MAX_BYTES",
+            get("SNIPPETS_MAX_BYTES"),
+            DEFAULT_MAX_SNIPPET_BYTES,
+        )?;
+        let max_body_bytes = parse_size(
+            "MCP_MAX_BODY_BYTES",
+            get("MCP_MAX_BODY_BYTES"),
+            DEFAULT_MAX_BODY_BYTES,
+        )?;
+        let log_format = match get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("expected `text` or `json`, got `{other}`"),
+                ));
+            }
+        };
+        Ok(Config {
+            port,
+            storage: StorageConfig::from_env(&get)?,
+            container,
+            max_snippet_bytes,
+            max_body_bytes,
+            log_format,
+            allowed_hosts: allowed_hosts(&get),
+        })
+    }
+}
+
+fn lookup<'a>(env: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    env.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn port_argument(args: &[String]) -> Result<Option<u16>, ConfigError> {
+    match args {
+        [] => Ok(None),
+        [flag, value] if flag == "--port" => parse_port("--port", value).map(Some),
+        [flag] if flag.starts_with("--port=") => {
+            parse_port("--port", &flag["--port=".len()..]).map(Some)
+        }
+        [flag] if flag == "--port" => Err(invalid("--port", "missing value")),
+        _ => Err(invalid(
+            "arguments",
+            format!(
+                "unexpected `{}` (only --port N is accepted)",
+                args.join(" ")
+            ),
+        )),
+    }
+}
+
+fn parse_port(setting: &'static str, v: &str) -> Result<u16, ConfigError> {
+    match v.parse::<u16>() {
+        Ok(p) if p != 0 => Ok(p),
+        _ => Err(invalid(
+            setting,
+            format!("expected a TCP port 1-65535, got `{v}`"),
+        )),
+    }
+}
+
+fn parse_size(
+    setting: &'static str,
+    v: Option<&str>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(invalid(
+                setting,
+                format!("expected a positive number of bytes, got `{v}`"),
+            )),
+        },
+    }
+}
+
+/// Azure container naming rule: 3-63 chars, lowercase letters, digits and single hyphens.
+fn validate_container(name: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "SNIPPETS_CONTAINER",
+            format!("`{name}` is not a valid container name"),
+        ))
+    }
+}
+
+/// Loopback always; the Function App's own host name when running in Azure; extras from `MCP_ALLOWED_HOSTS`.
+fn allowed_hosts<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+    if let Some(h) = get("WEBSITE_HOSTNAME") {
+        hosts.push(h.to_string());
+    }
+    if let Some(extra) = get("MCP_ALLOWED_HOSTS") {
+        hosts.extend(
+            extra
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
+    }
+    hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn port_precedence_is_flag_then_env_then_default() {
+        let e = env(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "9000")]);
+        assert_eq!(
+            Config::from_sources(&args(&["--port", "8080"]), &e)
+                .unwrap()
+                .port,
+            8080
+        );
+        assert_eq!(
+            Config::from_sources(&args(&["--port=8081"]), &e)
+                .unwrap()
+                .port,
+            8081
+        );
+        assert_eq!(Config::from_sources(&[], &e).unwrap().port, 9000);
+        assert_eq!(
+            Config::from_sources(&[], &env(&[])).unwrap().port,
+            DEFAULT_PORT
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let cases = [
+            (args(&["--port", "0"]), env(&[]), "--port"),
+            (args(&["--bogus"]), env(&[]), "arguments"),
+            (
+                vec![],
+                env(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "x")]),
+                "FUNCTIONS_CUSTOMHANDLER_PORT",
+            ),
+            (
+                vec![],
+                env(&[("SNIPPETS_MAX_BYTES", "-1")]),
+                "SNIPPETS_MAX_BYTES",
+            ),
+            (
+                vec![],
+                env(&[("MCP_MAX_BODY_BYTES", "0")]),
+                "MCP_MAX_BODY_BYTES",
+            ),
+            (vec![], env(&[("LOG_FORMAT", "xml")]), "LOG_FORMAT"),
+            (
+                vec![],
+                env(&[("SNIPPETS_CONTAINER", "Bad_Name")]),
+                "SNIPPETS_CONTAINER",
+            ),
+            (
+                vec![],
+                env(&[("AzureWebJobsStorage", "garbage")]),
+                "AzureWebJobsStorage",
+            ),
+        ];
+        for (a, e, setting) in cases {
+            let err = Config::from_sources(&a, &e).unwrap_err().to_string();
+            assert!(err.contains(setting), "`{err}` should name {setting}");
+        }
+    }
+
+    #[test]
+    fn no_storage_setting_is_allowed() {
+        let c = Config::from_sources(&[], &env(&[])).unwrap();
+        assert!(c.storage.is_none());
+        assert_eq!(c.container, "snippets");
+        assert_eq!(c.max_snippet_bytes, DEFAULT_MAX_SNIPPET_BYTES);
+    }
+
+    #[test]
+    fn allowed_hosts_include_site_and_extras() {
+        let e = env(&[
+            ("WEBSITE_HOSTNAME", "func.azurewebsites.net"),
+            ("MCP_ALLOWED_HOSTS", "a.example, b.example"),
+        ]);
+        let c = Config::from_sources(&[], &e).unwrap();
+        for h in [
+            "127.0.0.1",
+            "func.azurewebsites.net",
+            "a.example",
+            "b.example",
+        ] {
+            assert!(c.allowed_hosts.iter().any(|x| x == h), "{h} missing");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Parses `AzureWebJobsStorage` connection strings, including `UseDevelopmentStorage=true`.
+//! Explicit `BlobEndpoint=` wins over account-derived endpoints so Azurite can run on any port.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use url::Url;
+
+use super::{Secret, StorageConfig, StorageConfigError, invalid};
+
+pub const SETTING: &str = "AzureWebJobsStorage";
+
+/// Azurite's published development account; not a secret.
+const DEV_ACCOUNT: &str = "devstoreaccount1";
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+
+pub fn parse(cs: &str) -> Result<StorageConfig, StorageConfigError> {
+    let pairs = pairs(cs)?;
+    let pairs = &pairs;
+    let get = |k: &str| pairs.get(&k.to_ascii_lowercase()).map(String::as_str);
+    if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return dev_storage();
+    }
+    let blob_endpoint = blob_endpoint(&get)?;
+    if let Some(sas) = get("SharedAccessSignature") {
+        let sas = sas.trim_start_matches('?').to_string();
+        return Ok(StorageConfig::Sas {
+            blob_endpoint,
+            sas: Secret::new(sas),
+        });
+    }
+    let account = get("AccountName").ok_or_else(|| invalid(SETTING, "AccountName is missing"))?;
+    let key = get("AccountKey").ok_or_else(|| {
+        invalid(
+            SETTING,
+            "neither AccountKey nor SharedAccessSignature is present",
+        )
+    })?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .map_err(|_| invalid(SETTING, "AccountKey is not valid base64"))?;
+    Ok(StorageConfig::SharedKey {
+        account: account.to_string(),
+        key: Secret::new(key),
+        blob_endpoint,
+    })
+}
+
+fn dev_storage() -> Result<StorageConfig, StorageConfigError> {
+    parse(&format!(
+        "AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={DEV_BLOB_ENDPOINT}"
+    ))
+}
+
+/// Keys are case-insensitive; values keep their case and may contain `=` (base64 keys, SAS).
+fn pairs(cs: &str) -> Result<HashMap<String, String>, StorageConfigError> {
+    let mut map = HashMap::new();
+    for part in cs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            invalid(
+                SETTING,
+                "not a connection string (expected Key=Value pairs separated by `;`)",
+            )
+        })?;
+        map.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+    }
+    if map.is_empty() {
+        return Err(invalid(SETTING, "is empty"));
+    }
+    Ok(map)
+}
+
+fn blob_endpoint<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Url, StorageConfigError> {
+    let raw = match get("BlobEndpoint") {
+        Some(e) => e.to_string(),
+        None => {
+            let account = get("AccountName")
+                .ok_or_else(|| invalid(SETTING, "needs AccountName or BlobEndpoint"))?;
+            let protocol = get("DefaultEndpointsProtocol").unwrap_or("https");
+            let suffix = get("EndpointSuffix").unwrap_or("core.windows.net");
+            format!("{protocol}://{account}.blob.{suffix}")
+        }
+    };
+    let url = Url::parse(&raw)
+        .map_err(|e| invalid(SETTING, format!("blob endpoint `{raw}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        return Err(invalid(
+            SETTING,
+            format!("blob endpoint `{raw}` must be an http(s) URL"),
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_storage_points_at_azurite() {
+        let c = parse("UseDevelopmentStorage=true").unwrap();
+        let StorageConfig::SharedKey {
+            account,
+            blob_endpoint,
+            key,
+        } = c
+        else {
+            panic!("expected shared key")
+        };
+        assert_eq!(account, DEV_ACCOUNT);
+        assert_eq!(
+            blob_endpoint.as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1"
+        );
+        assert_eq!(key.expose().len(), 64);
+    }
+
+    #[test]
+    fn explicit_blob_endpoint_wins() {
+        let c = parse(&format!(
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint=http://127.0.0.1:41234/devstoreaccount1;QueueEndpoint=http://127.0.0.1:41235/devstoreaccount1;"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.blob_endpoint().as_str(),
+            "http://127.0.0.1:41234/devstoreaccount1"
+        );
+    }
+
+    #[test]
+    fn account_derived_endpoint() {
+        let c = parse(
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=AAAA;EndpointSuffix=core.chinacloudapi.cn",
+        )
+        .unwrap();
+        assert_eq!(
+            c.blob_endpoint().as_str(),
+            "https://acct.blob.core.chinacloudapi.cn/"
+        );
+    }
+
+    #[test]
+    fn sas_connection_string() {
+        let c =
+            parse("BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=?sv=2022-11-02&sig=abc%3D")
+                .unwrap();
+        let StorageConfig::Sas { sas, .. } = c else {
+            panic!("expected sas")
+        };
+        assert_eq!(sas.expose(), "sv=2022-11-02&sig=abc%3D");
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_never_echo_keys() {
+        for cs in [
+            "garbage",
+            ";;",
+            "AccountName=acct",
+            "AccountName=acct;AccountKey=not*base64",
+            "AccountKey=AAAA",
+            "BlobEndpoint=ftp://x;AccountName=a;AccountKey=AAAA",
+        ] {
+            let err = parse(cs).unwrap_err().to_string();
+            assert!(err.starts_with("AzureWebJobsStorage: "), "{cs}: {err}");
+            assert!(!err.contains("not*base64"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Identity-based storage settings (`AzureWebJobsStorage__*`), as the Functions host reads them.
+//! Only managed identity is accepted: it is what a Flex Consumption app with shared keys disabled uses.
+
+use url::Url;
+
+use super::{StorageConfig, StorageConfigError, invalid};
+
+const BLOB_URI: &str = "AzureWebJobsStorage__blobServiceUri";
+const SERVICE_URI: &str = "AzureWebJobsStorage__serviceUri";
+const ACCOUNT: &str = "AzureWebJobsStorage__accountName";
+const CREDENTIAL: &str = "AzureWebJobsStorage__credential";
+const CLIENT_ID: &str = "AzureWebJobsStorage__clientId";
+
+pub fn from_env<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<Option<StorageConfig>, StorageConfigError> {
+    let endpoint = if let Some(uri) = get(BLOB_URI) {
+        parse_https(BLOB_URI, uri)?
+    } else if let Some(uri) = get(SERVICE_URI) {
+        parse_https(SERVICE_URI, uri)?
+    } else if let Some(account) = get(ACCOUNT) {
+        if !account
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            || account.len() < 3
+            || account.len() > 24
+        {
+            return Err(invalid(
+                ACCOUNT,
+                format!("`{account}` is not a storage account name"),
+            ));
+        }
+        parse_https(ACCOUNT, &format!("https://{account}.blob.core.windows.net"))?
+    } else {
+        return Ok(None);
+    };
+    match get(CREDENTIAL) {
+        None => {}
+        Some(c) if c.eq_ignore_ascii_case("managedidentity") => {}
+        Some(other) => {
+            return Err(invalid(
+                CREDENTIAL,
+                format!("only `managedidentity` is supported, got `{other}`"),
+            ));
+        }
+    }
+    Ok(Some(StorageConfig::Identity {
+        blob_endpoint: endpoint,
+        client_id: get(CLIENT_ID).map(String::from),
+    }))
+}
+
+/// Bearer tokens must never travel in clear text, and the SDK refuses them over http anyway.
+fn parse_https(setting: &'static str, raw: &str) -> Result<Url, StorageConfigError> {
+    let url =
+        Url::parse(raw).map_err(|e| invalid(setting, format!("`{raw}` is not a URL: {e}")))?;
+    if url.scheme() != "https" {
+        return Err(invalid(setting, format!("`{raw}` must use https")));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(pairs: &[(&str, &str)]) -> Result<Option<StorageConfig>, StorageConfigError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        from_env(&|k| map.get(k).copied())
+    }
+
+    #[test]
+    fn blob_service_uri_with_user_assigned_identity() {
+        let c = resolve(&[
+            (BLOB_URI, "https://acct.blob.core.windows.net"),
+            (CREDENTIAL, "managedidentity"),
+            (CLIENT_ID, "00000000-0000-0000-0000-000000000001"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            c,
+            StorageConfig::Identity {
+                blob_endpoint: Url::parse("https://acct.blob.core.windows.net").unwrap(),
+                client_id: Some("00000000-0000-0000-0000-000000000001".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn account_name_derives_the_endpoint() {
+        let c = resolve(&[(ACCOUNT, "acct123")]).unwrap().unwrap();
+        assert_eq!(
+            c.blob_endpoint().as_str(),
+            "https://acct123.blob.core.windows.net/"
+        );
+    }
+
+    #[test]
+    fn nothing_set_means_not_configured() {
+        assert_eq!(resolve(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let cases = [
+            (
+                vec![(BLOB_URI, "http://acct.blob.core.windows.net")],
+                BLOB_URI,
+            ),
+            (vec![(BLOB_URI, "not a url")], BLOB_URI),
+            (vec![(ACCOUNT, "Bad_Name")], ACCOUNT),
+            (
+                vec![(ACCOUNT, "acct"), (CREDENTIAL, "clientsecret")],
+                CREDENTIAL,
+            ),
+        ];
+        for (pairs, setting) in cases {
+            let err = resolve(&pairs).unwrap_err().to_string();
+            assert!(err.starts_with(setting), "{err}");
+        }
+    }
+}

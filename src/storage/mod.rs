@@ -1,0 +1,76 @@
+//! Where snippets live: storage settings in the Azure Functions conventions, and the blob client built from them.
+//! Shared-key strings become short-lived account SAS; identity settings use `azure_identity`.
+
+mod connection_string;
+mod container_client;
+mod identity;
+mod sas;
+mod secret;
+
+pub use container_client::{ContainerClientError, container_client};
+pub use sas::AccountSas;
+pub use secret::Secret;
+
+use url::Url;
+
+/// The storage API version sent as `x-ms-version`; Azurite rejects versions it does not know,
+/// so this is pinned to one both Azure and the Azurite release in package.json accept.
+pub const STORAGE_API_VERSION: &str = "2025-01-05";
+
+/// Resolved storage settings: where the blob service is and how requests are authorised.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageConfig {
+    /// Account name + key: every request carries an account SAS minted locally and renewed before expiry.
+    SharedKey {
+        account: String,
+        key: Secret<Vec<u8>>,
+        blob_endpoint: Url,
+    },
+    /// A connection string that already carries a SAS token.
+    Sas {
+        blob_endpoint: Url,
+        sas: Secret<String>,
+    },
+    /// Entra ID (managed identity) bearer tokens; `client_id` selects a user-assigned identity.
+    Identity {
+        blob_endpoint: Url,
+        client_id: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StorageConfigError {
+    #[error("{setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> StorageConfigError {
+    StorageConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+impl StorageConfig {
+    /// Follows the Functions host: `AzureWebJobsStorage` (a connection string) wins,
+    /// then the identity-based `AzureWebJobsStorage__*` settings; neither means "not configured".
+    pub fn from_env<'a>(
+        get: &dyn Fn(&str) -> Option<&'a str>,
+    ) -> Result<Option<Self>, StorageConfigError> {
+        if let Some(cs) = get(connection_string::SETTING) {
+            return connection_string::parse(cs).map(Some);
+        }
+        identity::from_env(get)
+    }
+
+    pub fn blob_endpoint(&self) -> &Url {
+        match self {
+            StorageConfig::SharedKey { blob_endpoint, .. }
+            | StorageConfig::Sas { blob_endpoint, .. }
+            | StorageConfig::Identity { blob_endpoint, .. } => blob_endpoint,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The legacy HTTP+SSE transport (MCP 2024-11-05): `GET /sse` streams replies, `POST /message` takes requests.
+//! Current rmcp ships no SSE server, so this bridges each stream to an rmcp service over two channels.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt, stream};
+use rmcp::ServiceExt;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::{CancellationToken, PollSender};
+
+use crate::tools::SnippetTools;
+
+/// Keep-alive comments keep idle streams open through APIM and load balancers (the issue asks for <= 15 s).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Messages buffered per direction before a sender waits; bounds memory per session.
+const CHANNEL_CAPACITY: usize = 32;
+
+/// The open SSE sessions of this process, by session id.
+#[derive(Clone)]
+pub struct SseSessions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tools: SnippetTools,
+    open: Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
+    /// Cancelled at the end of graceful shutdown: streams end and their services stop.
+    stop: CancellationToken,
+}
+
+impl SseSessions {
+    pub fn new(tools: SnippetTools, stop: CancellationToken) -> Self {
+        SseSessions {
+            inner: Arc::new(Inner {
+                tools,
+                open: Mutex::default(),
+                stop,
+            }),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>> {
+        self.inner.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sender(&self, id: &str) -> Option<mpsc::Sender<ClientJsonRpcMessage>> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Registers a session and starts its rmcp service; returns the stream of replies for the client.
+    fn open(&self) -> (String, mpsc::Receiver<ServerJsonRpcMessage>, SessionGuard) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (to_server, from_client) = mpsc::channel(CHANNEL_CAPACITY);
+        let (to_client, replies) = mpsc::channel(CHANNEL_CAPACITY);
+        self.lock().insert(id.clone(), to_server);
+        let cancel = self.inner.stop.child_token();
+        let tools = self.inner.tools.clone();
+        let service_cancel = cancel.clone();
+        let session = id.clone();
+        tokio::spawn(async move {
+            let transport = (PollSender::new(to_client), ReceiverStream::new(from_client));
+            match tools.serve_with_ct(transport, service_cancel).await {
+                Ok(running) => {
+                    let _ = running.waiting().await;
+                }
+                Err(e) => {
+                    tracing::debug!(session, error = %e, "SSE session ended before initialisation")
+                }
+            }
+        });
+        let guard = SessionGuard {
+            id: id.clone(),
+            sessions: self.clone(),
+            cancel,
+        };
+        (id, replies, guard)
+    }
+}
+
+/// Dropped with the response stream: the client went away or the server is stopping.
+struct SessionGuard {
+    id: String,
+    sessions: SseSessions,
+    cancel: CancellationToken,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.sessions.lock().remove(&self.id);
+        self.cancel.cancel();
+        tracing::debug!(session = %self.id, "SSE session closed");
+    }
+}
+
+/// `GET /sse`: the `endpoint` event carries a relative reference, which resolves to `/message`
+/// when called directly and to `/mcp/message` behind APIM's `/mcp` prefix.
+pub async fn open_stream(
+    State(sessions): State<SseSessions>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (id, replies, guard) = sessions.open();
+    tracing::debug!(session = %id, "SSE session opened");
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("message?sessionId={id}"));
+    let messages = ReceiverStream::new(replies).map(move |message| {
+        let _keep_session_while_streaming = &guard;
+        message_event(&message)
+    });
+    let stop = sessions.inner.stop.clone().cancelled_owned();
+    let events = stream::once(async { endpoint })
+        .chain(messages)
+        .map(Ok)
+        .take_until(stop);
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+fn message_event(message: &ServerJsonRpcMessage) -> Event {
+    match serde_json::to_string(message) {
+        Ok(json) => Event::default().event("message").data(json),
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialise a server message");
+            Event::default().comment("unserialisable message dropped")
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageQuery {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+/// `POST /message?sessionId=...`: 202 once the request is queued for the session; the reply goes to the stream.
+pub async fn post_message(
+    State(sessions): State<SseSessions>,
+    Query(query): Query<MessageQuery>,
+    body: Bytes,
+) -> Response {
+    let Some(id) = query.session_id.filter(|s| !s.is_empty()) else {
+        return (StatusCode::BAD_REQUEST, "missing sessionId query parameter").into_response();
+    };
+    let Some(sender) = sessions.sender(&id) else {
+        return (StatusCode::NOT_FOUND, "unknown or closed session").into_response();
+    };
+    let message = match super::jsonrpc::parse(&body) {
+        Ok(m) => m,
+        Err(rejected) => return rejected.into_response(),
+    };
+    match sender.send(message).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "unknown or closed session").into_response(),
+    }
+}

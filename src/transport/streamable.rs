@@ -1,0 +1,26 @@
+//! Streamable HTTP at `/mcp`, served by rmcp in stateless mode: any instance can answer any request.
+//! JSON responses are preferred, so simple calls need no event stream through APIM.
+
+use std::sync::Arc;
+
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::tools::SnippetTools;
+
+pub type Service = StreamableHttpService<SnippetTools, LocalSessionManager>;
+
+pub fn service(tools: SnippetTools, max_body_bytes: usize, stop: CancellationToken) -> Service {
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .disable_allowed_hosts()
+        .with_max_request_body_bytes(max_body_bytes)
+        .with_cancellation_token(stop);
+    StreamableHttpService::new(
+        move || Ok(tools.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
