@@ -47,6 +47,7 @@ class Expression:
     file: str  # relative to infra/policies
     where: str  # element and attribute (or "text")
     code: str  # including the leading @( or @{
+    name: str = ""  # the element's name attribute (e.g. the variable a set-variable sets)
 
     @property
     def multi_statement(self):
@@ -75,9 +76,9 @@ def extract(path):
     for element in ET.parse(path).iter():
         for name, value in element.attrib.items():
             if value.strip().startswith(("@(", "@{")):
-                found.append(Expression(rel, f"{element.tag} {name}=", value.strip()))
+                found.append(Expression(rel, f"{element.tag} {name}=", value.strip(), element.get("name", "")))
         if element.text and element.text.strip().startswith(("@(", "@{")):
-            found.append(Expression(rel, f"{element.tag} text", element.text.strip()))
+            found.append(Expression(rel, f"{element.tag} text", element.text.strip(), element.get("name", "")))
     return found
 
 
