@@ -168,6 +168,8 @@ class Azurite:
     workdir: Path
     process: ManagedProcess | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    # Ports to bind; 0 (the default) lets the OS choose free ones.
+    fixed_ports: dict[str, int] = field(default_factory=dict)
 
     def start(self, timeout: float = 60.0) -> "Azurite":
         node = os.environ.get("E2E_NODE", "node")
@@ -178,13 +180,14 @@ class Azurite:
         argv = [
             node, str(azurite),
             "--location", str(self.workdir),
-            "--blobHost", "127.0.0.1", "--blobPort", "0",
-            "--queueHost", "127.0.0.1", "--queuePort", "0",
-            "--tableHost", "127.0.0.1", "--tablePort", "0",
+            "--blobHost", "127.0.0.1", "--blobPort", str(self.fixed_ports.get("blob", 0)),
+            "--queueHost", "127.0.0.1", "--queuePort", str(self.fixed_ports.get("queue", 0)),
+            "--tableHost", "127.0.0.1", "--tablePort", str(self.fixed_ports.get("table", 0)),
             "--skipApiVersionCheck", "--loose", "--disableTelemetry",
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        self.process = ManagedProcess("azurite", argv, env).start()
+        label = "azurite" if not self.fixed_ports else "azurite-fixed-ports"
+        self.process = ManagedProcess(label, argv, env).start()
         deadline = Deadline(timeout)
         # Port 0: Azurite binds, then prints the real ports; read them from its log (race-free).
         while not deadline.expired():

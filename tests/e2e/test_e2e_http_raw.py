@@ -216,3 +216,32 @@ async def test_sse_stream_sends_keepalive_within_15_seconds(server):
         waited = time.monotonic() - start
         assert line.startswith(":"), f"expected a comment keep-alive, got {line!r}"
         assert waited <= 16.0, f"first keep-alive after {waited:.1f}s"
+
+
+async def test_lone_surrogate_in_snippet_is_refused_cleanly(server, blobs, uid):
+    """`\\ud800` is valid JSON text but no Unicode scalar value: refuse it, write nothing, no 5xx."""
+    before = blobs.snapshot()
+    raw = (
+        '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"save_snippet",'
+        f'"arguments":{{"snippetname":"{uid}-surrogate","snippet":"a\\ud800b"}}}}}}'
+    ).encode()
+    async with httpx.AsyncClient(timeout=30) as c:
+        r = await c.post(server.base_url + "/mcp", content=raw, headers=MCP_HEADERS)
+    assert r.status_code < 500, (r.status_code, r.text)
+    if r.status_code == 200:
+        [m] = mcp_response_messages(r)
+        assert "error" in m or m["result"].get("isError") is True, m
+    assert blobs.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [pytest.param({"hello": "world"}, id="not_jsonrpc"), pytest.param([], id="empty_batch"), pytest.param(42, id="number")],
+)
+async def test_invalid_jsonrpc_on_message_is_refused_and_session_survives(server, msg):
+    async with httpx.AsyncClient(timeout=30) as c, RawSseSession(server.base_url, c) as sse:
+        await sse.endpoint()
+        r = await sse.post(msg)
+        assert r.status_code in (202, 400), (r.status_code, r.text)
+        init = await sse.initialize()
+        assert "result" in init

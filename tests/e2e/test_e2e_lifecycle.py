@@ -221,3 +221,33 @@ async def test_sigterm_lets_an_in_flight_call_finish(start_server, azurite, uid)
     assert blobs.read(f"{uid}.json") == content.encode()
     code = await anyio.to_thread.run_sync(srv.process.wait_exit, 10)
     assert code == 0, srv.process.logs()
+
+
+async def test_use_development_storage_reaches_azurite_on_default_ports(start_server, tmp_path, uid):
+    """`UseDevelopmentStorage=true` (what local.settings.json holds) means Azurite on 10000-10002."""
+    busy = [p for p in (10000, 10001, 10002) if not _port_is_free(p)]
+    if busy:
+        pytest.skip(f"ports {busy} are in use on this machine (a run-local.sh Azurite?); cannot run a second one there")
+    az = sup.Azurite(tmp_path / "azurite-default-ports")
+    az.fixed_ports = {"blob": 10000, "queue": 10001, "table": 10002}
+    az.start()
+    try:
+        srv = start_server({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, label="devstorage")
+        async with mcp_session(srv.base_url, "http") as s:
+            assert_ok(await s.call_tool("save_snippet", {"snippetname": uid, "snippet": "dev storage"}))
+            assert result_text(assert_ok(await s.call_tool("get_snippet", {"snippetname": uid}))) == "dev storage"
+        assert sup.BlobInspector(az.connection_string()).read(f"{uid}.json") == b"dev storage"
+        srv.stop()
+    finally:
+        az.stop()
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

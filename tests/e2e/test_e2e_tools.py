@@ -357,3 +357,58 @@ async def test_list_refuses_out_of_range_limits(server, transport, uid):
                 except Exception:  # noqa: BLE001 - a JSON-RPC invalid-params error is a refusal too
                     continue
                 assert r.is_error is True, f"limit {limit} accepted: {r!r}"
+
+
+# ------------------------------------------------------------------ unusual but valid names
+
+VALID_NAMES = {
+    "inner_space": "my snippet",
+    "hash": "a#b",
+    "query_chars": "a?b=c&d",
+    "percent": "100%",
+    "percent_encoded_look": "a%2Fb",
+    "plus": "a+b",
+    "accented": "café",
+    "emoji": "😀 emoji",
+    "cjk": "漢字のスニペット",
+    "dots": "v1.2.3.final",
+    "single_dot": ".",
+    "semicolon": "semi;colon",
+    "quotes": "quote'\"",
+    "brackets": "[b]{c}(d)<e>",
+    "misc": "tilde~comma,at@dollar$star*bang!pipe|caret^backtick`",
+    "json_suffix": "already.json",
+}
+
+
+@pytest.mark.parametrize("kind", list(VALID_NAMES))
+async def test_unusual_valid_names_map_exactly_to_blob_names(server, blobs, transport, uid, kind):
+    name = f"{uid}-{VALID_NAMES[kind]}"
+    content = f"content of {kind}"
+    async with mcp_session(server.base_url, transport) as s:
+        saved = structured(await s.call_tool("save_snippet", {"snippetname": name, "snippet": content}))
+        assert saved["name"] == name
+        # The blob is named exactly `<name>.json`: no escaping artefacts, no double encoding.
+        assert blobs.names(uid) == [f"{name}.json"]
+        assert blobs.read(f"{name}.json") == content.encode()
+        assert result_text(assert_ok(await s.call_tool("get_snippet", {"snippetname": name}))) == content
+        listed = structured(await s.call_tool("list_snippets", {"prefix": name}))
+        assert [e["name"] for e in listed["snippets"]] == [name]
+        assert structured(await s.call_tool("delete_snippet", {"snippetname": name}))["deleted"] is True
+    assert blobs.names(uid) == []
+
+
+async def test_concurrent_saves_to_one_name_leave_one_whole_version(server, blobs, transport, uid):
+    import asyncio
+
+    name = f"{uid}-race"
+    versions = [f"version {i}: " + chr(0x4E00 + i) * (1000 + i) for i in range(20)]
+    async with mcp_session(server.base_url, transport) as s:
+        rs = await asyncio.gather(
+            *(s.call_tool("save_snippet", {"snippetname": name, "snippet": v}) for v in versions)
+        )
+        for r in rs:
+            assert_ok(r)
+        final = result_text(assert_ok(await s.call_tool("get_snippet", {"snippetname": name})))
+    assert final in versions, "the stored snippet is not one of the versions written"
+    assert blobs.read(f"{name}.json") == final.encode()
