@@ -184,3 +184,16 @@ def test_metadata_documents_are_json_with_required_fields():
     prm = body("oauth/protected-resource-metadata.xml")
     assert prm["resource"] == "{{ApimGatewayUrl}}/mcp"
     assert prm["authorization_servers"] == ["{{ApimGatewayUrl}}"]
+
+
+@pytest.mark.parametrize("path", policy_files(), ids=rel)
+def test_expressions_fill_their_whole_value(path):
+    # APIM treats a value as an expression only when it is one; stray text around it would
+    # turn the expression into a literal string.
+    for element in ET.parse(path).iter():
+        values = list(element.attrib.values()) + ([element.text] if element.text else [])
+        for value in values:
+            if "@(" in value or "@{" in value:
+                assert value.startswith(("@(", "@{")) and value.endswith((")", "}")), (
+                    f"{element.tag}: {value[:60]!r}"
+                )
