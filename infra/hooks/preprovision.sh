@@ -64,6 +64,6 @@ echo "preprovision: rendering API Management policies (infra/policies/)"
 
 # The Bicep lists the policy files by constant path (loadTextContent); bring
 # those lists in line with the manifest just rendered.
-PY="$(command -v python3 || command -v python || true)"
+PY="${PYTHON:-$(command -v python3 || command -v python || true)}"
 [[ -n "$PY" ]] || { echo "preprovision: python3 is required to sync the policy file lists" >&2; exit 1; }
 "$PY" infra/hooks/sync-policy-files.py
