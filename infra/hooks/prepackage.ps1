@@ -72,6 +72,8 @@ with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
     for root, dirs, files in os.walk(src):
         dirs.sort()
         for name in sorted(files):
+            if name.startswith("."):
+                continue
             path = os.path.join(root, name)
             arc = os.path.relpath(path, src).replace(os.sep, "/")
             info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
