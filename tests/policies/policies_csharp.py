@@ -73,12 +73,17 @@ def extract(path):
     """Every expression in one rendered policy file, in document order."""
     rel = path.relative_to(POLICIES).as_posix()
     found = []
-    for element in ET.parse(path).iter():
-        for name, value in element.attrib.items():
+    root = ET.parse(path).getroot()
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for element in root.iter():
+        # A <value> is named by its set-header (the header it sets).
+        owner = parents.get(element) if element.tag == "value" else element
+        name = owner.get("name", "") if owner is not None else ""
+        for attribute, value in element.attrib.items():
             if value.strip().startswith(("@(", "@{")):
-                found.append(Expression(rel, f"{element.tag} {name}=", value.strip(), element.get("name", "")))
+                found.append(Expression(rel, f"{element.tag} {attribute}=", value.strip(), name))
         if element.text and element.text.strip().startswith(("@(", "@{")):
-            found.append(Expression(rel, f"{element.tag} text", element.text.strip(), element.get("name", "")))
+            found.append(Expression(rel, f"{element.tag} text", element.text.strip(), name))
     return found
 
 
@@ -173,3 +178,50 @@ def disallowed_identifiers(code):
         elif head[0].isupper() and head not in simple:
             bad.add(head)
     return sorted(bad)
+
+
+class Evaluator:
+    """Compiles every policy expression once and evaluates chosen ones in given contexts."""
+
+    def __init__(self, workdir, named_values=None):
+        self.named_values = dict(named_values or DEFAULT_NAMED_VALUES)
+        self.expressions = all_expressions()
+        classes = [class_source(f"E{i}", e, self.named_values) for i, e in enumerate(self.expressions)]
+        generated = workdir / "AllExpressions.cs"
+        generated.write_text(source_file(classes))
+        self.exe = workdir / "ExpressionRunner.exe"
+        ok, out = compile_cs([MODEL, generated, HERE / "ExpressionRunner.cs"], self.exe, target="exe")
+        if not ok:
+            raise AssertionError(out)
+
+    def find(self, file, name=None, where=None, nth=None):
+        """The class of the expression in `file` whose element has `name` (and `where`); when
+        several match, `nth` picks one in document order."""
+        hits = [
+            f"E{i}"
+            for i, e in enumerate(self.expressions)
+            if e.file == file and (name is None or e.name == name) and (where is None or e.where == where)
+        ]
+        if nth is not None:
+            return hits[nth]
+        assert len(hits) == 1, f"{file} {name} {where}: {len(hits)} matches"
+        return hits[0]
+
+    def run(self, cases):
+        import json
+
+        run = subprocess.run(
+            ["mono", str(self.exe)],
+            input=json.dumps(cases),
+            capture_output=True,
+            encoding="utf-8",
+            env={"MONO_PATH": str(pathlib.Path(newtonsoft_dll()).parent), "PATH": "/usr/bin:/bin"},
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+
+    def eval(self, file, name=None, where=None, nth=None, **spec):
+        result = self.run([dict(spec, **{"class": self.find(file, name, where, nth)})])[0]
+        assert "exception" not in result, result["exception"]
+        return result["value"]
