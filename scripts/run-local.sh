@@ -8,6 +8,8 @@
 # and runs it like the Functions host would (FUNCTIONS_CUSTOMHANDLER_PORT, AzureWebJobsStorage).
 # Environment: PORT, RUST_LOG (default info), LOG_FORMAT (text|json, default text),
 # SNIPPETS_MAX_BYTES, MCP_MAX_BODY_BYTES, SNIPPETS_CONTAINER are passed to the server.
+# SNIPPETS_MCP_BIN=path runs that binary instead of building the release one;
+# AZURITE_DIR=path keeps Azurite's data there instead of .azurite/.
 set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$REPO_ROOT"
@@ -40,7 +42,7 @@ trap 'echo; log "stopping (Ctrl-C)"; exit 130' INT
 trap 'log "stopping (SIGTERM)"; exit 143' TERM
 
 # --- Azurite -------------------------------------------------------------------------------------
-AZ_DIR="$REPO_ROOT/.azurite"
+AZ_DIR="${AZURITE_DIR:-$REPO_ROOT/.azurite}"
 mkdir -p "$AZ_DIR"
 BP=10000 QP=10001 TP=10002
 if ! port_free $BP || ! port_free $QP || ! port_free $TP; then
@@ -48,7 +50,7 @@ if ! port_free $BP || ! port_free $QP || ! port_free $TP; then
   BP=0 QP=0 TP=0
 fi
 AZ_LOG="$AZ_DIR/azurite.log"
-log "starting Azurite (data and log in .azurite/)"
+log "starting Azurite (data and log in ${AZ_DIR#"$REPO_ROOT/"}/)"
 node "$REPO_ROOT/node_modules/azurite/dist/src/azurite.js" \
   --location "$AZ_DIR" --disableTelemetry --skipApiVersionCheck --loose \
   --blobHost 127.0.0.1 --blobPort $BP --queueHost 127.0.0.1 --queuePort $QP \
@@ -69,9 +71,14 @@ CONN="$(azurite_connection_string "$BP" "$QP" "$TP")"
 ok "Azurite: blob http://127.0.0.1:$BP  queue http://127.0.0.1:$QP  table http://127.0.0.1:$TP"
 
 # --- Server --------------------------------------------------------------------------------------
-log "cargo build --release --bin snippets-mcp"
-cargo build --release --bin snippets-mcp
-BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/snippets-mcp"
+if [[ -n "${SNIPPETS_MCP_BIN:-}" ]]; then
+  BIN="$SNIPPETS_MCP_BIN"
+  [[ -x "$BIN" ]] || die "SNIPPETS_MCP_BIN=$BIN is not an executable file"
+else
+  log "cargo build --release --bin snippets-mcp"
+  cargo build --release --bin snippets-mcp
+  BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/snippets-mcp"
+fi
 
 log "starting snippets-mcp on 127.0.0.1:$PORT"
 FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" AzureWebJobsStorage="$CONN" \
@@ -85,7 +92,7 @@ cat <<INFO
 ${_G}snippets-mcp is running${_N} (Ctrl-C stops it and Azurite)
   Streamable HTTP:  http://127.0.0.1:$PORT/mcp
   SSE (legacy):     http://127.0.0.1:$PORT/sse
-  Storage:          Azurite, data in .azurite/ (blob container "snippets")
+  Storage:          Azurite, data in ${AZ_DIR#"$REPO_ROOT/"}/ (blob container "snippets")
 
 MCP Inspector (project-local, Node 22), from another terminal in $REPO_ROOT:
   scripts/lib/inspector.sh --cli http://127.0.0.1:$PORT/mcp --transport http --method tools/list
