@@ -55,7 +55,8 @@ class Expression:
 
     @property
     def label(self):
-        return f"{self.file} <{self.where}>"
+        named = f" [{self.name}]" if self.name else ""
+        return f"{self.file} <{self.where}>{named}"
 
 
 def newtonsoft_dll():
