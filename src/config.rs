@@ -32,6 +32,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Host headers accepted on the MCP endpoints (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
+    /// Session-token keys: when set, every MCP request must carry a valid token (defence in depth behind APIM).
+    pub session_keys: Option<session_token::Keys>,
+    /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
+    pub resource_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +109,8 @@ impl Config {
             max_body_bytes,
             log_format,
             allowed_hosts: allowed_hosts(&get),
+            session_keys: session_keys(&get)?,
+            resource_url: resource_url(&get)?,
         })
     }
 }
@@ -174,6 +180,43 @@ fn validate_container(name: &str) -> Result<(), ConfigError> {
             "SNIPPETS_CONTAINER",
             format!("`{name}` is not a valid container name"),
         ))
+    }
+}
+
+/// Both keys or neither: one alone is a half-finished deployment, not a choice.
+fn session_keys<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<Option<session_token::Keys>, ConfigError> {
+    const ENC: &str = session_token::APP_SETTING_ENC_KEY;
+    const MAC: &str = session_token::APP_SETTING_MAC_KEY;
+    match (get(ENC), get(MAC)) {
+        (None, None) => Ok(None),
+        (Some(enc), Some(mac)) => session_token::Keys::from_base64(enc, mac)
+            .map(Some)
+            .map_err(|e| invalid("SESSION_TOKEN_ENC_KEY/SESSION_TOKEN_MAC_KEY", e.to_string())),
+        (Some(_), None) => Err(invalid(
+            MAC,
+            "is missing while SESSION_TOKEN_ENC_KEY is set",
+        )),
+        (None, Some(_)) => Err(invalid(
+            ENC,
+            "is missing while SESSION_TOKEN_MAC_KEY is set",
+        )),
+    }
+}
+
+fn resource_url<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = get("MCP_RESOURCE_URL") else {
+        return Ok(None);
+    };
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") => {
+            Ok(Some(raw.trim_end_matches('/').to_string()))
+        }
+        _ => Err(invalid(
+            "MCP_RESOURCE_URL",
+            format!("expected an http(s) URL, got `{raw}`"),
+        )),
     }
 }
 
@@ -276,6 +319,27 @@ mod tests {
         assert!(c.storage.is_none());
         assert_eq!(c.container, "snippets");
         assert_eq!(c.max_snippet_bytes, DEFAULT_MAX_SNIPPET_BYTES);
+    }
+
+    #[test]
+    fn session_keys_load_when_both_are_set() {
+        let (enc, mac) = session_token::Keys::generate().unwrap().to_base64();
+        let e = env(&[
+            ("SESSION_TOKEN_ENC_KEY", &enc),
+            ("SESSION_TOKEN_MAC_KEY", &mac),
+        ]);
+        assert!(
+            Config::from_sources(&[], &e)
+                .unwrap()
+                .session_keys
+                .is_some()
+        );
+        assert!(
+            Config::from_sources(&[], &env(&[]))
+                .unwrap()
+                .session_keys
+                .is_none()
+        );
     }
 
     #[test]

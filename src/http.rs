@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{SessionAuth, require_session};
 use crate::config::Config;
 use crate::tools::SnippetTools;
 use crate::transport::host_guard::{AllowedHosts, host_guard};
@@ -22,11 +23,16 @@ pub fn router(tools: SnippetTools, config: &Config, stop: CancellationToken) -> 
         .route_layer(middleware::from_fn(move |req, next| {
             jsonrpc::validate_post(limit, req, next)
         }));
-    let mcp = Router::new()
+    let mut mcp = Router::new()
         .route("/sse", get(sse::open_stream))
         .route("/message", post(sse::post_message))
         .with_state(sessions)
-        .merge(streamable)
+        .merge(streamable);
+    if let Some(keys) = &config.session_keys {
+        let auth = SessionAuth::new(keys.clone(), config.resource_url.clone());
+        mcp = mcp.layer(middleware::from_fn_with_state(auth, require_session));
+    }
+    let mcp = mcp
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             AllowedHosts::new(config.allowed_hosts.clone()),

@@ -1,6 +1,7 @@
 //! snippets-mcp: a remote MCP server that keeps code snippets in Azure Blob Storage.
 //! Runs as an Azure Functions custom handler behind API Management; see README.md.
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod shutdown;

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -15,6 +16,7 @@ use futures::{Stream, StreamExt, stream};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use serde::Deserialize;
+use session_token::Claims;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, PollSender};
@@ -26,6 +28,12 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Messages buffered per direction before a sender waits; bounds memory per session.
 const CHANNEL_CAPACITY: usize = 32;
 
+/// One open stream: where its requests go, and who opened it (the token subject, when tokens are checked).
+struct Session {
+    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    owner: Option<String>,
+}
+
 /// The open SSE sessions of this process, by session id.
 #[derive(Clone)]
 pub struct SseSessions {
@@ -34,7 +42,7 @@ pub struct SseSessions {
 
 struct Inner {
     tools: SnippetTools,
-    open: Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
+    open: Mutex<HashMap<String, Session>>,
     /// Cancelled at the end of graceful shutdown: streams end and their services stop.
     stop: CancellationToken,
 }
@@ -58,22 +66,26 @@ impl SseSessions {
         self.len() == 0
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.inner.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn sender(&self, id: &str) -> Option<mpsc::Sender<ClientJsonRpcMessage>> {
-        self.lock().get(id).cloned()
+    /// The session's request channel, if it exists and `caller` is the subject that opened it.
+    fn sender(&self, id: &str, caller: Option<&str>) -> Option<mpsc::Sender<ClientJsonRpcMessage>> {
+        let open = self.lock();
+        let session = open.get(id)?;
+        (session.owner.as_deref() == caller).then(|| session.to_server.clone())
     }
 
     /// Registers a session and starts its rmcp service; returns the stream of replies for the client.
-    fn open(&self) -> (String, mpsc::Receiver<ServerJsonRpcMessage>, SessionGuard) {
+    fn open(
+        &self,
+        owner: Option<String>,
+    ) -> (String, mpsc::Receiver<ServerJsonRpcMessage>, SessionGuard) {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (to_server, from_client) = mpsc::channel(CHANNEL_CAPACITY);
         let (to_client, replies) = mpsc::channel(CHANNEL_CAPACITY);
-        self.lock().insert(id.clone(), to_server);
+        self.lock().insert(id.clone(), Session { to_server, owner });
         let cancel = self.inner.stop.child_token();
         let tools = self.inner.tools.clone();
         let service_cancel = cancel.clone();
@@ -117,8 +129,9 @@ impl Drop for SessionGuard {
 /// when called directly and to `/mcp/message` behind APIM's `/mcp` prefix.
 pub async fn open_stream(
     State(sessions): State<SseSessions>,
+    claims: Option<Extension<Claims>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let (id, replies, guard) = sessions.open();
+    let (id, replies, guard) = sessions.open(claims.map(|Extension(c)| c.sub));
     tracing::debug!(session = %id, "SSE session opened");
     let endpoint = Event::default()
         .event("endpoint")
@@ -155,12 +168,15 @@ pub struct MessageQuery {
 pub async fn post_message(
     State(sessions): State<SseSessions>,
     Query(query): Query<MessageQuery>,
+    claims: Option<Extension<Claims>>,
     body: Bytes,
 ) -> Response {
     let Some(id) = query.session_id.filter(|s| !s.is_empty()) else {
         return (StatusCode::BAD_REQUEST, "missing sessionId query parameter").into_response();
     };
-    let Some(sender) = sessions.sender(&id) else {
+    // A session id alone is not a credential: with tokens checked, only its opener may post to it.
+    let caller = claims.as_ref().map(|Extension(c)| c.sub.as_str());
+    let Some(sender) = sessions.sender(&id, caller) else {
         return (StatusCode::NOT_FOUND, "unknown or closed session").into_response();
     };
     let message = match super::jsonrpc::parse(&body) {

@@ -1,0 +1,158 @@
+//! Second line of defence behind APIM: when the session-token keys are configured, every MCP request
+//! must carry a valid `Authorization: Bearer <session token>` (the format of docs/session-token.md).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use session_token::{Claims, Keys};
+
+/// Keys and the audience a token must name; cheap to clone into middleware state.
+#[derive(Clone, Debug)]
+pub struct SessionAuth {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keys: Keys,
+    /// `aud` a token must carry (the gateway's MCP resource URL), when known.
+    audience: Option<String>,
+    /// Value of the `WWW-Authenticate` challenge on every 401.
+    challenge: HeaderValue,
+}
+
+impl SessionAuth {
+    pub fn new(keys: Keys, audience: Option<String>) -> Self {
+        let challenge = challenge(audience.as_deref());
+        SessionAuth {
+            inner: Arc::new(Inner {
+                keys,
+                audience,
+                challenge,
+            }),
+        }
+    }
+
+    /// The claims of a valid token, or `None`; the reason is logged by name only.
+    pub fn verify(&self, authorization: Option<&str>) -> Option<Claims> {
+        let token = authorization?
+            .strip_prefix("Bearer ")
+            .or_else(|| authorization?.strip_prefix("bearer "))?;
+        let now = session_token::unix_now();
+        let result = match &self.inner.audience {
+            Some(aud) => session_token::open_for_audience(&self.inner.keys, token.trim(), now, aud),
+            None => session_token::open(&self.inner.keys, token.trim(), now),
+        };
+        result
+            .map_err(|e| tracing::info!(reason = e.name(), "session token rejected"))
+            .ok()
+    }
+
+    fn unauthorized(&self) -> Response {
+        let mut response =
+            (StatusCode::UNAUTHORIZED, "invalid or missing session token").into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, self.inner.challenge.clone());
+        response
+    }
+}
+
+/// RFC 6750 challenge; with a known resource URL it also points at its RFC 9728 metadata, as the gateway does.
+fn challenge(audience: Option<&str>) -> HeaderValue {
+    let metadata = audience.and_then(|aud| {
+        let url = url::Url::parse(aud).ok()?;
+        Some(format!(
+            "{}/.well-known/oauth-protected-resource{}",
+            url.origin().ascii_serialization(),
+            url.path()
+        ))
+    });
+    let value = match metadata {
+        Some(m) => format!("Bearer error=\"invalid_token\", resource_metadata=\"{m}\""),
+        None => "Bearer error=\"invalid_token\"".to_string(),
+    };
+    HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""))
+}
+
+/// Middleware: 401 without a valid token; otherwise the claims ride along as a request extension.
+pub async fn require_session(
+    State(auth): State<SessionAuth>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    match auth.verify(header) {
+        Some(claims) => {
+            request.extensions_mut().insert(claims);
+            next.run(request).await
+        }
+        None => auth.unauthorized(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::new([1; 32], [2; 32]).unwrap()
+    }
+
+    fn claims(aud: &str, exp_in: i64) -> Claims {
+        let now = session_token::unix_now();
+        Claims {
+            sid: Claims::new_session_id(),
+            sub: "user-1".into(),
+            cid: "client-1".into(),
+            scp: "mcp".into(),
+            aud: aud.into(),
+            iat: now,
+            exp: now + exp_in,
+        }
+    }
+
+    #[test]
+    fn accepts_valid_and_rejects_everything_else() {
+        let auth = SessionAuth::new(keys(), Some("https://gw.example/mcp".into()));
+        let good = session_token::seal(&keys(), &claims("https://gw.example/mcp", 60));
+        assert_eq!(
+            auth.verify(Some(&format!("Bearer {good}"))).unwrap().sub,
+            "user-1"
+        );
+        let expired = session_token::seal(&keys(), &claims("https://gw.example/mcp", -1));
+        let other_aud = session_token::seal(&keys(), &claims("https://other.example/mcp", 60));
+        let other_keys = session_token::seal(
+            &Keys::new([3; 32], [4; 32]).unwrap(),
+            &claims("https://gw.example/mcp", 60),
+        );
+        for bad in [
+            None,
+            Some(good.clone()),
+            Some(format!("Basic {good}")),
+            Some(format!("Bearer {expired}")),
+            Some(format!("Bearer {other_aud}")),
+            Some(format!("Bearer {other_keys}")),
+            Some(format!("Bearer {}x", good)),
+            Some("Bearer ".into()),
+        ] {
+            assert!(auth.verify(bad.as_deref()).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn challenge_points_at_protected_resource_metadata() {
+        assert_eq!(
+            challenge(Some("https://gw.example/mcp")),
+            "Bearer error=\"invalid_token\", resource_metadata=\"https://gw.example/.well-known/oauth-protected-resource/mcp\""
+        );
+        assert_eq!(challenge(None), "Bearer error=\"invalid_token\"");
+    }
+}
