@@ -331,3 +331,69 @@ pub fn manifest() -> Manifest {
         backends: vec![Backend { id: BACKEND_ID }],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn ids_and_routes_are_unique() {
+        let m = manifest();
+        let fragments: BTreeSet<_> = m.fragments.iter().map(|f| f.id).collect();
+        assert_eq!(fragments.len(), m.fragments.len());
+        let named: BTreeSet<_> = m.named_values.iter().map(|nv| nv.name).collect();
+        assert_eq!(named.len(), m.named_values.len());
+        for api in &m.apis {
+            let names: BTreeSet<_> = api.operations.iter().map(|op| op.name).collect();
+            assert_eq!(
+                names.len(),
+                api.operations.len(),
+                "operation names in {}",
+                api.name
+            );
+            let routes: BTreeSet<_> = api
+                .operations
+                .iter()
+                .map(|op| (op.method, op.url_template))
+                .collect();
+            assert_eq!(routes.len(), api.operations.len(), "routes in {}", api.name);
+        }
+    }
+
+    #[test]
+    fn serializes_with_the_field_names_bicep_reads() {
+        let json = serde_json::to_value(manifest()).unwrap();
+        let op = &json["apis"][0]["operations"][0];
+        for key in [
+            "name",
+            "displayName",
+            "method",
+            "urlTemplate",
+            "templateParameters",
+            "policy",
+        ] {
+            assert!(op.get(key).is_some(), "operation lacks {key}");
+        }
+        for key in [
+            "name",
+            "displayName",
+            "path",
+            "subscriptionRequired",
+            "policy",
+            "operations",
+        ] {
+            assert!(json["apis"][0].get(key).is_some(), "api lacks {key}");
+        }
+        assert_eq!(json["backends"][0]["id"], BACKEND_ID);
+        assert!(json["namedValues"][0].get("secret").is_some());
+        assert!(
+            json["fragments"][0]["file"]
+                .as_str()
+                .unwrap()
+                .starts_with("fragments/")
+        );
+        assert!(json["generatedBy"].is_string());
+    }
+}
