@@ -436,3 +436,31 @@ def test_host_json_names_the_packaged_binary():
     assert host["configurationProfile"] == "mcp-custom-handler"
     assert host["customHandler"]["description"]["defaultExecutablePath"] == "snippets-mcp"
     assert "BIN=snippets-mcp" in (REPO_ROOT / "scripts/package.sh").read_text(encoding="utf-8")
+
+
+# --- what the policies need from the infrastructure -----------------------------------------------
+
+
+def test_policies_reference_only_deployed_backends(policy_manifest):
+    ids = {b["id"] for b in policy_manifest["backends"]}
+    for path in sorted(POLICIES.rglob("*.xml")):
+        for ref in re.findall(r'backend-id="([^"]+)"', path.read_text(encoding="utf-8")):
+            assert ref in ids, f"{rel(path)} uses backend {ref!r}, not in the manifest"
+
+
+def test_mcp_api_streams_unbuffered_to_the_function_backend(policy_manifest):
+    import xml.etree.ElementTree as ET
+
+    mcp = next(api for api in policy_manifest["apis"] if api["path"] == "mcp")
+    files = [mcp["policy"]] + [op["policy"] for op in mcp["operations"] if op.get("policy")]
+    forwards, backends, key_headers = [], [], []
+    for rel_path in files:
+        root = ET.parse(POLICIES / rel_path).getroot()
+        forwards += root.iter("forward-request")
+        backends += [e.get("backend-id") for e in root.iter("set-backend-service")]
+        key_headers += [e for e in root.iter("set-header") if e.get("name") == "x-functions-key"]
+    assert forwards, "the MCP API must forward requests"
+    for forward in forwards:
+        assert forward.get("buffer-response") == "false", "SSE needs forward-request buffer-response=\"false\""
+    assert "mcp-function-backend" in backends
+    assert key_headers and all("{{McpFunctionKey}}" in "".join(h.itertext()) for h in key_headers)
