@@ -1,0 +1,589 @@
+#!/usr/bin/env python3
+"""Measures snippets-mcp against its peers and the limits; writes bench/results/<stamp>.json (+ latest.json).
+
+Run by bench/run.sh (which installs and builds everything first); not meant to be run alone.
+Every server runs in turn, alone, pinned to the server CPU set; wrk, this harness and the SSE client run on
+the load CPU set; Azurite on its own set when the machine has a third core, else beside the load generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent
+ROOT = BENCH.parent
+LUA = BENCH / "lua" / "mcp.lua"
+ACCOUNT = "devstoreaccount1"
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+CONTAINER = "snippets"
+SEEDS = 256
+SNIPPET = 'fn main() { println!("hello, snippets"); }\n' * 24  # the payload mcp.lua sends
+MCP_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+    "MCP-Protocol-Version": "2025-06-18",
+}
+TOOLS_LIST = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+HELLO_CALL = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"hello_mcp","arguments":{}}}'
+
+MODES = {
+    "quick": dict(duration=2, warmup=1, cold_runs=3, sse_sessions=1000, sse_timeout=60),
+    "full": dict(duration=8, warmup=2, cold_runs=10, sse_sessions=10000, sse_timeout=240),
+}
+CONCURRENCY = [1, 16, 64]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Cpus:
+    def __init__(self) -> None:
+        n = os.cpu_count() or 1  # run.sh pins this harness to the load CPUs, so not its own affinity
+        env = os.environ.get
+        if n >= 3:
+            default = ("0", "1", "2")
+        elif n == 2:
+            default = ("0", "1", "1")
+        else:
+            default = ("0", "0", "0")
+        self.server = env("BENCH_SERVER_CPUS", default[0])
+        self.load = env("BENCH_LOAD_CPUS", default[1])
+        self.azurite = env("BENCH_AZURITE_CPUS", default[2])
+        self.total = n
+
+
+CPUS: Cpus
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM in KiB, from /proc/<pid>/status."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                k, v = line.split(":", 1)
+                out[k] = int(v.split()[0])
+    return out
+
+
+class Azurite:
+    def __init__(self, logdir: Path) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="bench-azurite-")
+        self.log = open(logdir / f"azurite-{self.port}.log", "w")
+        exe = ROOT / "node_modules" / ".bin" / "azurite-blob"
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", CPUS.azurite, str(exe), "--disableTelemetry", "--silent",
+             "--skipApiVersionCheck", "--inMemoryPersistence",
+             "--blobHost", "127.0.0.1", "--blobPort", str(self.port)],
+            cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.port, 30)
+
+    @property
+    def connection_string(self) -> str:
+        return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+                f"BlobEndpoint=http://127.0.0.1:{self.port}/{ACCOUNT}")
+
+    def seed(self) -> None:
+        from azure.storage.blob import BlobServiceClient
+        svc = BlobServiceClient.from_connection_string(self.connection_string, api_version="2025-01-05")
+        c = svc.get_container_client(CONTAINER)
+        c.create_container()
+        for i in range(SEEDS):
+            c.upload_blob(f"seed-{i}.json", SNIPPET.encode(), overwrite=True)
+
+    def sas(self) -> str:
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+        return generate_container_sas(
+            ACCOUNT, CONTAINER, account_key=KEY,
+            permission=ContainerSasPermissions(read=True, write=True, create=True),
+            expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), protocol="http")
+
+    def close(self) -> None:
+        stop(self.proc)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+SERVERS = {
+    # name: (label, argv builder, extra env, is an MCP server)
+    "rust": ("snippets-mcp (Rust, rmcp + axum)",
+             lambda p: [str(ROOT / "target" / "release" / "snippets-mcp"), "--port", str(p)], {}, True),
+    "python": ("Python SDK (mcp + uvicorn)",
+               lambda p: [str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "servers" / "python" / "server.py"),
+                          "--port", str(p)], {"PYTHONDONTWRITEBYTECODE": "0"}, True),
+    "ts": ("TypeScript SDK (Node)",
+           lambda p: [shutil.which("node") or "node", str(BENCH / "servers" / "ts" / "server.mjs"), "--port", str(p)],
+           {"NODE_ENV": "production"}, True),
+    "echo": ("limit: minimal axum JSON echo",
+             lambda p: [str(BENCH / "target" / "release" / "bench-echo"), "--port", str(p)], {}, False),
+}
+
+
+def spawn(name: str, port: int, conn: str, logdir: Path) -> subprocess.Popen:
+    _, argv, extra, _ = SERVERS[name]
+    env = dict(os.environ)
+    env.update(extra)
+    env["AzureWebJobsStorage"] = conn
+    env.pop("RUST_LOG", None)
+    errlog = open(logdir / f"{name}-{port}.log", "w")
+    # taskset execs the server, so the pid is the server's own.
+    return subprocess.Popen(["taskset", "-c", CPUS.server] + argv(port), env=env, stdout=errlog,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def post(port: int, body: bytes, timeout: float = 5.0) -> tuple[int, str]:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("POST", "/mcp", body=body, headers=MCP_HEADERS)
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        c.close()
+
+
+def wait_tools_list(port: int, proc: subprocess.Popen, timeout: float = 60) -> float:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering")
+        try:
+            status, text = post(port, TOOLS_LIST, timeout=timeout)
+            if status == 200 and '"hello_mcp"' in text:
+                return time.perf_counter()
+        except OSError:
+            pass
+        time.sleep(0.0005)
+    raise RuntimeError("no successful tools/list before the timeout")
+
+
+def wait_ready_any(port: int, proc: subprocess.Popen, mcp: bool) -> None:
+    if mcp:
+        wait_tools_list(port, proc)
+    else:
+        wait_port(port, 30)
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def cold_start(name: str, runs: int, conn: str, logdir: Path) -> dict:
+    samples = []
+    for i in range(runs + 1):  # the first run warms the page cache and is discarded
+        port = free_port()
+        t0 = time.perf_counter()
+        proc = spawn(name, port, conn, logdir)
+        try:
+            t1 = wait_tools_list(port, proc)
+        finally:
+            stop(proc)
+        if i > 0:
+            samples.append((t1 - t0) * 1000)
+    return {"runs_ms": samples, "median_ms": statistics.median(samples), "min_ms": min(samples),
+            "max_ms": max(samples)}
+
+
+def wrk(port: int, mode: str, conc: int, seconds: float, path: str, sas: str = "") -> dict:
+    threads = max(1, min(conc, int(os.environ.get("BENCH_WRK_THREADS", str(len(CPUS.load.split(",")))))))
+    cmd = ["taskset", "-c", CPUS.load, "wrk", "-t", str(threads), "-c", str(conc), "-d", f"{seconds}s",
+           "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}", "--", mode, path, sas]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"^BENCHJSON (.*)$", out.stdout, re.M)
+    if not m:
+        raise RuntimeError(f"wrk gave no result: {out.stdout[-500:]} {out.stderr[-500:]}")
+    r = json.loads(m.group(1))
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["ok_rps"] = (r["requests"] - r["bad"]) / (r["duration_us"] / 1e6)
+    r["errors"] = r["bad"] + r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+    r["concurrency"] = conc
+    r["wrk_threads"] = threads
+    return r
+
+
+def load_series(port: int, mode: str, cfg: dict, path: str, sas: str = "", pid: int | None = None) -> list[dict]:
+    series = []
+    for c in CONCURRENCY:
+        wrk(port, mode, c, cfg["warmup"], path, sas)  # warm-up, discarded
+        r = wrk(port, mode, c, cfg["duration"], path, sas)
+        if pid is not None:
+            r["rss_after_kib"] = proc_status(pid)["VmRSS"]
+        log(f"  {mode:7s} c={c:<3d} {r['rps']:9.0f} req/s  p50 {r['p50_us'] / 1000:7.2f} ms  "
+            f"p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
+        if r["errors"]:
+            log(f"    first failure: {r['bad_sample'][:160]}")
+        series.append(r)
+    return series
+
+
+def server_load(name: str, cfg: dict, logdir: Path) -> dict:
+    az = Azurite(logdir)
+    proc = None
+    try:
+        az.seed()
+        port = free_port()
+        proc = spawn(name, port, az.connection_string, logdir)
+        mcp = SERVERS[name][3]
+        wait_ready_any(port, proc, mcp)
+        status, text = post(port, HELLO_CALL)
+        assert status == 200 and "Hello I am MCPTool!" in text, (status, text[:300])
+        time.sleep(1.0)
+        idle = proc_status(proc.pid)
+        log(f"{name}: idle RSS {idle['VmRSS'] / 1024:.1f} MiB")
+        res = {"idle_rss_kib": idle["VmRSS"], "idle_hwm_kib": idle["VmHWM"], "hello": load_series(
+            port, "hello", cfg, "/mcp", pid=proc.pid)}
+        if mcp:
+            res["save"] = load_series(port, "save", cfg, "/mcp", pid=proc.pid)
+            res["get"] = load_series(port, "get", cfg, "/mcp", pid=proc.pid)
+        st = proc_status(proc.pid)
+        res["peak_rss_kib"] = st["VmHWM"]
+        res["rss_after_load_kib"] = st["VmRSS"]
+        log(f"{name}: peak RSS under load {st['VmHWM'] / 1024:.1f} MiB")
+        return res
+    finally:
+        stop(proc)
+        az.close()
+
+
+def raw_blob(cfg: dict, logdir: Path) -> dict:
+    az = Azurite(logdir)
+    try:
+        az.seed()
+        sas = az.sas()
+        path = f"/{ACCOUNT}/{CONTAINER}"
+        log("raw blob operations against Azurite (no MCP)")
+        return {"put": load_series(az.port, "rawput", cfg, path, sas),
+                "get": load_series(az.port, "rawget", cfg, path, sas)}
+    finally:
+        az.close()
+
+
+async def _open_sse(port: int, sem: asyncio.Semaphore, timeout: float):
+    async with sem:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        writer.write(f"GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+                     f"Cache-Control: no-cache\r\n\r\n".encode())
+        await writer.drain()
+        buf = b""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no endpoint event")
+            chunk = await asyncio.wait_for(reader.read(4096), left)
+            if not chunk:
+                raise ConnectionError("closed before the endpoint event")
+            buf += chunk
+            if not buf.startswith(b"HTTP/1.1 200"):
+                if b"\r\n" in buf:
+                    raise ConnectionError(buf.split(b"\r\n", 1)[0].decode(errors="replace"))
+                continue
+            i = buf.find(b"event: endpoint")
+            if i >= 0:
+                m = re.search(rb"data: ?([^\r\n]*)\r?\n", buf[i:])
+                if m and (b"sessionId=" in m.group(1) or b"session_id=" in m.group(1)):
+                    return reader, writer
+
+
+async def _hold_sse(port: int, n: int, timeout: float, pid: int) -> dict:
+    sem = asyncio.Semaphore(128)
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(_open_sse(port, sem, 30)) for _ in range(n)]
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for t in pending:
+        t.cancel()
+    elapsed = time.perf_counter() - t0
+    held, errors = [], {}
+    for t in done:
+        if t.exception() is None:
+            held.append(t.result())
+        else:
+            k = f"{type(t.exception()).__name__}: {str(t.exception())[:80]}"
+            errors[k] = errors.get(k, 0) + 1
+    if pending:
+        errors["not open before the phase timeout"] = len(pending)
+    await asyncio.sleep(2.0)  # let the server settle with every stream open
+    alive = proc_status(pid)
+    for _, w in held:
+        w.close()
+    await asyncio.sleep(0.5)
+    return {"opened": len(held), "open_seconds": elapsed, "errors": errors,
+            "rss_kib": alive["VmRSS"], "hwm_kib": alive["VmHWM"]}
+
+
+def sse_hold(name: str, cfg: dict, logdir: Path) -> dict:
+    az = Azurite(logdir)
+    proc = None
+    try:
+        port = free_port()
+        proc = spawn(name, port, az.connection_string, logdir)
+        wait_tools_list(port, proc)
+        post(port, HELLO_CALL)
+        time.sleep(1.0)
+        base = proc_status(proc.pid)["VmRSS"]
+        n = cfg["sse_sessions"]
+        r = asyncio.run(_hold_sse(port, n, cfg["sse_timeout"], proc.pid))
+        r["target"] = n
+        r["base_rss_kib"] = base
+        r["per_session_kib"] = (r["rss_kib"] - base) / r["opened"] if r["opened"] else None
+        r["server_alive"] = proc.poll() is None
+        log(f"{name}: SSE {r['opened']}/{n} sessions open in {r['open_seconds']:.1f}s, RSS "
+            f"{r['rss_kib'] / 1024:.1f} MiB ({(r['per_session_kib'] or 0):.1f} KiB/session) errors {r['errors']}")
+        return r
+    finally:
+        stop(proc)
+        az.close()
+
+
+# --------------------------------------------------------------------------- package sizes
+
+
+def zip_dir(src: Path, dest: Path) -> int:
+    """Deflate-zips a folder the same way for every stack; returns the zip's size in bytes."""
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+        for p in sorted(src.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                z.write(p, p.relative_to(src))
+    return dest.stat().st_size
+
+
+def dir_size(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+
+
+def package_sizes(work: Path) -> dict:
+    out = {}
+    # Rust: function_app/ as scripts/package.sh assembles it (host.json + stripped release binary).
+    rust_dir = work / "rust-function_app"
+    shutil.rmtree(rust_dir, ignore_errors=True)
+    rust_dir.mkdir(parents=True)
+    pkg = os.environ.get("BENCH_PACKAGE_DIR")  # set by run.sh when scripts/package.sh succeeded
+    if pkg and (Path(pkg) / "host.json").exists():
+        for f in Path(pkg).iterdir():
+            if f.is_file():
+                shutil.copy2(f, rust_dir / f.name)
+        how = "scripts/package.sh (function_app/)"
+    else:
+        shutil.copy2(ROOT / "host.json", rust_dir / "host.json")
+        shutil.copy2(ROOT / "target" / "release" / "snippets-mcp", rust_dir / "snippets-mcp")
+        how = "host.json + target/release/snippets-mcp"
+    out["rust"] = {"how": how, "unzipped": dir_size(rust_dir), "zipped": zip_dir(rust_dir, work / "rust.zip")}
+    # Python: app + site-packages (pip install --target, no bytecode), as a Functions Python package holds them.
+    py_dir = work / "python-deploy"
+    shutil.rmtree(py_dir, ignore_errors=True)
+    site = py_dir / ".python_packages" / "lib" / "site-packages"
+    subprocess.run([str(BENCH / ".venv" / "bin" / "pip"), "install", "-q", "--no-compile", "--target", str(site),
+                    "-r", str(BENCH / "servers" / "python" / "requirements.txt")], check=True)
+    shutil.copy2(BENCH / "servers" / "python" / "server.py", py_dir / "server.py")
+    out["python"] = {"how": "server.py + pip install --target (no .pyc)", "unzipped": dir_size(py_dir),
+                     "zipped": zip_dir(py_dir, work / "python.zip")}
+    # TypeScript: app + production node_modules.
+    ts_dir = work / "ts-deploy"
+    shutil.rmtree(ts_dir, ignore_errors=True)
+    ts_dir.mkdir(parents=True)
+    shutil.copy2(BENCH / "servers" / "ts" / "server.mjs", ts_dir / "server.mjs")
+    shutil.copy2(BENCH / "package.json", ts_dir / "package.json")
+    shutil.copy2(BENCH / "package-lock.json", ts_dir / "package-lock.json")
+    subprocess.run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--silent"], cwd=ts_dir, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out["ts"] = {"how": "server.mjs + npm ci --omit=dev node_modules", "unzipped": dir_size(ts_dir),
+                 "zipped": zip_dir(ts_dir, work / "ts.zip")}
+    for k, v in out.items():
+        log(f"package {k}: {v['zipped'] / 1e6:.1f} MB zipped ({v['unzipped'] / 1e6:.1f} MB unzipped)")
+    return out
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def sh(cmd: list[str] | str, **kw) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, shell=isinstance(cmd, str), timeout=60,
+                              **kw).stdout.strip()
+    except Exception as e:  # noqa: BLE001
+        return f"? ({e})"
+
+
+def lock_version(name: str) -> str:
+    text = (ROOT / "Cargo.lock").read_text()
+    m = re.search(r'name = "' + re.escape(name) + r'"\nversion = "([^"]+)"', text)
+    return m.group(1) if m else "?"
+
+
+def machine() -> dict:
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1])
+    pyv = {}
+    for pkg in ["mcp", "azure-storage-blob", "uvicorn", "starlette", "uvloop", "httptools", "aiohttp"]:
+        pyv[pkg] = sh([str(BENCH / ".venv" / "bin" / "python"), "-c",
+                       f"import importlib.metadata as m; print(m.version('{pkg}'))"])
+
+    def npm_v(pkg: str, base: Path) -> str:
+        try:
+            return json.loads((base / "node_modules" / pkg / "package.json").read_text())["version"]
+        except Exception:  # noqa: BLE001
+            return "?"
+
+    return {
+        "nproc": int(sh(["nproc"]) or 0),
+        "cpu_model": cpu,
+        "mem_total_gib": round(mem / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": sh("sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '\"'"),
+        "loadavg_start": os.getloadavg(),
+        "versions": {
+            "rustc": sh(["rustc", "--version"]),
+            "rmcp": lock_version("rmcp"), "axum": lock_version("axum"), "tokio": lock_version("tokio"),
+            "azure_storage_blob (Rust)": lock_version("azure_storage_blob"),
+            "python": sh([str(BENCH / ".venv" / "bin" / "python"), "--version"]),
+            **{f"{k} (PyPI)": v for k, v in pyv.items()},
+            "node": sh(["node", "--version"]),
+            "@modelcontextprotocol/sdk": npm_v("@modelcontextprotocol/sdk", BENCH),
+            "@azure/storage-blob": npm_v("@azure/storage-blob", BENCH),
+            "azurite": npm_v("azurite", ROOT),
+            "wrk": sh("wrk -v 2>&1 | head -1"),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    global CPUS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=MODES, default="full")
+    ap.add_argument("--only", default="rust,python,ts", help="comma-separated servers to measure")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: cold,load,limits,sse,package")
+    ap.add_argument("--out", default=str(BENCH / "results"))
+    ap.add_argument("--command", default="bench/run.sh")
+    a = ap.parse_args()
+    CPUS = Cpus()
+    cfg = MODES[a.mode]
+    outdir = Path(a.out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    logdir = outdir / "logs"
+    logdir.mkdir(exist_ok=True)
+    servers = [s for s in a.only.split(",") if s]
+    skip = set(a.skip.split(","))
+    started = dt.datetime.now(dt.timezone.utc)
+    res: dict = {
+        "mode": a.mode, "config": cfg, "concurrency": CONCURRENCY, "command": a.command,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "cpus": {"server": CPUS.server, "load": CPUS.load, "azurite": CPUS.azurite, "available": CPUS.total},
+        "nofile_limit": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)[0],
+        "machine": machine(), "labels": {k: v[0] for k, v in SERVERS.items()},
+        "cold_start": {}, "load": {}, "sse": {}, "limits": {}, "package": {}, "failures": [],
+    }
+    log(f"mode {a.mode}; server CPUs {CPUS.server}, load CPUs {CPUS.load}, Azurite CPUs {CPUS.azurite}")
+
+    def attempt(what: str, fn):
+        try:
+            return fn()
+        except Exception as e:  # noqa: BLE001  one failed phase must not lose the others
+            log(f"FAILED {what}: {e!r}")
+            res["failures"].append(f"{what}: {e!r}")
+            return None
+
+    if "cold" not in skip:
+        az = Azurite(logdir)
+        try:
+            for s in servers:
+                r = attempt(f"cold start {s}", lambda: cold_start(s, cfg["cold_runs"], az.connection_string, logdir))
+                if r:
+                    res["cold_start"][s] = r
+                    log(f"{s}: cold start median {r['median_ms']:.1f} ms ({r['runs_ms']})")
+        finally:
+            az.close()
+    if "load" not in skip:
+        for s in servers:
+            log(f"load: {s}")
+            r = attempt(f"load {s}", lambda: server_load(s, cfg, logdir))
+            if r:
+                res["load"][s] = r
+    if "limits" not in skip:
+        r = attempt("raw blob", lambda: raw_blob(cfg, logdir))
+        if r:
+            res["limits"]["blob"] = r
+        log("load: echo (limit)")
+        r = attempt("echo", lambda: server_load("echo", cfg, logdir))
+        if r:
+            res["limits"]["echo"] = r
+    if "sse" not in skip:
+        for s in servers:
+            r = attempt(f"sse {s}", lambda: sse_hold(s, cfg, logdir))
+            if r:
+                res["sse"][s] = r
+    if "package" not in skip:
+        r = attempt("package sizes", lambda: package_sizes(outdir / "packages"))
+        if r:
+            res["package"] = r
+    res["finished_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    res["machine"]["loadavg_end"] = os.getloadavg()
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    path = outdir / f"{stamp}-{a.mode}.json"
+    path.write_text(json.dumps(res, indent=1))
+    (outdir / "latest.json").write_text(json.dumps(res, indent=1))
+    log(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The benchmark: snippets-mcp (Rust) against the official Python and TypeScript MCP SDKs and the limits
+# (raw blob operations on Azurite, a minimal axum JSON echo), all on this machine, one server at a time.
+#
+#   bench/run.sh            full run (~15-20 min): 8 s per load point, 10 cold starts, 10,000 SSE sessions
+#   bench/run.sh --quick    quick run (a few minutes): 2 s per point, 3 cold starts, 1,000 SSE sessions
+#   options: --only rust,python,ts   --skip cold,load,limits,sse,package   --no-render
+#   env:     BENCH_SERVER_CPUS / BENCH_LOAD_CPUS / BENCH_AZURITE_CPUS (taskset lists), BENCH_WRK_THREADS
+#
+# Installs what it needs project-locally (wrk from Debian, bench/.venv, bench/node_modules, the root
+# node_modules for Azurite), builds the release binaries, writes bench/results/<stamp>-<mode>.json and
+# renders docs/benchmarks.md + docs/benchmarks/*.png from it.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+cd "$ROOT"
+
+MODE=full
+HARNESS_ARGS=()
+RENDER=1
+CMDLINE="bench/run.sh${*:+ $*}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) MODE=quick ;;
+    --full) MODE=full ;;
+    --only|--skip) HARNESS_ARGS+=("$1" "$2"); shift ;;
+    --no-render) RENDER=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { printf '==> bench: %s\n' "$*"; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# Many SSE streams need many descriptors, in the client and in every server (children inherit it).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+log "open-file limit $(ulimit -n)"
+
+# --- tools from Debian: wrk (load), taskset (util-linux) ------------------------------------------
+if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null; then
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  log "installing wrk from Debian"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux >/dev/null \
+    || die "apt-get install wrk failed"
+fi
+
+# --- Python: bench/.venv (the Python peer + harness + matplotlib) ---------------------------------
+PY="$BENCH/.venv/bin/python"
+[[ -x "$PY" ]] || { log "creating bench/.venv"; python3 -m venv "$BENCH/.venv"; }
+REQ_SUM="$(cat "$BENCH/requirements.txt" "$BENCH/servers/python/requirements.txt" | sha256sum | cut -c1-16)"
+if [[ "$(cat "$BENCH/.venv/.bench-req" 2>/dev/null)" != "$REQ_SUM" ]]; then
+  log "installing bench/requirements.txt into bench/.venv"
+  (cd "$BENCH" && "$PY" -m pip install -q --disable-pip-version-check -r requirements.txt) || die "pip install failed"
+  echo "$REQ_SUM" > "$BENCH/.venv/.bench-req"
+fi
+
+# --- Node: bench/node_modules (the TypeScript peer), root node_modules (Azurite) ------------------
+if [[ ! -f "$BENCH/node_modules/.package-lock.json" || "$BENCH/package-lock.json" -nt "$BENCH/node_modules/.package-lock.json" ]]; then
+  log "npm ci in bench/"
+  (cd "$BENCH" && npm ci --no-audit --no-fund --silent) || die "npm ci in bench/ failed"
+fi
+if [[ ! -x "$ROOT/node_modules/.bin/azurite-blob" ]]; then
+  log "npm ci at the repository root (Azurite)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --silent) || die "npm ci at the root failed"
+fi
+
+# --- Rust: the server under test and the echo limit, release builds -------------------------------
+log "cargo build --release --bin snippets-mcp"
+cargo build --release --bin snippets-mcp --quiet || die "release build of snippets-mcp failed"
+log "cargo build --release bench/echo (CARGO_TARGET_DIR=bench/target)"
+CARGO_TARGET_DIR="$BENCH/target" cargo build --release --locked --quiet --manifest-path "$BENCH/echo/Cargo.toml" \
+  || die "release build of bench/echo failed"
+
+# --- the deployment package, as azd builds it -------------------------------------------------------
+export BENCH_PACKAGE_DIR=""
+if [[ -x "$ROOT/scripts/package.sh" && -z "${BENCH_SKIP_PACKAGE_SH:-}" ]]; then
+  log "scripts/package.sh (function_app/)"
+  if timeout 1200 "$ROOT/scripts/package.sh" >"$BENCH/.package.log" 2>&1; then
+    BENCH_PACKAGE_DIR="$ROOT/function_app"
+  else
+    log "scripts/package.sh failed (see bench/.package.log): sizing host.json + target/release/snippets-mcp instead"
+  fi
+fi
+
+# --- measure, then render -------------------------------------------------------------------------
+# CPU plan: server alone on CPU 0; load generator (wrk, harness, SSE client) on CPU 1; Azurite on CPU 2
+# when there is one, else beside the load generator. Override with BENCH_*_CPUS.
+NPROC="$(nproc)"
+if [[ "$NPROC" -ge 3 ]]; then DEF=(0 1 2); elif [[ "$NPROC" -eq 2 ]]; then DEF=(0 1 1); else DEF=(0 0 0); fi
+export BENCH_SERVER_CPUS="${BENCH_SERVER_CPUS:-${DEF[0]}}"
+export BENCH_LOAD_CPUS="${BENCH_LOAD_CPUS:-${DEF[1]}}"
+export BENCH_AZURITE_CPUS="${BENCH_AZURITE_CPUS:-${DEF[2]}}"
+LOAD_CPUS="$BENCH_LOAD_CPUS"
+log "measuring ($MODE mode)"
+taskset -c "$LOAD_CPUS" "$PY" "$BENCH/harness/bench.py" --mode "$MODE" --command "$CMDLINE" \
+  "${HARNESS_ARGS[@]+"${HARNESS_ARGS[@]}"}"
+if [[ "$RENDER" == 1 ]]; then
+  "$PY" "$BENCH/harness/render.py" "$BENCH/results/latest.json"
+fi
+log "done: docs/benchmarks.md, docs/benchmarks/*.png, bench/results/latest.json"
