@@ -61,9 +61,23 @@ async def test_tools_list_has_five_tools_with_schemas_and_annotations(server, tr
         assert ann[name].read_only_hint is not True, (name, ann[name])
         assert ann[name].idempotent_hint is True, (name, ann[name])
     assert ann["delete_snippet"].destructive_hint is True, ann["delete_snippet"]
-    # Structured results are declared, so clients can validate them (the SDK does).
-    for name in ("save_snippet", "list_snippets", "delete_snippet"):
-        assert tools[name].output_schema and tools[name].output_schema.get("type") == "object", name
+
+
+async def test_structured_tools_declare_output_schemas(server, transport):
+    """save/list/delete return structuredContent; declaring outputSchema lets clients validate it
+    (the Python SDK then checks every result against it, which the other tests exercise)."""
+    async with mcp_session(server.base_url, transport) as s:
+        tools = {t.name: t for t in (await s.list_tools()).tools}
+    expected = {
+        "save_snippet": {"name", "bytes"},
+        "list_snippets": {"snippets", "nextCursor"},
+        "delete_snippet": {"name", "deleted"},
+    }
+    for name, props in expected.items():
+        schema = tools[name].output_schema
+        assert schema is not None, f"{name} returns structuredContent but declares no outputSchema"
+        assert schema.get("type") == "object", (name, schema)
+        assert props <= set(schema.get("properties", {})), (name, schema)
 
 
 # ------------------------------------------------------------------------------- happy paths
