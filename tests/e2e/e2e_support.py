@@ -352,7 +352,7 @@ CALL_TIMEOUT = 60.0
 
 
 @contextlib.asynccontextmanager
-async def mcp_session(base_url: str, transport: str) -> AsyncIterator[Any]:
+async def mcp_session(base_url: str, transport: str, headers: dict[str, str] | None = None) -> AsyncIterator[Any]:
     """An initialized official-SDK `ClientSession` over Streamable HTTP (`/mcp`) or SSE (`/sse`)."""
     import httpx2
     from mcp import ClientSession
@@ -360,14 +360,14 @@ async def mcp_session(base_url: str, transport: str) -> AsyncIterator[Any]:
     from mcp.client.streamable_http import streamable_http_client
 
     if transport == "http":
-        async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=CALL_TIMEOUT)) as hc:
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=CALL_TIMEOUT), headers=headers) as hc:
             # No client-side cap on SSE event size: a 1 MiB snippet comes back in one event.
             async with streamable_http_client(f"{base_url}/mcp", http_client=hc, max_sse_event_size=None) as (r, w):
                 async with ClientSession(r, w, read_timeout_seconds=CALL_TIMEOUT) as session:
                     await session.initialize()
                     yield session
     elif transport == "sse":
-        async with sse_client(f"{base_url}/sse", timeout=30.0, sse_read_timeout=CALL_TIMEOUT) as (r, w):
+        async with sse_client(f"{base_url}/sse", headers=headers, timeout=30.0, sse_read_timeout=CALL_TIMEOUT) as (r, w):
             async with ClientSession(r, w, read_timeout_seconds=CALL_TIMEOUT) as session:
                 await session.initialize()
                 yield session
@@ -448,9 +448,10 @@ def mcp_response_messages(r: httpx.Response) -> list[dict]:
 class RawSseSession:
     """The legacy HTTP+SSE transport driven byte by byte with httpx (no SDK in between)."""
 
-    def __init__(self, base_url: str, client: httpx.AsyncClient):
+    def __init__(self, base_url: str, client: httpx.AsyncClient, headers: dict[str, str] | None = None):
         self.base_url = base_url
         self.client = client
+        self.headers = dict(headers or {})
         self._cm = None
         self.response: httpx.Response | None = None
         self._lines: AsyncIterator[str] | None = None
@@ -458,7 +459,7 @@ class RawSseSession:
         self.comments: list[str] = []
 
     async def __aenter__(self) -> "RawSseSession":
-        self._cm = self.client.stream("GET", f"{self.base_url}/sse", headers={"Accept": "text/event-stream"})
+        self._cm = self.client.stream("GET", f"{self.base_url}/sse", headers={"Accept": "text/event-stream", **self.headers})
         self.response = await self._cm.__aenter__()
         self._lines = self.response.aiter_lines()
         return self
@@ -507,7 +508,7 @@ class RawSseSession:
 
     async def post(self, body: bytes | dict, headers: dict | None = None) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h = {"Content-Type": "application/json"}
+        h = {"Content-Type": "application/json", **self.headers}
         h.update(headers or {})
         return await self.client.post(self.message_url(), content=content, headers=h)
 

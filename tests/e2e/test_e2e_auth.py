@@ -1,0 +1,151 @@
+"""The server's second line of defence: session tokens (docs/session-token.md) on every MCP route.
+
+Tokens are sealed here in Python, from the specification alone, with `cryptography`: an
+independent implementation, so a passing test also shows the Rust verifier follows the spec.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+import e2e_support as sup
+from e2e_support import MCP_HEADERS, RawSseSession, assert_ok, jsonrpc, mcp_session, result_text
+
+pytestmark = pytest.mark.anyio
+
+AUDIENCE = "https://gw.example/mcp"
+METADATA = "https://gw.example/.well-known/oauth-protected-resource/mcp"
+
+
+def new_keys() -> tuple[bytes, bytes]:
+    return os.urandom(32), os.urandom(32)
+
+
+def seal(enc_key: bytes, mac_key: bytes, claims: dict) -> str:
+    plaintext = json.dumps(claims, separators=(",", ":")).encode()
+    iv = os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    enc = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).encryptor()
+    ct = enc.update(padded) + enc.finalize()
+    body = b"\x01" + iv + ct
+    tag = hmac.new(mac_key, body, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode()
+
+
+def claims(sub: str = "user-a", aud: str = AUDIENCE, exp_in: int = 600) -> dict:
+    now = int(time.time())
+    return {
+        "sid": secrets.token_hex(16),
+        "sub": sub,
+        "cid": "client-e2e",
+        "scp": "user_impersonation",
+        "aud": aud,
+        "iat": now,
+        "exp": now + exp_in,
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[bytes, bytes]:
+    return new_keys()
+
+
+@pytest.fixture(scope="module")
+def auth_server(azurite, keys):
+    enc, mac = keys
+    srv = sup.Server(
+        sup.base_env(
+            {
+                "AzureWebJobsStorage": azurite.connection_string(),
+                "SESSION_TOKEN_ENC_KEY": base64.b64encode(enc).decode(),
+                "SESSION_TOKEN_MAC_KEY": base64.b64encode(mac).decode(),
+                "MCP_RESOURCE_URL": AUDIENCE,
+            }
+        ),
+        label="auth",
+    )
+    try:
+        srv.start()
+    except Exception as e:  # noqa: BLE001
+        srv.stop()
+        pytest.fail(str(e), pytrace=False)
+    yield srv
+    srv.stop()
+
+
+async def test_valid_token_works_over_both_transports(auth_server, keys, transport, blobs, uid):
+    token = seal(*keys, claims())
+    async with mcp_session(auth_server.base_url, transport, headers=bearer(token)) as s:
+        assert result_text(assert_ok(await s.call_tool("hello_mcp", {}))) == "Hello I am MCPTool!"
+        assert_ok(await s.call_tool("save_snippet", {"snippetname": uid, "snippet": "authorised"}))
+    assert blobs.read(f"{uid}.json") == b"authorised"
+
+
+def bad_tokens(keys: tuple[bytes, bytes]) -> dict[str, str | None]:
+    good = seal(*keys, claims())
+    raw = bytearray(base64.urlsafe_b64decode(good + "=" * (-len(good) % 4)))
+    raw[20] ^= 0x01  # one ciphertext bit
+    flipped = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    other_enc, other_mac = new_keys()
+    return {
+        "missing": None,
+        "empty": "",
+        "garbage": "not-a-token",
+        "expired": seal(*keys, claims(exp_in=-1)),
+        "wrong_audience": seal(*keys, claims(aud="https://other.example/mcp")),
+        "bit_flipped": flipped,
+        "tag_removed": good[: -43],
+        "other_keys": seal(other_enc, other_mac, claims()),
+        "right_mac_wrong_enc": seal(other_enc, keys[1], claims()),
+        "padded_base64": good + "=",
+    }
+
+
+async def test_requests_without_a_valid_token_get_401_with_challenge(auth_server, keys, blobs, uid):
+    before = blobs.snapshot()
+    save = jsonrpc("tools/call", {"name": "save_snippet", "arguments": {"snippetname": uid, "snippet": "no"}})
+    async with httpx.AsyncClient(timeout=30) as c:
+        for label, token in bad_tokens(keys).items():
+            h = {} if token is None else {"Authorization": "Bearer"} if token == "" else bearer(token)
+            with sup.step(label):
+                for method, path, body in (
+                    ("POST", "/mcp", save),
+                    ("GET", "/sse", None),
+                    ("POST", "/message?sessionId=0123456789abcdef0123456789abcdef", save),
+                ):
+                    r = await c.request(method, auth_server.base_url + path, json=body, headers={**MCP_HEADERS, **h})
+                    assert r.status_code == 401, (method, path, r.status_code, r.text[:200])
+                    challenge = r.headers.get("www-authenticate", "")
+                    assert challenge.startswith("Bearer "), challenge
+                    assert f'resource_metadata="{METADATA}"' in challenge, challenge
+        # The readiness probe needs no token: the Functions host calls it.
+        assert (await c.get(auth_server.base_url + "/")).status_code == 200
+    assert blobs.snapshot() == before
+
+
+async def test_an_sse_session_only_accepts_messages_from_its_opener(auth_server, keys):
+    alice = bearer(seal(*keys, claims(sub="alice")))
+    mallory = bearer(seal(*keys, claims(sub="mallory")))
+    async with httpx.AsyncClient(timeout=30) as c, RawSseSession(auth_server.base_url, c, headers=alice) as sse:
+        await sse.endpoint()
+        r = await c.post(sse.message_url(), json=jsonrpc("ping", id=1), headers={**MCP_HEADERS, **mallory})
+        assert r.status_code in (403, 404), (r.status_code, r.text)
+        # Alice's own session still works, with a fresh token for the same subject.
+        sse.headers = bearer(seal(*keys, claims(sub="alice")))
+        assert "result" in await sse.initialize()
