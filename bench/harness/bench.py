@@ -142,11 +142,12 @@ class Azurite:
             c.upload_blob(f"seed-{i}.json", SNIPPET.encode(), overwrite=True)
 
     def sas(self) -> str:
-        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
-        return generate_container_sas(
-            ACCOUNT, CONTAINER, account_key=KEY,
-            permission=ContainerSasPermissions(read=True, write=True, create=True),
-            expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), protocol="http")
+        """An account SAS for blobs, like the one snippets-mcp mints from the account key (same check in Azurite)."""
+        from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+        return generate_account_sas(
+            ACCOUNT, KEY, resource_types=ResourceTypes(service=True, container=True, object=True),
+            permission=AccountSasPermissions(read=True, write=True, delete=True, list=True, create=True),
+            expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), protocol="https,http")
 
     def close(self) -> None:
         stop(self.proc)
@@ -482,7 +483,7 @@ def machine() -> dict:
             return "?"
 
     return {
-        "nproc": int(sh(["nproc"]) or 0),
+        "nproc": os.cpu_count(),
         "cpu_model": cpu,
         "mem_total_gib": round(mem / 1024 / 1024, 1),
         "kernel": platform.release(),
@@ -514,9 +515,12 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: cold,load,limits,sse,package")
     ap.add_argument("--out", default=str(BENCH / "results"))
     ap.add_argument("--command", default="bench/run.sh")
+    ap.add_argument("--sse-sessions", type=int, help="override the mode's SSE session count")
     a = ap.parse_args()
     CPUS = Cpus()
-    cfg = MODES[a.mode]
+    cfg = dict(MODES[a.mode])
+    if a.sse_sessions:
+        cfg["sse_sessions"] = a.sse_sessions
     outdir = Path(a.out)
     outdir.mkdir(parents=True, exist_ok=True)
     logdir = outdir / "logs"

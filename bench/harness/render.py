@@ -102,7 +102,7 @@ def goals(res):
         if m and r:
             q = m["p50_us"] / r["p50_us"]
             rows.append((f"{label}: p50 latency at concurrency 16 within 15% of the raw operation",
-                         f"{ms(m['p50_us']):.2f} vs {ms(r['p50_us']):.2f} ms = +{(q - 1) * 100:.0f}%",
+                         f"{ms(m['p50_us']):.2f} vs {ms(r['p50_us']):.2f} ms = {(q - 1) * 100:+.0f}%",
                          verdict(q <= 1.15)))
         else:
             rows.append((f"{label}: within 15% at concurrency 16", "not measured", "n/a"))
@@ -311,7 +311,7 @@ def render(res, doc: Path, chart_dir: Path):
             if not p:
                 continue
             vs = ("-" if s == "rust" else
-                  f"Rust {ratio(r['ok_rps'], p['ok_rps'])} the throughput, {ratio(p['p99_us'], r['p99_us'])} lower p99"
+                  f"Rust: {ratio(r['ok_rps'], p['ok_rps'])} the throughput; peer p99 / Rust p99 = {ratio(p['p99_us'], r['p99_us'])}"
                   if s != "echo" and r else
                   f"Rust reaches {r['ok_rps'] / p['ok_rps'] * 100:.0f}% of it" if r and p["ok_rps"] else "")
             rows.append((c, SHORT[s], fmt(p["ok_rps"], 0), f"{ms(p['p50_us']):.2f}", f"{ms(p['p95_us']):.2f}",
@@ -346,7 +346,7 @@ def render(res, doc: Path, chart_dir: Path):
     lines += ["## Storage-bound: `save_snippet`, `get_snippet`", "",
               "`save_snippet` writes a new blob per call (unique names, 1,032-byte snippet); `get_snippet` reads one "
               f"of {256} seeded blobs. The limit is the same blob operation sent by the same load tool straight to "
-              "Azurite with a container SAS (no MCP, no server in between). Azurite (Node, one process) is part of "
+              "Azurite with an account SAS like the one snippets-mcp mints (no MCP, no server in between). Azurite (Node, one process) is part of "
               "every number here.", "",
               table(["op", "conc.", "server", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "comparison"], rows),
               "", f"![storage-bound latency]({rel}/storage.png)", ""]
@@ -395,7 +395,9 @@ def render(res, doc: Path, chart_dir: Path):
               "`@azure/storage-blob`). Same tool names, reply text, container and blob layout.",
               "- Authorisation to Azurite differs by SDK as it would in production: snippets-mcp signs with an "
               "account SAS it mints itself, the Python and Node SDKs sign each request with Shared Key; the raw "
-              "limit uses a container SAS.",
+              "limit uses an account SAS too. The Node SDK sends its own (newer) `x-ms-version`; the others pin "
+              "2025-01-05; Azurite runs with `--skipApiVersionCheck --inMemoryPersistence`, fresh for every "
+              "server.",
               "- Load: wrk 4.x, closed loop, keep-alive, fixed duration per point after a warm-up, loopback only. "
               "Every response body is checked; failures are counted as errors and excluded from throughput.",
               "- Memory is `/proc/<pid>/status` of the server process itself (taskset execs it).",
