@@ -1,0 +1,364 @@
+"""Helpers for the local-gateway tests (tests/gateway): a headless user agent for the
+authorization flow, the official MCP SDK with OAuthClientProvider, raw OAuth/MCP calls, and a
+Python implementation of the v1 session token (docs/session-token.md) to craft and read tokens.
+
+Nothing is mocked: the gateway is the APIM policy runner executing infra/policies, the
+identity provider is oidc-provider, the backend is the snippets-mcp binary, storage is Azurite.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("GATEWAY_ARTIFACTS_DIR", REPO / "test-artifacts" / "gateway"))
+CALL_TIMEOUT = 60.0
+# A loopback redirect URI: RFC 8252 clients listen on any port; nothing needs to listen, the
+# user agent below stops at the redirect and hands its URL to the client.
+REDIRECT_URI = "http://127.0.0.1:33418/callback"
+
+_ip_counter = iter(range(2, 250))
+
+
+def next_client_ip() -> str:
+    """A fresh loopback source address (127.0.0.x). The OAuth API limits each client IP to 60
+    requests a minute (rate-limit-by-key); giving each test its own address keeps tests
+    independent, exactly as separate users would be."""
+    return f"127.0.0.{next(_ip_counter)}"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = b64url(secrets.token_bytes(32))
+    return verifier, b64url(hashlib.sha256(verifier.encode()).digest())
+
+
+# ----------------------------------------------------------------------------------------------
+# Session tokens (v1), for crafting attacks and reading what the gateway issued
+# ----------------------------------------------------------------------------------------------
+
+
+def seal_token(claims: dict, enc_key: str, mac_key: str, iv: bytes | None = None) -> str:
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    iv = iv or secrets.token_bytes(16)
+    plaintext = json.dumps(claims, separators=(",", ":")).encode()
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    enc = Cipher(algorithms.AES(base64.b64decode(enc_key)), modes.CBC(iv)).encryptor()
+    ciphertext = enc.update(padded) + enc.finalize()
+    signed = b"\x01" + iv + ciphertext
+    tag = hmac.new(base64.b64decode(mac_key), signed, hashlib.sha256).digest()
+    return b64url(signed + tag)
+
+
+def open_token(token: str, enc_key: str, mac_key: str) -> dict:
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    raw = b64url_decode(token)
+    signed, tag = raw[:-32], raw[-32:]
+    assert raw[0] == 1, "version"
+    assert hmac.compare_digest(hmac.new(base64.b64decode(mac_key), signed, hashlib.sha256).digest(), tag), "bad MAC"
+    dec = Cipher(algorithms.AES(base64.b64decode(enc_key)), modes.CBC(raw[1:17])).decryptor()
+    padded = dec.update(signed[17:]) + dec.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    return json.loads(unpadder.update(padded) + unpadder.finalize())
+
+
+def claims_for(audience: str, sub: str = "user-1", cid: str = "mcp-client", lifetime: int = 3600, iat: int | None = None) -> dict:
+    now = int(time.time()) if iat is None else iat
+    return {"sid": uuid.uuid4().hex, "sub": sub, "cid": cid, "scp": "mcp.tools", "aud": audience, "iat": now, "exp": now + lifetime}
+
+
+# ----------------------------------------------------------------------------------------------
+# A headless user agent
+# ----------------------------------------------------------------------------------------------
+
+
+class _Forms(HTMLParser):
+    """Collects forms: action, method, hidden inputs and submit buttons."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "method": a.get("method", "get").lower(), "fields": {}, "buttons": []})
+        elif tag in ("input", "button") and self.forms:
+            if a.get("type") == "hidden" or (tag == "input" and a.get("name")):
+                self.forms[-1]["fields"][a.get("name")] = a.get("value", "")
+            if tag == "button" and a.get("name"):
+                self.forms[-1]["buttons"].append((a["name"], a.get("value", "")))
+
+
+def parse_forms(html: str) -> list[dict]:
+    p = _Forms()
+    p.feed(html)
+    return p.forms
+
+
+class UserAgent:
+    """Follows the authorization redirects like a browser: one cookie jar per host (browsers do
+    not separate cookies by port), Secure cookies kept on http://127.0.0.1 (loopback is a secure
+    context), SameSite=Lax honoured trivially (every request here is a top-level navigation).
+    Stops at the client's redirect URI and returns that URL."""
+
+    def __init__(self, client_ip: str, decision: str = "approve"):
+        self.client_ip = client_ip
+        self.decision = decision
+        self.cookies: dict[str, dict[str, str]] = {}
+        self.history: list[httpx.Response] = []
+        self.consent_pages: list[httpx.Response] = []
+        self.client = httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(local_address=client_ip), follow_redirects=False, timeout=30.0
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def cookie_header(self, url: str) -> str:
+        jar = self.cookies.get(urlsplit(url).hostname or "", {})
+        return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+    def store_cookies(self, response: httpx.Response) -> None:
+        host = response.request.url.host
+        jar = self.cookies.setdefault(host, {})
+        for line in response.headers.get_list("set-cookie"):
+            first, *attrs = [p.strip() for p in line.split(";")]
+            name, _, value = first.partition("=")
+            lowered = [a.lower() for a in attrs]
+            if "max-age=0" in lowered or any(a.startswith("expires=thu, 01 jan 1970") for a in lowered):
+                jar.pop(name, None)
+            else:
+                jar[name] = value
+
+    async def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        cookie = self.cookie_header(url)
+        if cookie:
+            headers["Cookie"] = cookie
+        response = await self.client.request(method, url, headers=headers, **kwargs)
+        self.store_cookies(response)
+        self.history.append(response)
+        return response
+
+    async def navigate(self, url: str, stop_prefix: str, max_steps: int = 20) -> str:
+        """Follows redirects and forms from `url` until a URL starting with `stop_prefix`."""
+        method, data = "GET", None
+        for _ in range(max_steps):
+            if url.startswith(stop_prefix):
+                return url
+            response = await self.request(method, url, data=data)
+            method, data = "GET", None
+            if response.status_code in (301, 302, 303, 307, 308):
+                url = urljoin(url, response.headers["location"])
+                continue
+            if response.status_code == 200 and "text/html" in response.headers.get("content-type", ""):
+                forms = parse_forms(response.text)
+                if urlsplit(url).path == "/consent" and forms:
+                    self.consent_pages.append(response)
+                    form = forms[0]
+                    data = dict(form["fields"], decision=self.decision)
+                    url, method = urljoin(url, form["action"]), "POST"
+                    continue
+            raise AssertionError(f"navigation stopped at {method} {url}: {response.status_code} {response.text[:500]}")
+        raise AssertionError(f"more than {max_steps} navigation steps")
+
+
+def callback_params(url: str) -> dict[str, str]:
+    q = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    return {k: v[0] for k, v in q.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Raw OAuth client (for attacks: every parameter under the test's control)
+# ----------------------------------------------------------------------------------------------
+
+
+class OAuth:
+    """A public OAuth client driving the gateway's endpoints directly."""
+
+    def __init__(self, gateway_url: str, client_ip: str):
+        self.gw = gateway_url
+        self.ip = client_ip
+        self.http = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=client_ip), follow_redirects=False, timeout=30.0)
+        self.agent = UserAgent(client_ip)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.agent.aclose()
+
+    async def register(self, redirect_uris: list[str] | None = None, **extra) -> httpx.Response:
+        body = {"redirect_uris": redirect_uris or [REDIRECT_URI], "client_name": "gateway test client", **extra}
+        return await self.http.post(f"{self.gw}/register", json=body)
+
+    async def new_client(self, redirect_uris: list[str] | None = None) -> str:
+        r = await self.register(redirect_uris)
+        assert r.status_code == 201, r.text
+        return r.json()["client_id"]
+
+    def authorize_url(self, client_id: str, challenge: str, state: str = "st-123", redirect_uri: str = REDIRECT_URI, **extra) -> str:
+        params = {
+            "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+            "code_challenge": challenge, "code_challenge_method": "S256", "resource": f"{self.gw}/mcp", **extra,
+        }  # fmt: skip
+        params = {k: v for k, v in params.items() if v is not None}
+        return f"{self.gw}/authorize?{httpx.QueryParams(params)}"
+
+    async def authorize(self, client_id: str, redirect_uri: str = REDIRECT_URI, state: str = "st-123", **extra) -> dict:
+        """Runs authorize -> consent -> IdP -> callback; returns the callback parameters plus
+        the PKCE verifier."""
+        verifier, challenge = pkce_pair()
+        url = self.authorize_url(client_id, challenge, state=state, redirect_uri=redirect_uri, **extra)
+        final = await self.agent.navigate(url, redirect_uri.split("?")[0])
+        return dict(callback_params(final), verifier=verifier, redirect_uri=redirect_uri)
+
+    async def token(self, **form) -> httpx.Response:
+        return await self.http.post(f"{self.gw}/token", data=form)
+
+    async def exchange(self, client_id: str, grant: dict) -> httpx.Response:
+        return await self.token(
+            grant_type="authorization_code", code=grant["code"], redirect_uri=grant["redirect_uri"],
+            client_id=client_id, code_verifier=grant["verifier"],
+        )  # fmt: skip
+
+    async def login(self) -> tuple[str, dict]:
+        """A registered client with a fresh token response."""
+        client_id = await self.new_client()
+        grant = await self.authorize(client_id)
+        r = await self.exchange(client_id, grant)
+        assert r.status_code == 200, r.text
+        return client_id, r.json()
+
+    async def refresh(self, client_id: str, refresh_token: str) -> httpx.Response:
+        return await self.token(grant_type="refresh_token", refresh_token=refresh_token, client_id=client_id)
+
+    async def revoke(self, client_id: str, token: str) -> httpx.Response:
+        return await self.http.post(f"{self.gw}/revoke", data={"token": token, "client_id": client_id})
+
+
+async def mcp_post(http: httpx.AsyncClient, url: str, token: str | None, method: str = "tools/list", params: dict | None = None) -> httpx.Response:
+    """One JSON-RPC request to a stateless Streamable HTTP endpoint."""
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json", "Mcp-Protocol-Version": "2025-06-18"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
+    return await http.post(url, json=body, headers=headers)
+
+
+def rpc_result(response: httpx.Response) -> Any:
+    """The JSON-RPC result of a JSON or single-event SSE response."""
+    text = response.text
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+        text = data[-1]
+    message = json.loads(text)
+    assert "result" in message, message
+    return message["result"]
+
+
+# ----------------------------------------------------------------------------------------------
+# The official MCP SDK with OAuth
+# ----------------------------------------------------------------------------------------------
+
+
+class MemoryTokenStorage:
+    def __init__(self):
+        self.tokens = None
+        self.client_info = None
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self):
+        return self.client_info
+
+    async def set_client_info(self, client_info) -> None:
+        self.client_info = client_info
+
+
+@contextlib.asynccontextmanager
+async def sdk_session(gateway_url: str, transport: str, client_ip: str, storage: MemoryTokenStorage, agent: UserAgent) -> AsyncIterator[Any]:
+    """An initialized SDK ClientSession through the gateway, authorized with OAuthClientProvider.
+    The redirect handler is the headless user agent; the callback handler reads the URL it
+    stopped at."""
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+
+    landed: list[str] = []
+
+    async def redirect_handler(url: str) -> None:
+        landed.append(await agent.navigate(url, REDIRECT_URI))
+
+    async def callback_handler() -> AuthorizationCodeResult:
+        p = callback_params(landed.pop())
+        assert "code" in p, p
+        return AuthorizationCodeResult(code=p["code"], state=p.get("state"), iss=p.get("iss"))
+
+    server_url = f"{gateway_url}/mcp" if transport == "http" else f"{gateway_url}/mcp/sse"
+    auth = OAuthClientProvider(
+        server_url=server_url,
+        client_metadata=OAuthClientMetadata(
+            redirect_uris=[REDIRECT_URI], client_name="gateway SDK test", grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"], token_endpoint_auth_method="none",
+        ),  # fmt: skip
+        storage=storage,
+        redirect_handler=redirect_handler,
+        callback_handler=callback_handler,
+    )
+    timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT)
+
+    def factory(headers=None, timeout=timeout, auth=None):
+        return httpx2.AsyncClient(
+            headers=headers, timeout=timeout, auth=auth, transport=httpx2.AsyncHTTPTransport(local_address=client_ip)
+        )
+
+    if transport == "http":
+        async with factory(auth=auth) as hc:
+            async with streamable_http_client(server_url, http_client=hc) as (r, w):
+                async with ClientSession(r, w, read_timeout_seconds=CALL_TIMEOUT) as session:
+                    await session.initialize()
+                    yield session
+    else:
+        async with sse_client(server_url, timeout=30.0, sse_read_timeout=CALL_TIMEOUT, auth=auth, httpx_client_factory=factory) as (r, w):
+            async with ClientSession(r, w, read_timeout_seconds=CALL_TIMEOUT) as session:
+                await session.initialize()
+                yield session
+
+
+def tool_text(result) -> str:
+    assert not result.is_error, result
+    return "".join(getattr(c, "text", "") for c in result.content)
