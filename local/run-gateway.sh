@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts the local Azure perimeter in front of a snippets-mcp server:
+#   - the Entra ID stand-in (local/idp/server.js, npm oidc-provider), and
+#   - the APIM policy runner (local/runner, Mono) executing the generated infra/policies.
+# Prints the gateway's Streamable HTTP and SSE URLs; Ctrl-C stops everything it started.
+#
+#   local/run-gateway.sh [--backend http://127.0.0.1:7071] [--blob-endpoint URL] [--port N]
+#                        [--idp-port N] [--auto-login USER] [--env-file FILE] [--verbose]
+#
+# Without --blob-endpoint it starts its own Azurite for client registrations. To let the server
+# check tokens too, start it with the keys written by --env-file (docs/local-gateway.md).
+# Needs: Mono (tests/gateway/apt-packages.txt), Node 20+, Python 3.11+, cargo (key generation).
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+
+for tool in mono mcs node npm python3 cargo; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "error: $tool is missing (Mono: apt-get install -y \$(grep -v '^#' $REPO/tests/gateway/apt-packages.txt))" >&2
+    exit 1
+  }
+done
+
+# Project-local npm packages for the IdP (own lockfile), installed when the lockfile changed.
+stamp="$HERE/node_modules/.local-gateway-lock.sha256"
+want="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "==> npm ci --prefix local (oidc-provider, jose, playwright-core)"
+  npm ci --prefix "$HERE" --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+fi
+
+exec python3 "$HERE/localgw.py" "$@"
