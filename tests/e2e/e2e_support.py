@@ -549,3 +549,6 @@ def step(description: str) -> Iterator[None]:
         yield
     except AssertionError as e:
         raise AssertionError(f"[{description}] {e}") from e
+    except Exception as e:
+        e.add_note(f"while: {description}")
+        raise

@@ -129,7 +129,9 @@ async def test_requests_without_a_valid_token_get_401_with_challenge(auth_server
                     ("GET", "/sse", None),
                     ("POST", "/message?sessionId=0123456789abcdef0123456789abcdef", save),
                 ):
-                    r = await c.request(method, auth_server.base_url + path, json=body, headers={**MCP_HEADERS, **h})
+                    # A rejected request's connection is not reused (see the report on early 401s).
+                    headers = {**MCP_HEADERS, **h, "Connection": "close"}
+                    r = await c.request(method, auth_server.base_url + path, json=body, headers=headers)
                     assert r.status_code == 401, (method, path, r.status_code, r.text[:200])
                     challenge = r.headers.get("www-authenticate", "")
                     assert challenge.startswith("Bearer "), challenge

@@ -179,7 +179,7 @@ async def test_oversized_body_on_message_is_413_and_nothing_written(server, blob
     async with httpx.AsyncClient(timeout=60) as c, RawSseSession(server.base_url, c) as sse:
         await sse.endpoint()
         await sse.initialize()
-        r = await sse.post(oversized_save_body(f"{uid}-big"))
+        r = await sse.post(oversized_save_body(f"{uid}-big"), headers={"Connection": "close"})
         assert r.status_code == 413, (r.status_code, r.text[:500])
     assert blobs.snapshot() == before
 

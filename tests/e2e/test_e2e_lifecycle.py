@@ -95,11 +95,13 @@ async def test_body_limit_comes_from_environment(start_server, azurite):
         sup.jsonrpc("tools/call", {"name": "save_snippet", "arguments": {"snippetname": "n", "snippet": "q" * 3000}})
     ).encode()
     async with httpx.AsyncClient(timeout=30) as c:
-        r = await c.post(srv.base_url + "/mcp", content=body, headers=sup.MCP_HEADERS)
+        # Rejected before its body is read: do not reuse that connection afterwards.
+        close = {"Connection": "close"}
+        r = await c.post(srv.base_url + "/mcp", content=body, headers={**sup.MCP_HEADERS, **close})
         assert r.status_code == 413, (r.status_code, r.text)
         async with RawSseSession(srv.base_url, c) as sse:
             await sse.endpoint()
-            r = await sse.post(body)
+            r = await sse.post(body, headers=close)
             assert r.status_code == 413, (r.status_code, r.text)
             assert "result" in await sse.initialize()  # small messages still pass
 
