@@ -34,6 +34,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Session-token keys: when set, every MCP request must carry a valid token (defence in depth behind APIM).
     pub session_keys: Option<session_token::Keys>,
+    /// Relay SSE requests between instances through Storage queues (`MCP_SSE_RELAY=off` disables).
+    pub sse_relay: bool,
     /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
     pub resource_url: Option<String>,
 }
@@ -111,6 +113,16 @@ impl Config {
             allowed_hosts: allowed_hosts(&get),
             session_keys: session_keys(&get)?,
             resource_url: resource_url(&get)?,
+            sse_relay: match get("MCP_SSE_RELAY").map(str::to_ascii_lowercase).as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => {
+                    return Err(invalid(
+                        "MCP_SSE_RELAY",
+                        format!("expected `on` or `off`, got `{other}`"),
+                    ));
+                }
+            },
         })
     }
 }

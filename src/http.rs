@@ -12,11 +12,19 @@ use crate::auth::{SessionAuth, require_session};
 use crate::config::Config;
 use crate::tools::SnippetTools;
 use crate::transport::host_guard::{AllowedHosts, host_guard};
+use crate::transport::sse_relay::Relay;
 use crate::transport::{jsonrpc, sse, streamable};
+use std::sync::Arc;
 
+/// `relay` carries SSE requests between instances (None: one instance only).
 /// `stop` ends SSE streams and rmcp services; cancel it once in-flight tool calls have drained.
-pub fn router(tools: SnippetTools, config: &Config, stop: CancellationToken) -> Router {
-    let sessions = sse::SseSessions::new(tools.clone(), stop.clone());
+pub fn router(
+    tools: SnippetTools,
+    config: &Config,
+    stop: CancellationToken,
+    relay: Option<Arc<Relay>>,
+) -> Router {
+    let sessions = sse::SseSessions::new(tools.clone(), stop.clone(), relay);
     let limit = config.max_body_bytes;
     let streamable = Router::new()
         .route_service("/mcp", streamable::service(tools, limit, stop))

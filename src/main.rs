@@ -10,6 +10,7 @@ use snippets_mcp::config::Config;
 use snippets_mcp::snippets::BlobStore;
 use snippets_mcp::storage::container_client;
 use snippets_mcp::tools::SnippetTools;
+use snippets_mcp::transport::sse_relay::Relay;
 use snippets_mcp::{http, shutdown, telemetry};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -37,7 +38,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let store = match &config.storage {
         Some(storage) => {
             let client = container_client(storage, &config.container).context("storage client")?;
-            tracing::info!(endpoint = %storage.blob_endpoint(), container = %config.container, "blob storage configured");
+            tracing::info!(endpoint = %storage.blob_endpoint, container = %config.container, "blob storage configured");
             Some(Arc::new(BlobStore::new(client, config.max_snippet_bytes)))
         }
         None => {
@@ -49,11 +50,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     let inflight = TaskTracker::new();
     let stop = CancellationToken::new();
-    let app = http::router(
-        SnippetTools::new(store, inflight.clone()),
-        &config,
-        stop.clone(),
-    );
+    let relay = match (&config.storage, config.sse_relay) {
+        (Some(storage), true) => Relay::new(storage).map(Arc::new),
+        _ => None,
+    };
+    if relay.is_none() {
+        tracing::info!(
+            "SSE relay off: an SSE session is reachable only on the instance that holds its stream"
+        );
+    }
+    let tools = SnippetTools::new(store, inflight.clone());
+    let app = http::router(tools, &config, stop.clone(), relay.clone());
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
@@ -66,6 +73,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown::on_signal(inflight, stop))
         .await
         .context("server error")?;
+    if let Some(relay) = relay {
+        relay.close().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

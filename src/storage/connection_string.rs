@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use url::Url;
 
-use super::{Secret, StorageConfig, StorageConfigError, invalid};
+use super::{Secret, StorageAuth, StorageConfig, StorageConfigError, invalid};
 
 pub const SETTING: &str = "AzureWebJobsStorage";
 
@@ -15,6 +15,7 @@ const DEV_ACCOUNT: &str = "devstoreaccount1";
 const DEV_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+const DEV_QUEUE_ENDPOINT: &str = "http://127.0.0.1:10001/devstoreaccount1";
 
 pub fn parse(cs: &str) -> Result<StorageConfig, StorageConfigError> {
     let pairs = pairs(cs)?;
@@ -23,34 +24,38 @@ pub fn parse(cs: &str) -> Result<StorageConfig, StorageConfigError> {
     if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return dev_storage();
     }
-    let blob_endpoint = blob_endpoint(&get)?;
-    if let Some(sas) = get("SharedAccessSignature") {
-        let sas = sas.trim_start_matches('?').to_string();
-        return Ok(StorageConfig::Sas {
-            blob_endpoint,
-            sas: Secret::new(sas),
-        });
-    }
-    let account = get("AccountName").ok_or_else(|| invalid(SETTING, "AccountName is missing"))?;
-    let key = get("AccountKey").ok_or_else(|| {
-        invalid(
-            SETTING,
-            "neither AccountKey nor SharedAccessSignature is present",
-        )
-    })?;
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(key)
-        .map_err(|_| invalid(SETTING, "AccountKey is not valid base64"))?;
-    Ok(StorageConfig::SharedKey {
-        account: account.to_string(),
-        key: Secret::new(key),
+    let blob_endpoint = endpoint(&get, "BlobEndpoint", "blob")?
+        .ok_or_else(|| invalid(SETTING, "needs AccountName or BlobEndpoint"))?;
+    let queue_endpoint = endpoint(&get, "QueueEndpoint", "queue")?;
+    let auth = if let Some(sas) = get("SharedAccessSignature") {
+        StorageAuth::Sas(Secret::new(sas.trim_start_matches('?').to_string()))
+    } else {
+        let account =
+            get("AccountName").ok_or_else(|| invalid(SETTING, "AccountName is missing"))?;
+        let key = get("AccountKey").ok_or_else(|| {
+            invalid(
+                SETTING,
+                "neither AccountKey nor SharedAccessSignature is present",
+            )
+        })?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .map_err(|_| invalid(SETTING, "AccountKey is not valid base64"))?;
+        StorageAuth::SharedKey {
+            account: account.to_string(),
+            key: Secret::new(key),
+        }
+    };
+    Ok(StorageConfig {
         blob_endpoint,
+        queue_endpoint,
+        auth,
     })
 }
 
 fn dev_storage() -> Result<StorageConfig, StorageConfigError> {
     parse(&format!(
-        "AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={DEV_BLOB_ENDPOINT}"
+        "AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={DEV_BLOB_ENDPOINT};QueueEndpoint={DEV_QUEUE_ENDPOINT}"
     ))
 }
 
@@ -72,26 +77,31 @@ fn pairs(cs: &str) -> Result<HashMap<String, String>, StorageConfigError> {
     Ok(map)
 }
 
-fn blob_endpoint<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Url, StorageConfigError> {
-    let raw = match get("BlobEndpoint") {
-        Some(e) => e.to_string(),
-        None => {
-            let account = get("AccountName")
-                .ok_or_else(|| invalid(SETTING, "needs AccountName or BlobEndpoint"))?;
+/// An explicit `<Service>Endpoint=` wins; otherwise the endpoint is derived from the account name.
+/// Only an explicitly configured account lets a missing endpoint be derived (Azurite has no DNS names).
+fn endpoint<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    key: &str,
+    service: &str,
+) -> Result<Option<Url>, StorageConfigError> {
+    let raw = match (get(key), get("AccountName")) {
+        (Some(e), _) => e.to_string(),
+        (None, Some(account)) if get("BlobEndpoint").is_none() || service == "blob" => {
             let protocol = get("DefaultEndpointsProtocol").unwrap_or("https");
             let suffix = get("EndpointSuffix").unwrap_or("core.windows.net");
-            format!("{protocol}://{account}.blob.{suffix}")
+            format!("{protocol}://{account}.{service}.{suffix}")
         }
+        _ => return Ok(None),
     };
     let url = Url::parse(&raw)
-        .map_err(|e| invalid(SETTING, format!("blob endpoint `{raw}` is not a URL: {e}")))?;
+        .map_err(|e| invalid(SETTING, format!("{key} `{raw}` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         return Err(invalid(
             SETTING,
-            format!("blob endpoint `{raw}` must be an http(s) URL"),
+            format!("{key} `{raw}` must be an http(s) URL"),
         ));
     }
-    Ok(url)
+    Ok(Some(url))
 }
 
 #[cfg(test)]
@@ -101,52 +111,58 @@ mod tests {
     #[test]
     fn development_storage_points_at_azurite() {
         let c = parse("UseDevelopmentStorage=true").unwrap();
-        let StorageConfig::SharedKey {
-            account,
-            blob_endpoint,
-            key,
-        } = c
-        else {
+        assert_eq!(
+            c.blob_endpoint.as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1"
+        );
+        assert_eq!(
+            c.queue_endpoint.unwrap().as_str(),
+            "http://127.0.0.1:10001/devstoreaccount1"
+        );
+        let StorageAuth::SharedKey { account, key } = c.auth else {
             panic!("expected shared key")
         };
         assert_eq!(account, DEV_ACCOUNT);
-        assert_eq!(
-            blob_endpoint.as_str(),
-            "http://127.0.0.1:10000/devstoreaccount1"
-        );
         assert_eq!(key.expose().len(), 64);
     }
 
     #[test]
-    fn explicit_blob_endpoint_wins() {
+    fn explicit_endpoints_win() {
         let c = parse(&format!(
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint=http://127.0.0.1:41234/devstoreaccount1;QueueEndpoint=http://127.0.0.1:41235/devstoreaccount1;"
         ))
         .unwrap();
         assert_eq!(
-            c.blob_endpoint().as_str(),
+            c.blob_endpoint.as_str(),
             "http://127.0.0.1:41234/devstoreaccount1"
+        );
+        assert_eq!(
+            c.queue_endpoint.unwrap().as_str(),
+            "http://127.0.0.1:41235/devstoreaccount1"
         );
     }
 
     #[test]
-    fn account_derived_endpoint() {
-        let c = parse(
-            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=AAAA;EndpointSuffix=core.chinacloudapi.cn",
-        )
-        .unwrap();
+    fn account_derived_endpoints() {
+        let c = parse("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=AAAA;EndpointSuffix=core.chinacloudapi.cn")
+            .unwrap();
         assert_eq!(
-            c.blob_endpoint().as_str(),
+            c.blob_endpoint.as_str(),
             "https://acct.blob.core.chinacloudapi.cn/"
+        );
+        assert_eq!(
+            c.queue_endpoint.unwrap().as_str(),
+            "https://acct.queue.core.chinacloudapi.cn/"
         );
     }
 
     #[test]
     fn sas_connection_string() {
-        let c =
-            parse("BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=?sv=2022-11-02&sig=abc%3D")
-                .unwrap();
-        let StorageConfig::Sas { sas, .. } = c else {
+        let c = parse("BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=?sv=2022-11-02&sig=abc%3D")
+            .unwrap();
+        // An explicit blob endpoint without a queue endpoint: no queue service to guess.
+        assert_eq!(c.queue_endpoint, None);
+        let StorageAuth::Sas(sas) = c.auth else {
             panic!("expected sas")
         };
         assert_eq!(sas.expose(), "sv=2022-11-02&sig=abc%3D");

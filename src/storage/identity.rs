@@ -3,9 +3,10 @@
 
 use url::Url;
 
-use super::{StorageConfig, StorageConfigError, invalid};
+use super::{StorageAuth, StorageConfig, StorageConfigError, invalid};
 
 const BLOB_URI: &str = "AzureWebJobsStorage__blobServiceUri";
+const QUEUE_URI: &str = "AzureWebJobsStorage__queueServiceUri";
 const SERVICE_URI: &str = "AzureWebJobsStorage__serviceUri";
 const ACCOUNT: &str = "AzureWebJobsStorage__accountName";
 const CREDENTIAL: &str = "AzureWebJobsStorage__credential";
@@ -14,25 +15,34 @@ const CLIENT_ID: &str = "AzureWebJobsStorage__clientId";
 pub fn from_env<'a>(
     get: &dyn Fn(&str) -> Option<&'a str>,
 ) -> Result<Option<StorageConfig>, StorageConfigError> {
-    let endpoint = if let Some(uri) = get(BLOB_URI) {
-        parse_https(BLOB_URI, uri)?
-    } else if let Some(uri) = get(SERVICE_URI) {
-        parse_https(SERVICE_URI, uri)?
-    } else if let Some(account) = get(ACCOUNT) {
-        if !account
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            || account.len() < 3
-            || account.len() > 24
-        {
+    let account = get(ACCOUNT);
+    if let Some(account) = account {
+        let valid = (3..=24).contains(&account.len())
+            && account
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !valid {
             return Err(invalid(
                 ACCOUNT,
                 format!("`{account}` is not a storage account name"),
             ));
         }
-        parse_https(ACCOUNT, &format!("https://{account}.blob.core.windows.net"))?
+    }
+    let derived =
+        |service: &str| account.map(|a| format!("https://{a}.{service}.core.windows.net"));
+    let blob_endpoint = if let Some(uri) = get(BLOB_URI) {
+        parse_https(BLOB_URI, uri)?
+    } else if let Some(uri) = get(SERVICE_URI) {
+        parse_https(SERVICE_URI, uri)?
+    } else if let Some(uri) = derived("blob") {
+        parse_https(ACCOUNT, &uri)?
     } else {
         return Ok(None);
+    };
+    let queue_endpoint = match (get(QUEUE_URI), derived("queue")) {
+        (Some(uri), _) => Some(parse_https(QUEUE_URI, uri)?),
+        (None, Some(uri)) => Some(parse_https(ACCOUNT, &uri)?),
+        (None, None) => None,
     };
     match get(CREDENTIAL) {
         None => {}
@@ -44,9 +54,12 @@ pub fn from_env<'a>(
             ));
         }
     }
-    Ok(Some(StorageConfig::Identity {
-        blob_endpoint: endpoint,
-        client_id: get(CLIENT_ID).map(String::from),
+    Ok(Some(StorageConfig {
+        blob_endpoint,
+        queue_endpoint,
+        auth: StorageAuth::ManagedIdentity {
+            client_id: get(CLIENT_ID).map(String::from),
+        },
     }))
 }
 
@@ -74,6 +87,7 @@ mod tests {
     fn blob_service_uri_with_user_assigned_identity() {
         let c = resolve(&[
             (BLOB_URI, "https://acct.blob.core.windows.net"),
+            (QUEUE_URI, "https://acct.queue.core.windows.net"),
             (CREDENTIAL, "managedidentity"),
             (CLIENT_ID, "00000000-0000-0000-0000-000000000001"),
         ])
@@ -81,9 +95,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             c,
-            StorageConfig::Identity {
+            StorageConfig {
                 blob_endpoint: Url::parse("https://acct.blob.core.windows.net").unwrap(),
-                client_id: Some("00000000-0000-0000-0000-000000000001".into()),
+                queue_endpoint: Some(Url::parse("https://acct.queue.core.windows.net").unwrap()),
+                auth: StorageAuth::ManagedIdentity {
+                    client_id: Some("00000000-0000-0000-0000-000000000001".into()),
+                },
             }
         );
     }
@@ -92,8 +109,12 @@ mod tests {
     fn account_name_derives_the_endpoint() {
         let c = resolve(&[(ACCOUNT, "acct123")]).unwrap().unwrap();
         assert_eq!(
-            c.blob_endpoint().as_str(),
+            c.blob_endpoint.as_str(),
             "https://acct123.blob.core.windows.net/"
+        );
+        assert_eq!(
+            c.queue_endpoint.unwrap().as_str(),
+            "https://acct123.queue.core.windows.net/"
         );
     }
 

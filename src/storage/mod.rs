@@ -1,13 +1,13 @@
-//! Where snippets live: storage settings in the Azure Functions conventions, and the blob client built from them.
+//! Where snippets live: storage settings in the Azure Functions conventions, and the clients built from them.
 //! Shared-key strings become short-lived account SAS; identity settings use `azure_identity`.
 
+mod clients;
 mod connection_string;
-mod container_client;
 mod identity;
 mod sas;
 mod secret;
 
-pub use container_client::{ContainerClientError, container_client};
+pub use clients::{ClientError, container_client, queue_client};
 pub use sas::AccountSas;
 pub use secret::Secret;
 
@@ -17,25 +17,26 @@ use url::Url;
 /// so this is pinned to one both Azure and the Azurite release in package.json accept.
 pub const STORAGE_API_VERSION: &str = "2025-01-05";
 
-/// Resolved storage settings: where the blob service is and how requests are authorised.
+/// Resolved storage settings: the service endpoints and how requests to them are authorised.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StorageConfig {
+pub struct StorageConfig {
+    pub blob_endpoint: Url,
+    /// The queue service, when known: it carries SSE messages between instances.
+    pub queue_endpoint: Option<Url>,
+    pub auth: StorageAuth,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageAuth {
     /// Account name + key: every request carries an account SAS minted locally and renewed before expiry.
     SharedKey {
         account: String,
         key: Secret<Vec<u8>>,
-        blob_endpoint: Url,
     },
     /// A connection string that already carries a SAS token.
-    Sas {
-        blob_endpoint: Url,
-        sas: Secret<String>,
-    },
+    Sas(Secret<String>),
     /// Entra ID (managed identity) bearer tokens; `client_id` selects a user-assigned identity.
-    Identity {
-        blob_endpoint: Url,
-        client_id: Option<String>,
-    },
+    ManagedIdentity { client_id: Option<String> },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -64,13 +65,5 @@ impl StorageConfig {
             return connection_string::parse(cs).map(Some);
         }
         identity::from_env(get)
-    }
-
-    pub fn blob_endpoint(&self) -> &Url {
-        match self {
-            StorageConfig::SharedKey { blob_endpoint, .. }
-            | StorageConfig::Sas { blob_endpoint, .. }
-            | StorageConfig::Identity { blob_endpoint, .. } => blob_endpoint,
-        }
     }
 }

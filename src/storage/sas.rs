@@ -18,10 +18,11 @@ use super::Secret;
 
 /// SAS protocol version; its string-to-sign includes the (empty) encryption scope line.
 const SAS_VERSION: &str = "2022-11-02";
-/// Blob service; service, container and object resource types; read, write, delete, list, create.
-const SERVICES: &str = "b";
+/// Blob and queue services; service, container and object resource types;
+/// read, write, delete, list, add, create, update, process (in the order the service requires).
+const SERVICES: &str = "bq";
 const RESOURCE_TYPES: &str = "sco";
-const PERMISSIONS: &str = "rwdlc";
+const PERMISSIONS: &str = "rwdlacup";
 /// Lifetime of one token, the clock skew it tolerates, and how early it is renewed.
 const LIFETIME: Duration = Duration::from_secs(60 * 60);
 const SKEW: Duration = Duration::from_secs(5 * 60);
@@ -198,7 +199,8 @@ mod tests {
         };
         assert_eq!(get("st"), "2026-01-02T02:59:05Z");
         assert_eq!(get("se"), "2026-01-02T04:04:05Z");
-        assert_eq!(get("sp"), "rwdlc");
+        assert_eq!(get("sp"), "rwdlacup");
+        assert_eq!(get("ss"), "bq");
         assert_eq!(get("spr"), "https,http");
         assert_eq!(get("sv"), SAS_VERSION);
     }

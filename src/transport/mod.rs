@@ -4,4 +4,5 @@
 pub mod host_guard;
 pub mod jsonrpc;
 pub mod sse;
+pub mod sse_relay;
 pub mod streamable;

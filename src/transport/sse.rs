@@ -17,10 +17,13 @@ use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use serde::Deserialize;
 use session_token::Claims;
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, PollSender};
 
+use super::sse_relay::{self, Relay, RelayError};
 use crate::tools::SnippetTools;
 
 /// Keep-alive comments keep idle streams open through APIM and load balancers (the issue asks for <= 15 s).
@@ -45,15 +48,38 @@ struct Inner {
     open: Mutex<HashMap<String, Session>>,
     /// Cancelled at the end of graceful shutdown: streams end and their services stop.
     stop: CancellationToken,
+    /// Cross-instance delivery through Storage queues, when a queue service is configured.
+    relay: Option<Arc<Relay>>,
+    /// Prefix of this process's session ids (the relay's instance id, or a random one).
+    instance: String,
+    /// Wakes the relay receiver when a stream opens; it sleeps while none is open.
+    opened: Notify,
+    receiver_started: AtomicBool,
+}
+
+/// Where a `POST /message` for a session id can go.
+enum Lookup {
+    Here(mpsc::Sender<ClientJsonRpcMessage>),
+    /// The session is here but was opened by another token subject.
+    NotYours,
+    Elsewhere,
 }
 
 impl SseSessions {
-    pub fn new(tools: SnippetTools, stop: CancellationToken) -> Self {
+    pub fn new(tools: SnippetTools, stop: CancellationToken, relay: Option<Arc<Relay>>) -> Self {
+        let instance = match &relay {
+            Some(r) => r.instance().to_string(),
+            None => uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+        };
         SseSessions {
             inner: Arc::new(Inner {
                 tools,
                 open: Mutex::default(),
                 stop,
+                relay,
+                instance,
+                opened: Notify::new(),
+                receiver_started: AtomicBool::new(false),
             }),
         }
     }
@@ -70,11 +96,66 @@ impl SseSessions {
         self.inner.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The session's request channel, if it exists and `caller` is the subject that opened it.
-    fn sender(&self, id: &str, caller: Option<&str>) -> Option<mpsc::Sender<ClientJsonRpcMessage>> {
-        let open = self.lock();
-        let session = open.get(id)?;
-        (session.owner.as_deref() == caller).then(|| session.to_server.clone())
+    /// The session's request channel when it is open here and `caller` is the subject that opened it.
+    fn lookup(&self, id: &str, caller: Option<&str>) -> Lookup {
+        match self.lock().get(id) {
+            Some(s) if s.owner.as_deref() == caller => Lookup::Here(s.to_server.clone()),
+            Some(_) => Lookup::NotYours,
+            None => Lookup::Elsewhere,
+        }
+    }
+
+    /// Delivers relayed requests to local sessions while any stream is open; idles otherwise.
+    fn start_relay_receiver(&self) {
+        let Some(relay) = self.inner.relay.clone() else {
+            return;
+        };
+        if self.inner.receiver_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let sessions = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = relay.ensure_queue().await {
+                tracing::warn!(error = %e, "SSE relay queue unavailable; sessions work on this instance only");
+                return;
+            }
+            sessions.receive_loop(&relay).await;
+        });
+    }
+
+    async fn receive_loop(&self, relay: &Relay) {
+        let stop = &self.inner.stop;
+        let mut pause = sse_relay::POLL_MIN;
+        while !stop.is_cancelled() {
+            if self.is_empty() {
+                tokio::select! { _ = self.inner.opened.notified() => {}, _ = stop.cancelled() => break }
+                continue;
+            }
+            match relay.receive().await {
+                Ok(batch) if !batch.is_empty() => {
+                    pause = sse_relay::POLL_MIN;
+                    for (envelope, message) in batch {
+                        self.deliver(envelope, message).await;
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "SSE relay receive failed"),
+            }
+            tokio::select! { _ = tokio::time::sleep(pause) => {}, _ = stop.cancelled() => break }
+            pause = (pause * 2).min(sse_relay::POLL_MAX);
+        }
+    }
+
+    async fn deliver(&self, envelope: sse_relay::Envelope, message: ClientJsonRpcMessage) {
+        match self.lookup(&envelope.session, envelope.caller.as_deref()) {
+            Lookup::Here(sender) => {
+                let _ = sender.send(message).await;
+            }
+            _ => {
+                tracing::debug!(session = %envelope.session, "relayed request for a closed or foreign session dropped")
+            }
+        }
     }
 
     /// Registers a session and starts its rmcp service; returns the stream of replies for the client.
@@ -82,10 +163,12 @@ impl SseSessions {
         &self,
         owner: Option<String>,
     ) -> (String, mpsc::Receiver<ServerJsonRpcMessage>, SessionGuard) {
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = format!("{}-{}", self.inner.instance, uuid::Uuid::new_v4().simple());
         let (to_server, from_client) = mpsc::channel(CHANNEL_CAPACITY);
         let (to_client, replies) = mpsc::channel(CHANNEL_CAPACITY);
         self.lock().insert(id.clone(), Session { to_server, owner });
+        self.start_relay_receiver();
+        self.inner.opened.notify_one();
         let cancel = self.inner.stop.child_token();
         let tools = self.inner.tools.clone();
         let service_cancel = cancel.clone();
@@ -176,15 +259,45 @@ pub async fn post_message(
     };
     // A session id alone is not a credential: with tokens checked, only its opener may post to it.
     let caller = claims.as_ref().map(|Extension(c)| c.sub.as_str());
-    let Some(sender) = sessions.sender(&id, caller) else {
-        return (StatusCode::NOT_FOUND, "unknown or closed session").into_response();
-    };
     let message = match super::jsonrpc::parse(&body) {
         Ok(m) => m,
         Err(rejected) => return rejected.into_response(),
     };
+    let sender = match sessions.lookup(&id, caller) {
+        Lookup::Here(sender) => sender,
+        Lookup::NotYours => return unknown_session(),
+        Lookup::Elsewhere => return sessions.relay_elsewhere(&id, caller, &body).await,
+    };
     match sender.send(message).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(_) => (StatusCode::NOT_FOUND, "unknown or closed session").into_response(),
+        Err(_) => unknown_session(),
+    }
+}
+
+fn unknown_session() -> Response {
+    (StatusCode::NOT_FOUND, "unknown or closed session").into_response()
+}
+
+impl SseSessions {
+    /// A session that is not open here may be open on another instance: queue the request for it.
+    async fn relay_elsewhere(&self, id: &str, caller: Option<&str>, body: &[u8]) -> Response {
+        let Some(relay) = &self.inner.relay else {
+            return unknown_session();
+        };
+        match relay.forward(id, caller, body).await {
+            Ok(()) => StatusCode::ACCEPTED.into_response(),
+            Err(RelayError::UnknownSession) => unknown_session(),
+            Err(e @ RelayError::TooLarge(_)) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response()
+            }
+            Err(e @ RelayError::Storage(_)) => {
+                tracing::warn!(error = %e, "could not relay an SSE request");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "could not reach the session's instance",
+                )
+                    .into_response()
+            }
+        }
     }
 }

@@ -1,0 +1,130 @@
+//! Builds the `azure_storage_blob` and `azure_storage_queue` clients for a `StorageConfig`.
+//! Authorisation is attached here, once for both: a SAS policy for keys and SAS strings, bearer tokens for identities.
+
+use std::sync::Arc;
+
+use azure_core::credentials::TokenCredential;
+use azure_core::http::ClientOptions;
+use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
+use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
+use azure_storage_queue::{QueueClient, QueueClientOptions};
+use url::Url;
+
+use super::sas::{AccountSas, SasPolicy, SasSource};
+use super::{STORAGE_API_VERSION, StorageAuth, StorageConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("could not create the managed identity credential: {0}")]
+    Credential(String),
+    #[error(
+        "no queue endpoint is configured (QueueEndpoint= or AzureWebJobsStorage__queueServiceUri)"
+    )]
+    NoQueueEndpoint,
+    #[error("could not create the storage client for {url}: {reason}")]
+    Client { url: String, reason: String },
+}
+
+/// The blob container holding snippets. One per process: it is cheap to clone and pools its connections.
+pub fn container_client(
+    config: &StorageConfig,
+    container: &str,
+) -> Result<BlobContainerClient, ClientError> {
+    let url = child_url(&config.blob_endpoint, container);
+    let (client_options, credential) = authorisation(config)?;
+    let options = BlobContainerClientOptions {
+        client_options,
+        version: STORAGE_API_VERSION.to_string(),
+    };
+    BlobContainerClient::new(url.clone(), credential, Some(options))
+        .map_err(|e| client_error(&url, e))
+}
+
+/// One queue of the configured queue service.
+pub fn queue_client(config: &StorageConfig, queue: &str) -> Result<QueueClient, ClientError> {
+    let endpoint = config
+        .queue_endpoint
+        .as_ref()
+        .ok_or(ClientError::NoQueueEndpoint)?;
+    let url = child_url(endpoint, queue);
+    let (client_options, credential) = authorisation(config)?;
+    let options = QueueClientOptions {
+        client_options,
+        version: STORAGE_API_VERSION.to_string(),
+    };
+    QueueClient::new(url.clone(), credential, Some(options)).map_err(|e| client_error(&url, e))
+}
+
+fn client_error(url: &Url, e: azure_core::Error) -> ClientError {
+    ClientError::Client {
+        url: url.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+type Authorisation = (ClientOptions, Option<Arc<dyn TokenCredential>>);
+
+fn authorisation(config: &StorageConfig) -> Result<Authorisation, ClientError> {
+    let mut options = ClientOptions::default();
+    let credential: Option<Arc<dyn TokenCredential>> = match &config.auth {
+        StorageAuth::SharedKey { account, key } => {
+            let allow_http = config.blob_endpoint.scheme() == "http";
+            let sas = AccountSas::new(account.clone(), key.clone(), allow_http);
+            options
+                .per_call_policies
+                .push(SasPolicy::new(SasSource::minted(sas)));
+            None
+        }
+        StorageAuth::Sas(sas) => {
+            options
+                .per_call_policies
+                .push(SasPolicy::new(SasSource::fixed(sas.expose())));
+            None
+        }
+        StorageAuth::ManagedIdentity { client_id } => Some(managed_identity(client_id.as_deref())?),
+    };
+    Ok((options, credential))
+}
+
+fn managed_identity(client_id: Option<&str>) -> Result<Arc<dyn TokenCredential>, ClientError> {
+    let options = ManagedIdentityCredentialOptions {
+        user_assigned_id: client_id.map(|id| UserAssignedId::ClientId(id.to_string())),
+        ..Default::default()
+    };
+    let credential = ManagedIdentityCredential::new(Some(options))
+        .map_err(|e| ClientError::Credential(e.to_string()))?;
+    Ok(credential)
+}
+
+/// Endpoint path segments are kept (Azurite puts the account name there); the child name is appended.
+fn child_url(endpoint: &Url, child: &str) -> Url {
+    let mut url = endpoint.clone();
+    url.set_query(None);
+    url.path_segments_mut()
+        .expect("endpoint validated as a base URL")
+        .pop_if_empty()
+        .push(child);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_url_keeps_account_path() {
+        let u = |s: &str| child_url(&Url::parse(s).unwrap(), "snippets").to_string();
+        assert_eq!(
+            u("http://127.0.0.1:10000/devstoreaccount1"),
+            "http://127.0.0.1:10000/devstoreaccount1/snippets"
+        );
+        assert_eq!(
+            u("http://127.0.0.1:10000/devstoreaccount1/"),
+            "http://127.0.0.1:10000/devstoreaccount1/snippets"
+        );
+        assert_eq!(
+            u("https://acct.blob.core.windows.net"),
+            "https://acct.blob.core.windows.net/snippets"
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Carries SSE requests between instances: on Flex Consumption a `POST /message` can land on another
+//! instance than its stream, so it is queued to the owner's Storage queue and the owner feeds it in.
+
+use std::time::Duration;
+
+use azure_core::http::StatusCode;
+use azure_storage_queue::QueueClient;
+use azure_storage_queue::models::{
+    QueueClientReceiveMessagesOptions, QueueClientSendMessageOptions, QueueMessage,
+};
+use base64::Engine;
+use rmcp::model::ClientJsonRpcMessage;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use crate::storage::{StorageConfig, queue_client};
+
+/// Queue messages are at most 64 KiB once base64-encoded; this bounds the JSON before encoding.
+pub const MAX_RELAYED_BYTES: usize = 48 * 1024;
+/// A relayed request not picked up within this time is dropped by the queue service.
+const MESSAGE_TTL_SECS: i32 = 120;
+const VISIBILITY_SECS: i32 = 30;
+const BATCH: i32 = 32;
+const INSTANCE_LEN: usize = 12;
+const QUEUE_PREFIX: &str = "mcp-sse-";
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RelayError {
+    #[error("unknown or closed session")]
+    UnknownSession,
+    #[error(
+        "request too large to relay between instances ({0} bytes, limit {MAX_RELAYED_BYTES}); use Streamable HTTP at /mcp"
+    )]
+    TooLarge(usize),
+    #[error("relay storage error: {0}")]
+    Storage(String),
+}
+
+/// What travels through the queue: the session, the token subject of the caller, the JSON-RPC message.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Envelope {
+    #[serde(rename = "s")]
+    pub session: String,
+    #[serde(rename = "o")]
+    pub caller: Option<String>,
+    #[serde(rename = "m")]
+    pub message: serde_json::Value,
+}
+
+pub struct Relay {
+    instance: String,
+    storage: StorageConfig,
+    own_queue: QueueClient,
+    created: OnceCell<()>,
+}
+
+impl Relay {
+    /// `None` when no queue service is configured: SSE then works within one instance only.
+    pub fn new(storage: &StorageConfig) -> Option<Relay> {
+        let instance = uuid::Uuid::new_v4().simple().to_string()[..INSTANCE_LEN].to_string();
+        let own_queue = queue_client(storage, &queue_name(&instance))
+            .map_err(|e| tracing::warn!(error = %e, "SSE relay disabled"))
+            .ok()?;
+        Some(Relay {
+            instance,
+            storage: storage.clone(),
+            own_queue,
+            created: OnceCell::new(),
+        })
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Session ids are `<instance>-<random>`, so any instance can tell where a stream lives.
+    pub fn owner_of(session: &str) -> Option<&str> {
+        let (instance, rest) = session.split_once('-')?;
+        let hex = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        (instance.len() == INSTANCE_LEN && hex(instance) && hex(rest)).then_some(instance)
+    }
+
+    /// Queues `message` for the instance that owns `session`.
+    pub async fn forward(
+        &self,
+        session: &str,
+        caller: Option<&str>,
+        message: &[u8],
+    ) -> Result<(), RelayError> {
+        let owner = Self::owner_of(session).ok_or(RelayError::UnknownSession)?;
+        if owner == self.instance {
+            return Err(RelayError::UnknownSession);
+        }
+        if message.len() > MAX_RELAYED_BYTES {
+            return Err(RelayError::TooLarge(message.len()));
+        }
+        let envelope = Envelope {
+            session: session.to_string(),
+            caller: caller.map(String::from),
+            message: serde_json::from_slice(message).map_err(|_| RelayError::UnknownSession)?,
+        };
+        let text = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(&envelope).expect("JSON"));
+        let queue = queue_client(&self.storage, &queue_name(owner))
+            .map_err(|e| RelayError::Storage(e.to_string()))?;
+        let body = QueueMessage {
+            message_text: Some(text),
+        }
+        .try_into()
+        .map_err(|e: azure_core::Error| RelayError::Storage(e.to_string()))?;
+        let options = QueueClientSendMessageOptions {
+            message_time_to_live: Some(MESSAGE_TTL_SECS),
+            ..Default::default()
+        };
+        match queue.send_message(body, Some(options)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                Err(RelayError::UnknownSession)
+            }
+            Err(e) => Err(RelayError::Storage(status_of(&e))),
+        }
+    }
+
+    /// Creates this instance's queue once; called when its first SSE stream opens.
+    pub async fn ensure_queue(&self) -> Result<(), RelayError> {
+        self.created
+            .get_or_try_init(|| async {
+                match self.own_queue.create(None).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
+                    Err(e) => Err(RelayError::Storage(status_of(&e))),
+                }
+            })
+            .await
+            .copied()
+    }
+
+    /// Takes up to a batch of relayed requests off this instance's queue (deleting them) and decodes them.
+    pub async fn receive(&self) -> Result<Vec<(Envelope, ClientJsonRpcMessage)>, RelayError> {
+        let options = QueueClientReceiveMessagesOptions {
+            number_of_messages: Some(BATCH),
+            visibility_timeout: Some(VISIBILITY_SECS),
+            ..Default::default()
+        };
+        let response = self
+            .own_queue
+            .receive_messages(Some(options))
+            .await
+            .map_err(|e| RelayError::Storage(status_of(&e)))?;
+        let items = response
+            .into_model()
+            .map_err(|e| RelayError::Storage(e.to_string()))?
+            .items
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            if let (Some(id), Some(receipt)) = (&item.message_id, &item.pop_receipt)
+                && let Err(e) = self.own_queue.delete_message(id, receipt, None).await
+            {
+                tracing::warn!(error = %status_of(&e), "could not delete a relayed message");
+            }
+            match decode(item.message_text.as_deref().unwrap_or_default()) {
+                Some(decoded) => out.push(decoded),
+                None => tracing::warn!("dropped an undecodable relayed message"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes this instance's queue at shutdown; a crashed instance leaves an empty queue behind.
+    pub async fn close(&self) {
+        if self.created.initialized()
+            && let Err(e) = self.own_queue.delete(None).await
+        {
+            tracing::warn!(error = %status_of(&e), "could not delete the SSE relay queue");
+        }
+    }
+}
+
+pub fn queue_name(instance: &str) -> String {
+    format!("{QUEUE_PREFIX}{instance}")
+}
+
+fn decode(text: &str) -> Option<(Envelope, ClientJsonRpcMessage)> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    let envelope: Envelope = serde_json::from_slice(&bytes).ok()?;
+    let message = serde_json::from_value(envelope.message.clone()).ok()?;
+    Some((envelope, message))
+}
+
+fn status_of(e: &azure_core::Error) -> String {
+    crate::snippets::SnippetError::from_azure(e).to_string()
+}
+
+/// Poll interval bounds: quick after traffic, slower when the queue stays empty.
+pub const POLL_MIN: Duration = Duration::from_millis(25);
+pub const POLL_MAX: Duration = Duration::from_millis(500);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_is_read_from_well_formed_session_ids_only() {
+        assert_eq!(Relay::owner_of("0123456789ab-ffee00"), Some("0123456789ab"));
+        for bad in [
+            "",
+            "0123456789ab",
+            "0123456789ab-",
+            "0123456789AB-ff",
+            "0123456789a-ff",
+            "../../x-ff",
+            "0123456789ab-zz",
+        ] {
+            assert_eq!(Relay::owner_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn envelopes_round_trip() {
+        let envelope = Envelope {
+            session: "0123456789ab-ff".into(),
+            caller: Some("alice".into()),
+            message: serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        };
+        let text = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(&envelope).unwrap());
+        let (back, _message) = decode(&text).unwrap();
+        assert_eq!(back, envelope);
+        assert!(decode("not base64!").is_none());
+    }
+
+    #[test]
+    fn queue_names_are_valid_azure_names() {
+        let name = queue_name("0123456789ab");
+        assert!(
+            name.len() <= 63
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        );
+    }
+}
