@@ -23,6 +23,10 @@ OUT = REPO_ROOT / "function_app"
 ZIP = REPO_ROOT / "function_app.zip"
 MAX_GLIBC = (2, 28)
 
+# A fresh release cross-build takes several minutes on two cores (more than the
+# suite's default per-test timeout); the build runs in the module fixture.
+pytestmark = pytest.mark.timeout(2400)
+
 
 def run_package() -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(PACKAGE)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=2400)
