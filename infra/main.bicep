@@ -59,7 +59,6 @@ var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var snippetsContainerName = 'snippets'
 var registrationsContainerName = 'registrations'
-var relayQueueName = 'mcp-sse-relay'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -131,9 +130,9 @@ module storage 'core/storage/storage-account.bicep' = {
       snippetsContainerName
       registrationsContainerName
     ]
-    queues: [
-      relayQueueName
-    ]
+    // The SSE relay creates its per-instance queues (mcp-sse-<instance>) at
+    // run time with the Function identity (Storage Queue Data Contributor).
+    queues: []
     vnetEnabled: vnetEnabled
     resourceAccessRules: vnetEnabled ? storageResourceAccessRules : []
   }
@@ -204,7 +203,9 @@ module functionApp 'app/function-app.bicep' = {
     sessionTokenMacKey: sessionTokenMacKey
     appSettings: {
       SNIPPETS_CONTAINER: snippetsContainerName
-      SSE_RELAY_QUEUE: relayQueueName
+      // Audience the session tokens must name (checked again by the server).
+      MCP_RESOURCE_URL: '${apimService.outputs.gatewayUrl}/mcp'
+      LOG_FORMAT: 'json'
     }
   }
   dependsOn: [

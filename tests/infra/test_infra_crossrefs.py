@@ -315,7 +315,7 @@ def test_storage_is_identity_only():
     assert props["supportsHttpsTrafficOnly"] is True
 
 
-def test_storage_containers_and_queue():
+def test_storage_containers_and_app_settings():
     params = module_params(parse_bicep(MAIN)["modules"]["storage"])
     containers = params["containers"]
     assert "snippetsContainerName" in containers and "registrationsContainerName" in containers
@@ -323,7 +323,12 @@ def test_storage_containers_and_queue():
     variables = parse_bicep(MAIN)["variables"]
     assert variables["snippetsContainerName"]["value"] == "snippets"
     assert variables["registrationsContainerName"]["value"] == "registrations"
-    assert params["queues"], "the SSE relay needs a queue"
+    # The SSE relay creates its queues at run time: the Function identity
+    # needs the queue role, checked in test_role_assignments_are_least_privilege.
+    assert params["queues"] == []
+    settings = module_params(parse_bicep(MAIN)["modules"]["functionApp"])["appSettings"]
+    assert settings["SNIPPETS_CONTAINER"] == "snippetsContainerName"
+    assert settings["MCP_RESOURCE_URL"] == "${apimService.outputs.gatewayUrl}/mcp"
 
 
 def test_function_app_settings_and_runtime():
