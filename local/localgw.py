@@ -136,8 +136,10 @@ class LocalGateway:
         session_keys: dict | None = None,
         log_dir: Path | None = None,
         verbose: bool = False,
+        policies_dir: Path = POLICIES,
     ):
         self.state = Path(state_dir)
+        self.policies_dir = Path(policies_dir)
         self.backend_url = backend_url.rstrip("/")
         self.blob_endpoint = blob_endpoint.rstrip("/")
         self.port = port or free_port()
@@ -175,10 +177,10 @@ class LocalGateway:
         mi_key = self.state / "managed-identity-key.json"
         self._write_secret(mi_key, json.dumps(rsa_jwk()))
         self._write_secret(self.state / "named-values.json", json.dumps(self.named_values, indent=2))
-        manifest = json.loads((POLICIES / "manifest.json").read_text())
+        manifest = json.loads((self.policies_dir / "manifest.json").read_text())
         runner = {
             "port": self.port,
-            "policiesDir": str(POLICIES),
+            "policiesDir": str(self.policies_dir),
             "namedValuesFile": str(self.state / "named-values.json"),
             "workDir": str(self.state / "runner"),
             "backends": {b["id"]: self.backend_url for b in manifest.get("backends", [])},
@@ -304,15 +306,24 @@ def main() -> int:
     args = ap.parse_args()
 
     state = Path(args.state_dir)
-    if state.exists():
+    marker = state / ".local-gateway-state"
+    if state.exists() and any(state.iterdir()):
+        if not marker.exists():
+            print(f"error: {state} is not empty and not a local gateway state directory; refusing to delete it", file=sys.stderr)
+            return 2
         shutil.rmtree(state)
-    state.mkdir(parents=True)
+    state.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     azurite = None
     blob = args.blob_endpoint
     if not blob:
         azurite, blob = start_azurite(state)
+    keys = None
+    if os.environ.get("SESSION_TOKEN_ENC_KEY") and os.environ.get("SESSION_TOKEN_MAC_KEY"):
+        # The caller (e.g. scripts/run-local.sh) shares its keys with the server it starts.
+        keys = {"enc": os.environ["SESSION_TOKEN_ENC_KEY"], "mac": os.environ["SESSION_TOKEN_MAC_KEY"]}
     gw = LocalGateway(state, backend_url=args.backend, blob_endpoint=blob, port=args.port, idp_port=args.idp_port,
-                      auto_login=args.auto_login or None, verbose=args.verbose)  # fmt: skip
+                      auto_login=args.auto_login or None, session_keys=keys, verbose=args.verbose)  # fmt: skip
     stopping = False
 
     def shutdown(*_, code=0):

@@ -129,9 +129,11 @@ class UserAgent:
     context), SameSite=Lax honoured trivially (every request here is a top-level navigation).
     Stops at the client's redirect URI and returns that URL."""
 
-    def __init__(self, client_ip: str, decision: str = "approve"):
+    def __init__(self, client_ip: str, decision: str = "approve", username: str = "alice"):
         self.client_ip = client_ip
         self.decision = decision
+        self.username = username
+        self.sign_in_pages: list[httpx.Response] = []
         self.cookies: dict[str, dict[str, str]] = {}
         self.history: list[httpx.Response] = []
         self.consent_pages: list[httpx.Response] = []
@@ -185,6 +187,13 @@ class UserAgent:
                     self.consent_pages.append(response)
                     form = forms[0]
                     data = dict(form["fields"], decision=self.decision)
+                    url, method = urljoin(url, form["action"]), "POST"
+                    continue
+                if urlsplit(url).path.startswith("/interaction/") and forms:
+                    # The Entra stand-in's sign-in page (auto-login off): sign in as `username`.
+                    self.sign_in_pages.append(response)
+                    form = next(f for f in forms if f["action"].endswith("/login"))
+                    data = {"username": self.username}
                     url, method = urljoin(url, form["action"]), "POST"
                     continue
             raise AssertionError(f"navigation stopped at {method} {url}: {response.status_code} {response.text[:500]}")

@@ -1,0 +1,134 @@
+"""local/run-gateway.sh as a developer runs it, and the runner's refusal to load policies it
+cannot execute faithfully."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import gw_support as sup
+
+sys.path.insert(0, str(sup.REPO / "local"))
+import localgw  # noqa: E402
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
+    state = Path(tempfile.mkdtemp(prefix="gw-script-"))
+    log = sup.ARTIFACTS / "run-gateway.log"
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(sup.REPO / "local" / "run-gateway.sh"), "--backend", stack.backend_url,
+             "--blob-endpoint", stack.azurite["blob"], "--state-dir", str(state / "s"), "--env-file", str(state / "server.env")],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+        )  # fmt: skip
+    try:
+        end = time.monotonic() + 90
+        urls: dict[str, str] = {}
+        while time.monotonic() < end and proc.poll() is None:
+            text = log.read_text(errors="replace")
+            m1 = re.search(r"Streamable HTTP: (http://127\.0\.0\.1:\d+/mcp)\n", text)
+            m2 = re.search(r"SSE: +(http://127\.0\.0\.1:\d+/mcp/sse)\n", text)
+            if m1 and m2:
+                urls = {"http": m1.group(1), "sse": m2.group(1)}
+                break
+            time.sleep(0.1)
+        assert urls, log.read_text(errors="replace")
+        gw = urls["http"][: -len("/mcp")]
+        assert urls["sse"] == gw + "/mcp/sse"
+        env_file = (state / "server.env").read_text()
+        assert f"MCP_RESOURCE_URL={gw}/mcp" in env_file and "SESSION_TOKEN_MAC_KEY=" in env_file
+        assert (state / "server.env").stat().st_mode & 0o077 == 0
+
+        # A human flow: consent, then the stand-in's sign-in page (auto-login is off by default).
+        oauth = sup.OAuth(gw, client_ip)
+        oauth.agent.username = "bob"
+        try:
+            client_id, tokens = await oauth.login()
+        finally:
+            await oauth.aclose()
+        assert len(oauth.agent.sign_in_pages) == 1
+        keys = dict(line.split("=", 1) for line in env_file.splitlines())
+        claims = sup.open_token(tokens["access_token"], keys["SESSION_TOKEN_ENC_KEY"], keys["SESSION_TOKEN_MAC_KEY"])
+        assert claims["aud"] == f"{gw}/mcp" and claims["cid"] == client_id
+        assert claims["sub"] != sup.open_token(  # another user than the suite's auto-login "alice"
+            (await _alice_token(stack, client_ip)), stack.keys["enc"], stack.keys["mac"])["sub"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait(timeout=10)
+        shutil.rmtree(state, ignore_errors=True)
+    assert code == 0, log.read_text(errors="replace")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(gw + "/.well-known/oauth-protected-resource", timeout=2)
+
+
+async def _alice_token(stack, client_ip) -> str:
+    oauth = sup.OAuth(stack.url, client_ip)
+    try:
+        return (await oauth.login())[1]["access_token"]
+    finally:
+        await oauth.aclose()
+
+
+INJECTIONS = {
+    "unimplemented_policy": (
+        "oauth/api.xml", "<inbound>\n    <base />",
+        '<inbound>\n    <base />\n    <set-query-parameter name="x" exists-action="override"><value>1</value></set-query-parameter>',
+        "policy <set-query-parameter> is not implemented by the local runner",
+    ),
+    "unknown_attribute": (
+        "mcp/api.xml", '<forward-request timeout="120"', '<forward-request fail-on-error-status-code="true" timeout="120"',
+        "attribute fail-on-error-status-code is not implemented",
+    ),
+    "undefined_named_value": (
+        "oauth/revoke.xml", "<inbound>\n    <base />",
+        '<inbound>\n    <base />\n    <set-variable name="x" value="{{NoSuchNamedValue}}" />',
+        "named value {{NoSuchNamedValue}} is not defined",
+    ),
+    "expression_does_not_compile": (
+        "oauth/revoke.xml", "<inbound>\n    <base />",
+        '<inbound>\n    <base />\n    <set-variable name="x" value="@(context.NoSuchMember)" />',
+        "policy expressions do not compile",
+    ),
+    "unknown_backend": (
+        "mcp/api.xml", 'backend-id="mcp-function-backend"', 'backend-id="elsewhere"', "backend elsewhere has no local URL",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(INJECTIONS))
+def test_runner_refuses_policies_it_cannot_execute(stack, case):
+    file, old, new, message = INJECTIONS[case]
+    work = Path(tempfile.mkdtemp(prefix="gw-inject-"))
+    try:
+        policies = work / "policies"
+        shutil.copytree(localgw.POLICIES, policies)
+        text = (policies / file).read_text()
+        assert old in text, f"{file} changed; update the injection"
+        (policies / file).write_text(text.replace(old, new, 1))
+        gw = localgw.LocalGateway(work / "state", backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
+                                  session_keys=stack.keys, log_dir=work / "logs", policies_dir=policies)  # fmt: skip
+        with pytest.raises(RuntimeError, match="gateway exited with 3"):
+            try:
+                gw.start(timeout=60)
+            finally:
+                gw.stop()
+        assert message in gw.log("gateway", "stderr")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
