@@ -469,3 +469,24 @@ def test_mcp_api_streams_unbuffered_to_the_function_backend(policy_manifest):
         assert forward.get("buffer-response") == "false", "SSE needs forward-request buffer-response=\"false\""
     assert "mcp-function-backend" in backends
     assert key_headers and all("{{McpFunctionKey}}" in "".join(h.itertext()) for h in key_headers)
+
+
+# --- portability and docs --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=rel)
+def test_no_hardcoded_cloud_endpoints(path: Path):
+    # Sovereign clouds: endpoints come from environment() or resource properties.
+    text = strip_comments(path.read_text(encoding="utf-8"))
+    for host in ("core.windows.net", "azure-api.net", "azurewebsites.net", "login.microsoftonline.com", "management.azure.com"):
+        assert host not in text, f"{rel(path)} hard-codes {host}"
+
+
+def test_deploy_doc_names_real_outputs():
+    outputs = set(parse_bicep(MAIN)["outputs"])
+    doc = (REPO_ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:MCP|APIM|SERVICE|ENTRA|AZURE)_[A-Z_]+)`", doc))
+    named -= {"AZURE_PRINCIPAL_ID", "AZURE_ENV_NAME"}  # azd inputs, not outputs
+    assert named, "docs/deploy.md should name the azd outputs"
+    assert named <= outputs, f"docs/deploy.md names outputs main.bicep lacks: {sorted(named - outputs)}"
+    assert "azd down --purge" in doc
