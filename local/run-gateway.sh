@@ -21,13 +21,4 @@ for tool in mono mcs node npm python3 cargo; do
   }
 done
 
-# Project-local npm packages for the IdP (own lockfile), installed when the lockfile changed.
-stamp="$HERE/node_modules/.local-gateway-lock.sha256"
-want="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  echo "==> npm ci --prefix local (oidc-provider, jose, playwright-core)"
-  npm ci --prefix "$HERE" --no-audit --no-fund --loglevel=error
-  echo "$want" >"$stamp"
-fi
-
 exec python3 "$HERE/localgw.py" "$@"
