@@ -34,6 +34,9 @@ param resourceGroupName string = ''
 @description('API Management SKU. Not Consumption: it cannot hold SSE streams open.')
 param apimSku string = 'BasicV2'
 
+@description('Publisher e-mail of API Management (receives service notifications).')
+param apimPublisherEmail string = 'noreply@example.com'
+
 @description('Scopes API Management requests from Entra ID.')
 param oauthScopes string = 'openid profile offline_access User.Read'
 
@@ -105,6 +108,7 @@ module apimService 'app/apim-service.bicep' = {
     location: location
     tags: tags
     skuName: apimSku
+    publisherEmail: apimPublisherEmail
     identityId: apimIdentity.outputs.id
   }
 }

@@ -19,7 +19,7 @@ param skuName string = 'BasicV2'
 @minValue(1)
 param skuCapacity int = 1
 
-param publisherEmail string = 'noreply@microsoft.com'
+param publisherEmail string = 'noreply@example.com'
 param publisherName string = 'Snippets MCP'
 
 @description('Resource id of the user-assigned identity of API Management.')

@@ -25,9 +25,10 @@ param runtimeVersion string = '1.0'
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
-@minValue(1)
+@description('Upper bound of Flex Consumption scale-out (the platform accepts 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 100
 
 @description('Subnet for VNet integration; empty to run without.')
 param virtualNetworkSubnetId string = ''
