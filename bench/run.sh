@@ -5,7 +5,8 @@
 #   bench/run.sh            full run (~15-20 min): 8 s per load point, 10 cold starts, 10,000 SSE sessions
 #   bench/run.sh --quick    quick run (a few minutes): 2 s per point, 3 cold starts, 1,000 SSE sessions
 #   options: --only rust,python,ts   --skip cold,load,limits,sse,package   --no-render
-#   env:     BENCH_SERVER_CPUS / BENCH_LOAD_CPUS / BENCH_AZURITE_CPUS (taskset lists), BENCH_WRK_THREADS
+#   env:     BENCH_SERVER_CPUS / BENCH_LOAD_CPUS / BENCH_AZURITE_CPUS (taskset lists), BENCH_WRK_THREADS,
+#            BENCH_NO_BUILD=1 (measure the existing target/release binary), BENCH_SKIP_PACKAGE_SH=1
 #
 # Installs what it needs project-locally (wrk from Debian, bench/.venv, bench/node_modules, the root
 # node_modules for Azurite), builds the release binaries, writes bench/results/<stamp>-<mode>.json and
@@ -26,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     --full) MODE=full ;;
     --only|--skip) HARNESS_ARGS+=("$1" "$2"); shift ;;
     --no-render) RENDER=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -68,8 +69,12 @@ if [[ ! -x "$ROOT/node_modules/.bin/azurite-blob" ]]; then
 fi
 
 # --- Rust: the server under test and the echo limit, release builds -------------------------------
-log "cargo build --release --bin snippets-mcp"
-cargo build --release --bin snippets-mcp --quiet || die "release build of snippets-mcp failed"
+if [[ -n "${BENCH_NO_BUILD:-}" && -x "$ROOT/target/release/snippets-mcp" ]]; then
+  log "BENCH_NO_BUILD set: measuring the existing target/release/snippets-mcp"
+else
+  log "cargo build --release --bin snippets-mcp"
+  cargo build --release --bin snippets-mcp --quiet || die "release build of snippets-mcp failed"
+fi
 log "cargo build --release bench/echo (CARGO_TARGET_DIR=bench/target)"
 CARGO_TARGET_DIR="$BENCH/target" cargo build --release --locked --quiet --manifest-path "$BENCH/echo/Cargo.toml" \
   || die "release build of bench/echo failed"

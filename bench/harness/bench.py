@@ -48,6 +48,8 @@ MODES = {
     "full": dict(duration=8, warmup=2, cold_runs=10, sse_sessions=10000, sse_timeout=240),
 }
 CONCURRENCY = [1, 16, 64]
+# The binary under test is copied here at start, so a rebuild during the run cannot change it half-way.
+RUST_BIN = BENCH / "results" / "bin" / "snippets-mcp"
 
 
 def log(msg: str) -> None:
@@ -158,7 +160,7 @@ class Azurite:
 SERVERS = {
     # name: (label, argv builder, extra env, is an MCP server)
     "rust": ("snippets-mcp (Rust, rmcp + axum)",
-             lambda p: [str(ROOT / "target" / "release" / "snippets-mcp"), "--port", str(p)], {}, True),
+             lambda p: [str(RUST_BIN), "--port", str(p)], {}, True),
     "python": ("Python SDK (mcp + uvicorn)",
                lambda p: [str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "servers" / "python" / "server.py"),
                           "--port", str(p)], {"PYTHONDONTWRITEBYTECODE": "0"}, True),
@@ -528,12 +530,20 @@ def main() -> int:
     servers = [s for s in a.only.split(",") if s]
     skip = set(a.skip.split(","))
     started = dt.datetime.now(dt.timezone.utc)
+    RUST_BIN.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "target" / "release" / "snippets-mcp", RUST_BIN)
+    built = dt.datetime.fromtimestamp(RUST_BIN.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
     res: dict = {
         "mode": a.mode, "config": cfg, "concurrency": CONCURRENCY, "command": a.command,
         "started_utc": started.isoformat(timespec="seconds"),
         "cpus": {"server": CPUS.server, "load": CPUS.load, "azurite": CPUS.azurite, "available": CPUS.total},
         "nofile_limit": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)[0],
         "machine": machine(), "labels": {k: v[0] for k, v in SERVERS.items()},
+        "git": {"commit": sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+                "src_dirty": bool(sh(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "Cargo.toml",
+                                      "Cargo.lock"]))},
+        "rust_binary": {"built_utc": built, "bytes": RUST_BIN.stat().st_size,
+                        "sha256": sh(["sha256sum", str(RUST_BIN)]).split()[0][:16]},
         "cold_start": {}, "load": {}, "sse": {}, "limits": {}, "package": {}, "failures": [],
     }
     log(f"mode {a.mode}; server CPUs {CPUS.server}, load CPUs {CPUS.load}, Azurite CPUs {CPUS.azurite}")

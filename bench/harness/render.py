@@ -262,7 +262,10 @@ def render(res, doc: Path, chart_dir: Path):
     lines += [
         f"Run {res['started_utc']} to {res['finished_utc']} (UTC) with `{res['command']}`, on "
         f"{m['nproc']} CPU ({m['cpu_model']}), {m['mem_total_gib']} GiB RAM, Linux {m['kernel']}, {m['os']}; "
-        f"1-minute load average at start {la:.2f}.", "",
+        f"1-minute load average at start {la:.2f}. Rust binary: commit {res.get('git', {}).get('commit', '?')}"
+        f"{' with uncommitted changes in src/' if res.get('git', {}).get('src_dirty') else ''}, built "
+        f"{res.get('rust_binary', {}).get('built_utc', '?')}, {res.get('rust_binary', {}).get('bytes', 0) / MB:.1f} MB.",
+        "",
         "Why Rust: Flex Consumption bills memory x time and scales from zero, so start-up time, memory per "
         "instance and work per CPU-second are the costs. These numbers compare the same three tools "
         "(`hello_mcp`, `save_snippet`, `get_snippet`) on the same Azurite, served by this repository's Rust "
