@@ -51,8 +51,10 @@ else
       "$MAC="*) new_mac="${line#"$MAC="}" ;;
     esac
   done <<<"$out"
-  valid_key "$new_enc" && valid_key "$new_mac" \
-    || { echo "preprovision: session-token-keygen printed no valid key pair" >&2; exit 1; }
+  if ! valid_key "$new_enc" || ! valid_key "$new_mac"; then
+    echo "preprovision: session-token-keygen printed no valid key pair" >&2
+    exit 1
+  fi
   [[ "$new_enc" != "$new_mac" ]] || { echo "preprovision: keygen returned identical keys" >&2; exit 1; }
   "$AZD" env set "$ENC" "$new_enc" >/dev/null
   "$AZD" env set "$MAC" "$new_mac" >/dev/null

@@ -156,3 +156,12 @@ def test_real_keygen_output_matches_the_hook_parser():
     assert set(lines) >= {"SESSION_TOKEN_ENC_KEY", "SESSION_TOKEN_MAC_KEY"}, proc.stdout.splitlines()[:2]
     for name in ("SESSION_TOKEN_ENC_KEY", "SESSION_TOKEN_MAC_KEY"):
         assert_key(lines[name])
+
+
+@pytest.mark.parametrize("script", ["infra/hooks/preprovision.sh", "scripts/package.sh"])
+def test_shell_scripts_pass_shellcheck(script: str):
+    import sys
+
+    shellcheck = Path(sys.executable).with_name("shellcheck")
+    proc = subprocess.run([str(shellcheck), "-S", "style", str(REPO_ROOT / script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
