@@ -157,9 +157,11 @@ class LocalGateway:
         log_dir: Path | None = None,
         verbose: bool = False,
         policies_dir: Path = POLICIES,
+        idp_overrides: dict | None = None,
     ):
         self.state = Path(state_dir)
         self.policies_dir = Path(policies_dir)
+        self.idp_overrides = idp_overrides or {}
         self.backend_url = backend_url.rstrip("/")
         self.blob_endpoint = blob_endpoint.rstrip("/")
         self.port = port or free_port()
@@ -226,6 +228,11 @@ class LocalGateway:
             "federation": {"issuer": self.mi_issuer, "subject": identity, "keyFile": str(mi_key)},
             "autoLogin": self.auto_login,
         }
+        for key, value in self.idp_overrides.items():  # tests: e.g. a misconfigured federated credential
+            if isinstance(value, dict):
+                idp[key] = dict(idp[key], **value)
+            else:
+                idp[key] = value
         self._write_secret(self.state / "idp.json", json.dumps(idp, indent=2))
 
     @staticmethod

@@ -198,3 +198,26 @@ def blob_service(azurite):
     from azure.storage.blob import BlobServiceClient
 
     return BlobServiceClient.from_connection_string(azurite["connection_string"])
+
+
+@pytest.fixture
+def start_gateway(stack):
+    """Factory for an extra gateway + IdP (own keys unless given), stopped at teardown."""
+    started: list[localgw.LocalGateway] = []
+
+    def start(name: str, **options) -> localgw.LocalGateway:
+        options.setdefault("backend_url", stack.backend_url)
+        options.setdefault("blob_endpoint", stack.azurite["blob"])
+        options.setdefault("session_keys", stack.keys)
+        logs = sup.ARTIFACTS / name
+        for proc in ("gateway", "idp"):
+            LOGS.extend([logs / f"{proc}.stdout.log", logs / f"{proc}.stderr.log"])
+        gw = localgw.LocalGateway(Path(tempfile.mkdtemp(prefix=f"gw-{name}-")), log_dir=logs, **options)
+        started.append(gw)
+        gw.start()
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+        shutil.rmtree(gw.state, ignore_errors=True)

@@ -32,14 +32,15 @@ CALL_TIMEOUT = 60.0
 # user agent below stops at the redirect and hands its URL to the client.
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
 
-_ip_counter = iter(range(2, 250))
+_ip_counter = iter(range(10_000))
 
 
 def next_client_ip() -> str:
-    """A fresh loopback source address (127.0.0.x). The OAuth API limits each client IP to 60
+    """A fresh loopback source address (127.0.x.y). The OAuth API limits each client IP to 60
     requests a minute (rate-limit-by-key); giving each test its own address keeps tests
     independent, exactly as separate users would be."""
-    return f"127.0.0.{next(_ip_counter)}"
+    n = next(_ip_counter)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
 
 
 def b64url(data: bytes) -> str:
