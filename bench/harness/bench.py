@@ -117,6 +117,16 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the whole process (all threads), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 class Azurite:
     def __init__(self, logdir: Path) -> None:
         self.port = free_port()
@@ -256,11 +266,15 @@ def load_series(port: int, mode: str, cfg: dict, path: str, sas: str = "", pid: 
     series = []
     for c in CONCURRENCY:
         wrk(port, mode, c, cfg["warmup"], path, sas)  # warm-up, discarded
+        cpu0 = cpu_seconds(pid) if pid is not None else None
         r = wrk(port, mode, c, cfg["duration"], path, sas)
         if pid is not None:
             r["rss_after_kib"] = proc_status(pid)["VmRSS"]
+            r["server_cpu_s"] = cpu_seconds(pid) - cpu0
+            r["cpu_us_per_req"] = r["server_cpu_s"] * 1e6 / max(1, r["requests"])
+        cpu = f"  server CPU {r['cpu_us_per_req']:7.1f} us/req" if "cpu_us_per_req" in r else ""
         log(f"  {mode:7s} c={c:<3d} {r['rps']:9.0f} req/s  p50 {r['p50_us'] / 1000:7.2f} ms  "
-            f"p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}")
+            f"p99 {r['p99_us'] / 1000:7.2f} ms  errors {r['errors']}{cpu}")
         if r["errors"]:
             log(f"    first failure: {r['bad_sample'][:160]}")
         series.append(r)

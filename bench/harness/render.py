@@ -115,6 +115,8 @@ def goals(res):
 def bar_groups(ax, groups, series, values, ylabel, log=False):
     n = len(series)
     w = 0.8 / n
+    if log:
+        ax.set_yscale("log")
     for i, s in enumerate(series):
         xs = [g + (i - (n - 1) / 2) * w for g in range(len(groups))]
         vals = [values.get((s, g)) or 0 for g in groups]
@@ -124,12 +126,12 @@ def bar_groups(ax, groups, series, values, ylabel, log=False):
             if v:
                 ax.annotate(f"{v:,.0f}" if v >= 10 else f"{v:.2f}", (b.get_x() + b.get_width() / 2, v),
                             ha="center", va="bottom", fontsize=7, rotation=90 if n > 3 else 0)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi * (4 if log else 1.2))  # room for the value labels
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([str(g) for g in groups])
     ax.set_ylabel(ylabel)
-    if log:
-        ax.set_yscale("log")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
     ax.grid(axis="y", alpha=0.3)
 
 
@@ -222,6 +224,9 @@ def charts(res, outdir: Path, quick: bool):
     axes[2].set_xticklabels([SHORT[s] for s in sn], fontsize=8)
     axes[2].set_ylabel("RSS per open SSE session, KiB")
     axes[2].set_title("SSE sessions" + tag)
+    axes[0].set_ylim(0, max(peak + idle + [1]) * 1.2)
+    axes[1].set_ylim(top=max(cs + [1]) * 4)
+    axes[2].set_ylim(0, max(per + [1]) * 1.3)
     for ax in axes:
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -318,12 +323,15 @@ def render(res, doc: Path, chart_dir: Path):
                   if s != "echo" and r else
                   f"Rust reaches {r['ok_rps'] / p['ok_rps'] * 100:.0f}% of it" if r and p["ok_rps"] else "")
             rows.append((c, SHORT[s], fmt(p["ok_rps"], 0), f"{ms(p['p50_us']):.2f}", f"{ms(p['p95_us']):.2f}",
-                         f"{ms(p['p99_us']):.2f}", p["errors"], vs))
+                         f"{ms(p['p99_us']):.2f}", fmt(p.get("cpu_us_per_req"), 0), p["errors"], vs))
     lines += ["## Protocol-bound: `hello_mcp`", "",
               "`tools/call hello_mcp` over stateless Streamable HTTP (JSON response, no `initialize`), closed loop "
               "with N keep-alive connections (wrk + `bench/lua/mcp.lua`, which checks every reply). "
-              "Throughput counts only correct replies.", "",
-              table(["conc.", "server", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "comparison"], rows), "",
+              "Throughput counts only correct replies. Server CPU us/req = the server process's user + system CPU "
+              "time during the point (`/proc/<pid>/stat`, 10 ms ticks) / requests: the cost per call, and the "
+              "figure least disturbed by a busy machine.", "",
+              table(["conc.", "server", "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU us/req", "errors",
+                     "comparison"], rows), "",
               f"![hello_mcp throughput and p99]({rel}/hello.png)", ""]
 
     # storage
@@ -345,13 +353,14 @@ def render(res, doc: Path, chart_dir: Path):
                 name = f"raw {'PUT' if raw_op == 'put' else 'GET'} (limit)" if s == "raw" else SHORT[s]
                 rows.append((f"{op}_snippet" if s != "raw" else f"{raw_op}", c, name, fmt(p["ok_rps"], 0),
                              f"{ms(p['p50_us']):.2f}", f"{ms(p['p95_us']):.2f}", f"{ms(p['p99_us']):.2f}",
-                             p["errors"], vs))
+                             fmt(p.get("cpu_us_per_req"), 0) if s != "raw" else "-", p["errors"], vs))
     lines += ["## Storage-bound: `save_snippet`, `get_snippet`", "",
               "`save_snippet` writes a new blob per call (unique names, 1,032-byte snippet); `get_snippet` reads one "
               f"of {256} seeded blobs. The limit is the same blob operation sent by the same load tool straight to "
               "Azurite with an account SAS like the one snippets-mcp mints (no MCP, no server in between). Azurite (Node, one process) is part of "
               "every number here.", "",
-              table(["op", "conc.", "server", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "comparison"], rows),
+              table(["op", "conc.", "server", "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU us/req", "errors",
+                     "comparison"], rows),
               "", f"![storage-bound latency]({rel}/storage.png)", ""]
 
     # SSE
