@@ -426,3 +426,47 @@ async def test_concurrent_saves_to_one_name_leave_one_whole_version(server, blob
         final = result_text(assert_ok(await s.call_tool("get_snippet", {"snippetname": name})))
     assert final in versions, "the stored snippet is not one of the versions written"
     assert blobs.read(f"{name}.json") == final.encode()
+
+
+# ----------------------------------------------------------- data written by someone else
+
+
+async def test_blobs_written_directly_are_served_like_the_reference_layout(server, blobs, transport, uid):
+    """A deployment takes over the reference sample's data: `snippets/<name>.json` holding the text."""
+    name = f"{uid}-from-reference"
+    text = "saved by the Python reference\r\nwith ünïcödé 🦀\n"
+    container = blobs.container()
+    if not container.exists():
+        container.create_container()
+    container.upload_blob(f"{name}.json", text.encode(), overwrite=True)
+    async with mcp_session(server.base_url, transport) as s:
+        assert result_text(assert_ok(await s.call_tool("get_snippet", {"snippetname": name}))) == text
+        listed = structured(await s.call_tool("list_snippets", {"prefix": uid}))
+        assert [(e["name"], e["bytes"]) for e in listed["snippets"]] == [(name, len(text.encode()))]
+
+
+async def test_a_blob_that_is_not_utf8_gives_a_clean_tool_error(server, blobs, transport, uid):
+    name = f"{uid}-binary"
+    container = blobs.container()
+    if not container.exists():
+        container.create_container()
+    container.upload_blob(f"{name}.json", b"\xff\xfe\x00 not utf-8 \xc3\x28", overwrite=True)
+    async with mcp_session(server.base_url, transport) as s:
+        r = await s.call_tool("get_snippet", {"snippetname": name})
+        assert r.is_error is True, f"non-UTF-8 bytes served as text: {r!r}"
+        # The session and the server are fine afterwards.
+        assert result_text(assert_ok(await s.call_tool("hello_mcp", {}))) == "Hello I am MCPTool!"
+
+
+async def test_list_with_a_forged_cursor_is_a_clean_refusal(server, transport, uid):
+    async with mcp_session(server.base_url, transport) as s:
+        for cursor in ("not-a-real-cursor", "", "%%%", "A" * 5000):
+            with sup.step(f"cursor={cursor[:20]!r}"):
+                try:
+                    r = await s.call_tool("list_snippets", {"prefix": uid, "cursor": cursor})
+                except Exception:  # noqa: BLE001 - a JSON-RPC invalid-params error is a clean refusal too
+                    continue
+                if not r.is_error:
+                    # Accepting it is fine only if the answer is well formed.
+                    assert isinstance(r.structured_content["snippets"], list), r
+        assert result_text(assert_ok(await s.call_tool("hello_mcp", {}))) == "Hello I am MCPTool!"
