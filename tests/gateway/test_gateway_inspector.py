@@ -54,3 +54,60 @@ def test_inspector_cli_without_token_discovers_oauth(stack, tmp_path, transport)
     proc = inspector(tmp_path, stack.url, transport, "--method", "tools/list")
     assert proc.returncode != 0
     assert '"code":"auth_required"' in proc.stdout + proc.stderr
+
+
+async def test_inspector_cli_completes_the_oauth_flow_itself(stack, tmp_path, client_ip):
+    """The Inspector as an OAuth client: it discovers, registers and prints the authorize URL;
+    the headless user agent plays the user's browser (consent, sign-in) and delivers the
+    callback to the Inspector's own loopback listener; the Inspector then exchanges the code and
+    lists the tools through the gateway."""
+    import re
+    import time
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TMPDIR")}
+    env.update(
+        HOME=str(tmp_path), MCP_CATALOG_PATH=str(tmp_path / "catalog.json"), PATH=f"{NODE22.parent}:{env.get('PATH', '')}",
+        NO_COLOR="1", CI="true", MCP_AUTO_OPEN_ENABLED="true", BROWSER="/bin/true", MCP_INSPECTOR_SECRET_STORE="memory",
+    )  # fmt: skip
+    argv = [str(NODE22), str(LAUNCHER), "--cli", stack.url + "/mcp", "--transport", "http", "--method", "tools/list"]
+    proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.set_blocking(proc.stderr.fileno(), False)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        match = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                seen += os.read(proc.stderr.fileno(), 65536)
+            except BlockingIOError:
+                pass
+            match = re.search(rb"navigate to: (\S+)", seen)
+            if match:
+                break
+            time.sleep(0.05)
+        assert match, seen.decode(errors="replace")
+        authorize = match.group(1).decode()
+        redirect_uri = parse_qs(urlsplit(authorize).query)["redirect_uri"][0]
+        assert authorize.startswith(f"{stack.url}/authorize?")
+        agent = sup.UserAgent(client_ip)
+        try:
+            final = await agent.navigate(authorize, redirect_uri)
+        finally:
+            await agent.aclose()
+        params = sup.callback_params(final)
+        assert "code" in params and params["iss"] == stack.url
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await http.get(final)).status_code == 200  # the Inspector's callback listener
+        os.set_blocking(proc.stderr.fileno(), True)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    (sup.ARTIFACTS / "inspector-oauth.log").write_text(f"$ {' '.join(argv)}\nexit {proc.returncode}\n--- stdout\n{out.decode()}\n--- stderr\n{(seen + err).decode(errors='replace')}\n")
+    assert proc.returncode == 0, (seen + err).decode(errors="replace")
+    tools = {t["name"] for t in json.loads(out)["tools"]}
+    assert {"save_snippet", "get_snippet"} <= tools
