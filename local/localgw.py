@@ -325,7 +325,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "0")), help="gateway port (default: a free one)")
     ap.add_argument("--idp-port", type=int, default=int(os.environ.get("IDP_PORT", "0")), help="IdP port (default: a free one)")
     ap.add_argument("--auto-login", default=os.environ.get("IDP_AUTO_LOGIN"), help="sign this user in without a sign-in page")
-    ap.add_argument("--state-dir", default=str(LOCAL / ".state"), help="keys, configs and logs (recreated)")
+    ap.add_argument("--state-dir", default=os.environ.get("LOCAL_GATEWAY_STATE_DIR", str(LOCAL / ".state")), help="keys, configs and logs (recreated)")
     ap.add_argument("--env-file", help="also write the server's session-token settings (KEY=VALUE lines) here")
     ap.add_argument("--verbose", action="store_true", help="log every policy the runner executes")
     args = ap.parse_args()

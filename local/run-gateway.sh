@@ -9,14 +9,14 @@
 #
 # Without --blob-endpoint it starts its own Azurite for client registrations. To let the server
 # check tokens too, start it with the keys written by --env-file (docs/local-gateway.md).
-# Needs: Mono (tests/gateway/apt-packages.txt), Node 20+, Python 3.11+, cargo (key generation).
+# Needs: Mono (local/apt-packages.txt), Node 20+, Python 3.11+, cargo (key generation).
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 
 for tool in mono mcs node npm python3 cargo; do
   command -v "$tool" >/dev/null 2>&1 || {
-    echo "error: $tool is missing (Mono: apt-get install -y \$(grep -v '^#' $REPO/tests/gateway/apt-packages.txt))" >&2
+    echo "error: $tool is missing (Mono: apt-get install -y \$(grep -v '^#' $REPO/local/apt-packages.txt))" >&2
     exit 1
   }
 done

@@ -132,3 +132,63 @@ def test_runner_refuses_policies_it_cannot_execute(stack, case):
         assert message in gw.log("gateway", "stderr")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_local_supports_gateway() -> bool:
+    return "GATEWAY_PORT" in (sup.REPO / "scripts" / "run-local.sh").read_text()
+
+
+@pytest.mark.xfail(
+    not _run_local_supports_gateway(),
+    strict=True,
+    reason="scripts/run-local.sh does not start the local gateway yet: apply local/patches/run-local-gateway.diff",
+)
+async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, client_ip):
+    port, gw_port = localgw.free_port(), localgw.free_port()
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")}
+    env.update(
+        PORT=str(port), GATEWAY_PORT=str(gw_port), AZURITE_DIR=str(tmp_path / "azurite"), NO_COLOR="1",
+        SNIPPETS_MCP_BIN=os.environ.get("SNIPPETS_MCP_BIN", str(sup.REPO / "target" / "debug" / "snippets-mcp")),
+        LOCAL_GATEWAY_STATE_DIR=str(tmp_path / "gateway-state"),
+    )  # fmt: skip
+    log = sup.ARTIFACTS / "run-local-gateway.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["bash", str(sup.REPO / "scripts" / "run-local.sh")], cwd=sup.REPO, env=env, stdin=subprocess.DEVNULL,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+    gw = f"http://127.0.0.1:{gw_port}"
+    try:
+        end = time.monotonic() + 180
+        text = ""
+        while time.monotonic() < end and proc.poll() is None:
+            text = log.read_text(errors="replace")
+            if "snippets-mcp is running" in text:
+                break
+            time.sleep(0.1)
+        assert "snippets-mcp is running" in text, text
+        assert f"{gw}/mcp/sse" in text and f"{gw}/mcp\n" in text, text
+        oauth = sup.OAuth(gw, client_ip)
+        oauth.agent.username = "erin"
+        try:
+            _, tokens = await oauth.login()
+        finally:
+            await oauth.aclose()
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await sup.mcp_post(http, f"{gw}/mcp", tokens["access_token"])).status_code == 200
+            # The server shares the gateway's keys: it accepts the gateway's token and nothing else.
+            assert (await sup.mcp_post(http, f"http://127.0.0.1:{port}/mcp", tokens["access_token"])).status_code == 200
+            assert (await sup.mcp_post(http, f"http://127.0.0.1:{port}/mcp", None)).status_code == 401
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = proc.wait(timeout=10)
+    assert code in (0, 130), log.read_text(errors="replace")
+    for p in (port, gw_port):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{p}/", timeout=2)
