@@ -22,19 +22,23 @@ have cargo || die "cargo is not installed (the Rust toolchain is required: https
 port_free "$PORT" || die "port $PORT on 127.0.0.1 is in use: choose another with PORT=<port> $0"
 
 AZ_PID=""; SRV_PID=""
+# stop_pid PID SECONDS: SIGTERM, wait (bounded), then SIGKILL.
+stop_pid() {
+  local p="$1" i
+  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  for ((i = 0; i < $2 * 10; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$p" 2>/dev/null; then
+    warn "pid $p did not stop in $2s; killing it"
+    kill -KILL "$p" 2>/dev/null || true
+  fi
+  wait "$p" 2>/dev/null || true
+}
 cleanup() {
   trap - EXIT INT TERM
-  local p
-  for p in "$SRV_PID" "$AZ_PID"; do
-    [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null || true
-  done
-  for p in "$SRV_PID" "$AZ_PID"; do
-    [[ -z "$p" ]] && continue
-    local i
-    for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && { warn "pid $p did not stop in 10s; killing it"; kill -KILL "$p" 2>/dev/null || true; }
-    wait "$p" 2>/dev/null || true
-  done
+  # The server first (it drains in-flight calls, up to 20s, and may still talk to storage), then Azurite.
+  stop_pid "$SRV_PID" 25
+  stop_pid "$AZ_PID" 10
   log "stopped"
 }
 trap cleanup EXIT
@@ -51,7 +55,9 @@ if ! port_free $BP || ! port_free $QP || ! port_free $TP; then
 fi
 AZ_LOG="$AZ_DIR/azurite.log"
 log "starting Azurite (data and log in ${AZ_DIR#"$REPO_ROOT/"}/)"
-node "$REPO_ROOT/node_modules/azurite/dist/src/azurite.js" \
+# Its own session: a terminal's Ctrl-C must not stop storage under a server that is still draining.
+SETSID=(); have setsid && SETSID=(setsid)
+"${SETSID[@]}" node "$REPO_ROOT/node_modules/azurite/dist/src/azurite.js" \
   --location "$AZ_DIR" --disableTelemetry --skipApiVersionCheck --loose \
   --blobHost 127.0.0.1 --blobPort $BP --queueHost 127.0.0.1 --queuePort $QP \
   --tableHost 127.0.0.1 --tablePort $TP >"$AZ_LOG" 2>&1 </dev/null &
