@@ -7,9 +7,13 @@ mocked. Every wait is a poll against a deadline; every loop is bounded.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import re
 import signal
 import socket
@@ -351,13 +355,41 @@ TRANSPORTS = ("http", "sse")
 CALL_TIMEOUT = 60.0
 
 
+def _posts_elsewhere_factory(post_base: str):
+    """An httpx2 client factory for the SDK's sse_client whose POSTs go to another instance."""
+    import httpx2
+
+    target = httpx2.URL(post_base)
+
+    class PostElsewhere(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request):
+            if request.method == "POST":
+                request.url = request.url.copy_with(host=target.host, port=target.port)
+            return await super().handle_async_request(request)
+
+    def factory(headers=None, timeout=None, auth=None):
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=PostElsewhere())
+
+    return factory
+
+
 @contextlib.asynccontextmanager
-async def mcp_session(base_url: str, transport: str, headers: dict[str, str] | None = None) -> AsyncIterator[Any]:
-    """An initialized official-SDK `ClientSession` over Streamable HTTP (`/mcp`) or SSE (`/sse`)."""
+async def mcp_session(
+    base_url: str, transport: str, headers: dict[str, str] | None = None, post_base: str | None = None
+) -> AsyncIterator[Any]:
+    """An initialized official-SDK `ClientSession` over Streamable HTTP (`/mcp`) or SSE (`/sse`).
+
+    With `post_base` (SSE only), the stream stays on `base_url` while every POST /message goes to
+    `post_base`: what Flex Consumption does when a request lands on another instance.
+    """
     import httpx2
     from mcp import ClientSession
     from mcp.client.sse import sse_client
     from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    if post_base is not None and transport != "sse":
+        raise ValueError("post_base only applies to the SSE transport")
 
     if transport == "http":
         async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=CALL_TIMEOUT), headers=headers) as hc:
@@ -367,7 +399,10 @@ async def mcp_session(base_url: str, transport: str, headers: dict[str, str] | N
                     await session.initialize()
                     yield session
     elif transport == "sse":
-        async with sse_client(f"{base_url}/sse", headers=headers, timeout=30.0, sse_read_timeout=CALL_TIMEOUT) as (r, w):
+        factory = create_mcp_http_client if post_base is None else _posts_elsewhere_factory(post_base)
+        async with sse_client(
+            f"{base_url}/sse", headers=headers, timeout=30.0, sse_read_timeout=CALL_TIMEOUT, httpx_client_factory=factory
+        ) as (r, w):
             async with ClientSession(r, w, read_timeout_seconds=CALL_TIMEOUT) as session:
                 await session.initialize()
                 yield session
@@ -448,15 +483,25 @@ def mcp_response_messages(r: httpx.Response) -> list[dict]:
 class RawSseSession:
     """The legacy HTTP+SSE transport driven byte by byte with httpx (no SDK in between)."""
 
-    def __init__(self, base_url: str, client: httpx.AsyncClient, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        client: httpx.AsyncClient,
+        headers: dict[str, str] | None = None,
+        post_base: str | None = None,
+    ):
         self.base_url = base_url
         self.client = client
         self.headers = dict(headers or {})
+        # Where POSTs go: another instance than the stream's, to exercise the cross-instance relay.
+        self.post_base = post_base or base_url
         self._cm = None
         self.response: httpx.Response | None = None
         self._lines: AsyncIterator[str] | None = None
         self.endpoint_data: str | None = None
         self.comments: list[str] = []
+        # Every JSON-RPC message that arrived on the stream, in order.
+        self.seen: list[dict] = []
 
     async def __aenter__(self) -> "RawSseSession":
         self._cm = self.client.stream("GET", f"{self.base_url}/sse", headers={"Accept": "text/event-stream", **self.headers})
@@ -504,7 +549,7 @@ class RawSseSession:
 
     def message_url(self) -> str:
         assert self.endpoint_data is not None
-        return httpx.URL(f"{self.base_url}/sse").join(self.endpoint_data).__str__()
+        return str(httpx.URL(f"{self.post_base}/sse").join(self.endpoint_data))
 
     async def post(self, body: bytes | dict, headers: dict | None = None) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -521,6 +566,7 @@ class RawSseSession:
             if ev["event"] != "message" or not ev.get("data"):
                 continue
             m = json.loads(ev["data"])
+            self.seen.append(m)
             if m.get("id") == msg.get("id") and ("result" in m or "error" in m):
                 return m
         raise AssertionError(f"no response to id {msg.get('id')} within {max_events} events")
@@ -552,3 +598,59 @@ def step(description: str) -> Iterator[None]:
     except Exception as e:
         e.add_note(f"while: {description}")
         raise
+
+
+# --------------------------------------------------------------------------------------------
+# Session tokens (docs/session-token.md), sealed independently of the Rust crate
+# --------------------------------------------------------------------------------------------
+
+AUDIENCE = "https://gw.example/mcp"
+
+
+def new_keys() -> tuple[bytes, bytes]:
+    return os.urandom(32), os.urandom(32)
+
+
+def seal(enc_key: bytes, mac_key: bytes, claims: dict) -> str:
+    """version 0x01 || IV || AES-256-CBC(PKCS#7(claims JSON)) || HMAC-SHA256, base64url without padding."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    plaintext = json.dumps(claims, separators=(",", ":")).encode()
+    iv = os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    enc = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).encryptor()
+    ct = enc.update(padded) + enc.finalize()
+    body = b"\x01" + iv + ct
+    tag = hmac.new(mac_key, body, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode()
+
+
+def claims(sub: str = "user-a", aud: str = AUDIENCE, exp_in: int = 600) -> dict:
+    now = int(time.time())
+    return {
+        "sid": secrets.token_hex(16),
+        "sub": sub,
+        "cid": "client-e2e",
+        "scp": "user_impersonation",
+        "aud": aud,
+        "iat": now,
+        "exp": now + exp_in,
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+
+
+def auth_env(keys: tuple[bytes, bytes], audience: str = AUDIENCE) -> dict[str, str]:
+    """Server settings that turn the session-token check on."""
+    enc, mac = keys
+    return {
+        "SESSION_TOKEN_ENC_KEY": base64.b64encode(enc).decode(),
+        "SESSION_TOKEN_MAC_KEY": base64.b64encode(mac).decode(),
+        "MCP_RESOURCE_URL": audience,
+    }

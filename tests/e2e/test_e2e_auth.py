@@ -7,58 +7,29 @@ independent implementation, so a passing test also shows the Rust verifier follo
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import os
-import secrets
-import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import e2e_support as sup
-from e2e_support import MCP_HEADERS, RawSseSession, assert_ok, jsonrpc, mcp_session, result_text
+from e2e_support import (
+    AUDIENCE,
+    MCP_HEADERS,
+    RawSseSession,
+    assert_ok,
+    bearer,
+    claims,
+    jsonrpc,
+    mcp_session,
+    new_keys,
+    result_text,
+    seal,
+)
 
 pytestmark = pytest.mark.anyio
 
-AUDIENCE = "https://gw.example/mcp"
 METADATA = "https://gw.example/.well-known/oauth-protected-resource/mcp"
-
-
-def new_keys() -> tuple[bytes, bytes]:
-    return os.urandom(32), os.urandom(32)
-
-
-def seal(enc_key: bytes, mac_key: bytes, claims: dict) -> str:
-    plaintext = json.dumps(claims, separators=(",", ":")).encode()
-    iv = os.urandom(16)
-    padder = padding.PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
-    enc = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).encryptor()
-    ct = enc.update(padded) + enc.finalize()
-    body = b"\x01" + iv + ct
-    tag = hmac.new(mac_key, body, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode()
-
-
-def claims(sub: str = "user-a", aud: str = AUDIENCE, exp_in: int = 600) -> dict:
-    now = int(time.time())
-    return {
-        "sid": secrets.token_hex(16),
-        "sub": sub,
-        "cid": "client-e2e",
-        "scp": "user_impersonation",
-        "aud": aud,
-        "iat": now,
-        "exp": now + exp_in,
-    }
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +39,8 @@ def keys() -> tuple[bytes, bytes]:
 
 @pytest.fixture(scope="module")
 def auth_server(azurite, keys):
-    enc, mac = keys
     srv = sup.Server(
-        sup.base_env(
-            {
-                "AzureWebJobsStorage": azurite.connection_string(),
-                "SESSION_TOKEN_ENC_KEY": base64.b64encode(enc).decode(),
-                "SESSION_TOKEN_MAC_KEY": base64.b64encode(mac).decode(),
-                "MCP_RESOURCE_URL": AUDIENCE,
-            }
-        ),
-        label="auth",
+        sup.base_env({"AzureWebJobsStorage": azurite.connection_string(), **sup.auth_env(keys)}), label="auth"
     )
     try:
         srv.start()
