@@ -158,10 +158,12 @@ class LocalGateway:
         verbose: bool = False,
         policies_dir: Path = POLICIES,
         idp_overrides: dict | None = None,
+        host_map: dict | None = None,
     ):
         self.state = Path(state_dir)
         self.policies_dir = Path(policies_dir)
         self.idp_overrides = idp_overrides or {}
+        self.host_map = host_map or {}
         self.backend_url = backend_url.rstrip("/")
         self.blob_endpoint = blob_endpoint.rstrip("/")
         self.port = port or free_port()
@@ -208,7 +210,7 @@ class LocalGateway:
             "backends": {b["id"]: self.backend_url for b in manifest.get("backends", [])},
             # Entra ID is not reachable here: its authority goes to the local IdP, for the
             # runner's own calls (send-request) and for redirects it sends browsers to.
-            "hostMap": {ENTRA_AUTHORITY: self.idp_url},
+            "hostMap": {ENTRA_AUTHORITY: self.idp_url, **self.host_map},
             "managedIdentity": {
                 "signingKeyFile": str(mi_key),
                 "issuer": self.mi_issuer,

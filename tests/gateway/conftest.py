@@ -27,7 +27,7 @@ import localgw  # noqa: E402  (local/localgw.py, the same launcher local/run-gat
 # The well-known Azurite development account (public, documented by Microsoft; not a secret).
 DEV_ACCOUNT = localgw.AZURITE_ACCOUNT
 DEV_KEY = localgw.AZURITE_KEY
-LOGS: list[Path] = []
+LOGS = sup.LOGS
 
 
 def _tail(path: Path, lines: int = 60) -> str:

@@ -31,6 +31,8 @@ CALL_TIMEOUT = 60.0
 # A loopback redirect URI: RFC 8252 clients listen on any port; nothing needs to listen, the
 # user agent below stops at the redirect and hands its URL to the client.
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
+# Log files whose tails a failing test's report shows (conftest.py).
+LOGS: list[Path] = []
 
 _ip_counter = iter(range(10_000))
 
