@@ -33,6 +33,10 @@ FAIL_PROBE = (
     '    <choose><when condition="@(context.Request.Headers.GetValueOrDefault(&quot;X-Probe&quot;, &quot;&quot;) == &quot;load&quot;)">'
     '<cache-lookup-value key="probe" variable-name="probe" default-value="(none)" />'
     '<return-response><set-status code="200" reason="OK" /><set-body>@((string)context.Variables[&quot;probe&quot;])</set-body></return-response>'
+    "</when></choose>\n"
+    '    <choose><when condition="@(context.Request.Headers.GetValueOrDefault(&quot;X-Probe&quot;, &quot;&quot;) == &quot;check&quot;)">'
+    '<check-header name="X-Required" failed-check-httpcode="401" failed-check-error-message="X-Required missing" ignore-case="true"><value>yes</value></check-header>'
+    '<return-response><set-status code="204" reason="No Content" /></return-response>'
     "</when></choose>"
 )
 
@@ -106,3 +110,13 @@ async def test_cache_duration_is_honoured(probed, http):
         await anyio.sleep(0.2)
     assert r.text == "(none)"
     assert time.monotonic() - stored_at >= 1.5  # not before its 2 s duration
+
+
+async def test_check_header(probed, http):
+    url = f"{probed.url}/revoke"
+    r = await http.post(url, data={"token": "x"}, headers={"X-Probe": "check"})
+    assert r.status_code == 401 and r.json() == {"statusCode": 401, "message": "X-Required missing"}
+    r = await http.post(url, data={"token": "x"}, headers={"X-Probe": "check", "X-Required": "no"})
+    assert r.status_code == 401
+    r = await http.post(url, data={"token": "x"}, headers={"X-Probe": "check", "X-Required": "YES"})
+    assert r.status_code == 204
