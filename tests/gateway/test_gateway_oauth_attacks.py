@@ -403,16 +403,7 @@ async def test_oauth_api_rate_limit_per_client_ip(stack):
         assert r.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "policy bug (minor, hardening): .NET Regex '$' also matches before a final newline, so "
-        "authorize.xml accepts a code_challenge of 43 characters plus '\\n' (and likewise the "
-        "consent request id, code, refresh token, verifier and client id patterns accept a trailing "
-        "newline). Fix in crates/policies/templates: end every Regex.IsMatch pattern with \\z "
-        "instead of $ (in the C# string literal: \"^[A-Za-z0-9_-]{43}\\\\z\")."
-    ),
-)
+# Regression: .NET's `$` also matches before a final newline; the policies anchor with `\z`.
 async def test_code_challenge_with_trailing_newline_is_refused(oauth):
     client_id = await oauth.new_client()
     _, challenge = sup.pkce_pair()
