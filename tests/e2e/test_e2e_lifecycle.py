@@ -253,3 +253,23 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+async def test_sigterm_exits_promptly_even_when_storage_is_gone(start_server, tmp_path):
+    """Storage can be unreachable when the host stops the instance: shutdown must not hang on it."""
+    az = sup.Azurite(tmp_path / "azurite-to-stop")
+    az.start()
+    try:
+        srv = start_server({"AzureWebJobsStorage": az.connection_string()}, label="storage-gone")
+        async with httpx.AsyncClient(timeout=30) as c, RawSseSession(srv.base_url, c) as sse:
+            await sse.endpoint()  # an open stream: this instance now has relay state in storage
+            assert "result" in await sse.initialize()
+            az.stop()
+            t = time.monotonic()
+            srv.process.proc.send_signal(signal.SIGTERM)
+            code = await anyio.to_thread.run_sync(srv.process.wait_exit, 15)
+            took = time.monotonic() - t
+        assert code == 0, f"exit status {code} ({took:.1f}s; None = still running)\n{srv.process.logs(40)}"
+        assert took < 10.0, f"took {took:.1f}s to stop with storage unreachable\n{srv.process.logs(40)}"
+    finally:
+        az.stop()
