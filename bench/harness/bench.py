@@ -173,7 +173,7 @@ SERVERS = {
              lambda p: [str(RUST_BIN), "--port", str(p)], {}, True),
     "python": ("Python SDK (mcp + uvicorn)",
                lambda p: [str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "servers" / "python" / "server.py"),
-                          "--port", str(p)], {"PYTHONDONTWRITEBYTECODE": "0"}, True),
+                          "--port", str(p)], {}, True),
     "ts": ("TypeScript SDK (Node)",
            lambda p: [shutil.which("node") or "node", str(BENCH / "servers" / "ts" / "server.mjs"), "--port", str(p)],
            {"NODE_ENV": "production"}, True),
@@ -184,10 +184,12 @@ SERVERS = {
 
 def spawn(name: str, port: int, conn: str, logdir: Path) -> subprocess.Popen:
     _, argv, extra, _ = SERVERS[name]
-    env = dict(os.environ)
+    # A clean environment, as on a Functions instance: nothing inherited from the shell that changes how a
+    # runtime behaves (RUST_BACKTRACE makes every azure_core error capture a backtrace, NODE_OPTIONS,
+    # PYTHON* flags, RUST_LOG...).
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
     env.update(extra)
     env["AzureWebJobsStorage"] = conn
-    env.pop("RUST_LOG", None)
     errlog = open(logdir / f"{name}-{port}.log", "w")
     # taskset execs the server, so the pid is the server's own.
     return subprocess.Popen(["taskset", "-c", CPUS.server] + argv(port), env=env, stdout=errlog,

@@ -412,7 +412,9 @@ def render(res, doc: Path, chart_dir: Path):
               "server.",
               "- Load: wrk 4.x, closed loop, keep-alive, fixed duration per point after a warm-up, loopback only. "
               "Every response body is checked; failures are counted as errors and excluded from throughput.",
-              "- Memory is `/proc/<pid>/status` of the server process itself (taskset execs it).",
+              "- Memory is `/proc/<pid>/status` of the server process itself (taskset execs it). Servers start "
+              "with a clean environment (PATH, HOME, LANG, the connection string): no RUST_BACKTRACE, "
+              "NODE_OPTIONS or PYTHON* flags from the caller's shell.",
               f"- Open-file limit for this run: {res['nofile_limit']:,}.",
               "", "## Versions", "",
               table(["component", "version"], [(k, v) for k, v in m["versions"].items()]), "",
