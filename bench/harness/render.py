@@ -375,7 +375,9 @@ def render(res, doc: Path, chart_dir: Path):
                          fmt(d["per_session_kib"], 1), err))
     lines += ["## Legacy SSE sessions", "",
               "N clients open `GET /sse` (128 opening at a time) and each waits for its `endpoint` event; with all "
-              "of them open, the server's RSS is read. Per session = (RSS with N open - RSS before) / N.", "",
+              "of them open, the server's RSS is read. Per session = (RSS with N open - RSS before) / N. "
+              "snippets-mcp's cross-instance SSE relay is off here (the connection string names no queue "
+              "endpoint), as the peers have none.", "",
               table(["server", "open / target", "seconds to open", "RSS before MB", "RSS with all open MB",
                      "KiB per session", "errors"], rows), ""]
 
