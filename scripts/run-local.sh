@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the MCP server locally against Azurite (local Azure Storage). Ctrl-C stops both.
+# Runs the MCP server locally against Azurite (local Azure Storage), behind the local APIM gateway
+# (local/run-gateway.sh: the generated policies on Mono + an Entra ID stand-in). Ctrl-C stops all.
 #
 #   scripts/run-local.sh             server on http://127.0.0.1:7071 (PORT=8080 scripts/run-local.sh to change)
+#                                    behind the local gateway on http://127.0.0.1:7080 (docs/local-gateway.md)
+#   GATEWAY=0 scripts/run-local.sh   the server alone: no gateway, no token check
 #
 # Installs the project-local npm packages if missing (npm ci), starts Azurite on loopback with its
 # data in .azurite/ (ports 10000-10002, or free ports when those are busy), builds the release binary
@@ -10,19 +13,36 @@
 # SNIPPETS_MAX_BYTES, MCP_MAX_BODY_BYTES, SNIPPETS_CONTAINER are passed to the server.
 # SNIPPETS_MCP_BIN=path runs that binary instead of building the release one;
 # AZURITE_DIR=path keeps Azurite's data there instead of .azurite/.
+# GATEWAY_PORT (default 7080) is the local gateway's port. With the gateway, the server gets fresh
+# session-token keys shared with it (SESSION_TOKEN_ENC_KEY/MAC_KEY, MCP_RESOURCE_URL) and so
+# accepts only tokens the gateway issued.
 set -Eeuo pipefail
+# shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$REPO_ROOT"
 
 PORT="${PORT:-7071}"
-[[ "$PORT" =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65536)) || die "PORT must be a TCP port number, got '$PORT'"
+is_port() { [[ "$1" =~ ^[0-9]+$ ]] && (($1 > 0 && $1 < 65536)); }
+is_port "$PORT" || die "PORT must be a TCP port number, got '$PORT'"
+GATEWAY="${GATEWAY:-1}"
+GATEWAY_PORT="${GATEWAY_PORT:-7080}"
+[[ "$GATEWAY" == 0 || "$GATEWAY" == 1 ]] || die "GATEWAY must be 0 or 1, got '$GATEWAY'"
+is_port "$GATEWAY_PORT" || die "GATEWAY_PORT must be a TCP port number, got '$GATEWAY_PORT'"
 
 ensure_npm_deps
 have cargo || die "cargo is not installed (the Rust toolchain is required: https://rustup.rs)"
 port_free "$PORT" || die "port $PORT on 127.0.0.1 is in use: choose another with PORT=<port> $0"
+if [[ "$GATEWAY" == 1 ]]; then
+  port_free "$GATEWAY_PORT" \
+    || die "port $GATEWAY_PORT on 127.0.0.1 is in use: choose another with GATEWAY_PORT=<port> $0 (or GATEWAY=0)"
+  # Mono for the policy runner (local/apt-packages.txt).
+  mapfile -t GW_PKGS < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$REPO_ROOT/local/apt-packages.txt")
+  apt_install "${GW_PKGS[@]}"
+fi
 
-AZ_PID=""; SRV_PID=""
+AZ_PID=""; SRV_PID=""; GW_PID=""
 # stop_pid PID SECONDS: SIGTERM, wait (bounded), then SIGKILL.
+# shellcheck disable=SC2329 # called from the EXIT trap
 stop_pid() {
   local p="$1" i
   [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 0
@@ -34,9 +54,12 @@ stop_pid() {
   fi
   wait "$p" 2>/dev/null || true
 }
+# shellcheck disable=SC2329 # the EXIT trap
 cleanup() {
   trap - EXIT INT TERM
-  # The server first (it drains in-flight calls, up to 20s, and may still talk to storage), then Azurite.
+  # Front to back: the gateway, the server (it drains in-flight calls, up to 20s, and may still talk
+  # to storage), then Azurite.
+  stop_pid "$GW_PID" 15
   stop_pid "$SRV_PID" 25
   stop_pid "$AZ_PID" 10
   log "stopped"
@@ -86,6 +109,17 @@ else
   BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/snippets-mcp"
 fi
 
+if [[ "$GATEWAY" == 1 ]]; then
+  # Fresh session-token keys shared by the gateway (it reads them from the environment) and the
+  # server, which then checks every token a second time (docs/server.md).
+  while IFS= read -r line; do
+    key="${line%%=*}"
+    if [[ "$key" == SESSION_TOKEN_ENC_KEY || "$key" == SESSION_TOKEN_MAC_KEY ]]; then export "$key=${line#*=}"; fi
+  done < <(cargo run -q -p session-token --bin session-token-keygen)
+  [[ -n "${SESSION_TOKEN_ENC_KEY:-}" && -n "${SESSION_TOKEN_MAC_KEY:-}" ]] || die "session-token-keygen printed no keys"
+  export MCP_RESOURCE_URL="http://127.0.0.1:$GATEWAY_PORT/mcp"
+fi
+
 log "starting snippets-mcp on 127.0.0.1:$PORT"
 FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" AzureWebJobsStorage="$CONN" \
   RUST_LOG="${RUST_LOG:-info}" LOG_FORMAT="${LOG_FORMAT:-text}" \
@@ -93,27 +127,62 @@ FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" AzureWebJobsStorage="$CONN" \
 SRV_PID=$!
 wait_http "http://127.0.0.1:$PORT/" 60 "$SRV_PID" || die "snippets-mcp did not answer GET / on port $PORT (log above)"
 
-cat <<INFO
+if [[ "$GATEWAY" == 1 ]]; then
+  log "starting the local APIM gateway on 127.0.0.1:$GATEWAY_PORT (local/run-gateway.sh; logs in local/.state/)"
+  "$REPO_ROOT/local/run-gateway.sh" --backend "http://127.0.0.1:$PORT" \
+    --blob-endpoint "http://127.0.0.1:$BP/devstoreaccount1" --port "$GATEWAY_PORT" </dev/null &
+  GW_PID=$!
+  wait_http "http://127.0.0.1:$GATEWAY_PORT/.well-known/oauth-protected-resource" 180 "$GW_PID" \
+    || die "the local gateway did not start (logs in local/.state/)"
+fi
 
-${_G}snippets-mcp is running${_N} (Ctrl-C stops it and Azurite)
+INSP="scripts/lib/inspector.sh"
+{
+  echo
+  echo "${_G}snippets-mcp is running${_N} (Ctrl-C stops everything this script started)"
+  if [[ "$GATEWAY" == 1 ]]; then
+    cat <<INFO
+  Through the local APIM gateway (OAuth with the local Entra ID stand-in, as in Azure):
+    Streamable HTTP:  http://127.0.0.1:$GATEWAY_PORT/mcp
+    SSE (legacy):     http://127.0.0.1:$GATEWAY_PORT/mcp/sse
+  The server itself (it now accepts only the gateway's session tokens):
+    Streamable HTTP:  http://127.0.0.1:$PORT/mcp
+    SSE (legacy):     http://127.0.0.1:$PORT/sse
+  Storage:            Azurite, data in ${AZ_DIR#"$REPO_ROOT/"}/ (blob container "snippets")
+
+MCP Inspector (project-local, Node 22), from another terminal in $REPO_ROOT:
+  $INSP          (web UI: connect to http://127.0.0.1:$GATEWAY_PORT/mcp, it runs the OAuth flow)
+  For the CLI without OAuth, run the server alone (GATEWAY=0 $0) and:
+    $INSP --cli http://127.0.0.1:$PORT/mcp --transport http --method tools/list
+INFO
+  else
+    cat <<INFO
   Streamable HTTP:  http://127.0.0.1:$PORT/mcp
   SSE (legacy):     http://127.0.0.1:$PORT/sse
   Storage:          Azurite, data in ${AZ_DIR#"$REPO_ROOT/"}/ (blob container "snippets")
 
 MCP Inspector (project-local, Node 22), from another terminal in $REPO_ROOT:
-  scripts/lib/inspector.sh --cli http://127.0.0.1:$PORT/mcp --transport http --method tools/list
-  scripts/lib/inspector.sh --cli http://127.0.0.1:$PORT/sse --transport sse --method tools/call \\
+  $INSP --cli http://127.0.0.1:$PORT/mcp --transport http --method tools/list
+  $INSP --cli http://127.0.0.1:$PORT/sse --transport sse --method tools/call \\
       --tool-name save_snippet --tool-arg snippetname=hello --tool-arg snippet='print("hi")'
-  scripts/lib/inspector.sh --cli http://127.0.0.1:$PORT/mcp --transport http --method tools/call \\
+  $INSP --cli http://127.0.0.1:$PORT/mcp --transport http --method tools/call \\
       --tool-name get_snippet --tool-arg snippetname=hello
-  scripts/lib/inspector.sh          (web UI; connect it to one of the URLs above)
-
+  $INSP          (web UI; connect it to one of the URLs above)
 INFO
+  fi
+  echo
+}
 
 # Wait for whichever exits first; the EXIT trap stops the other one.
 set +e
-wait -n "$SRV_PID" "$AZ_PID"
+wait -n "$SRV_PID" "$AZ_PID" ${GW_PID:+"$GW_PID"}
 rc=$?
 set -e
-if ! kill -0 "$SRV_PID" 2>/dev/null; then warn "snippets-mcp exited (status $rc)"; else warn "Azurite exited (log: $AZ_LOG)"; fi
+if ! kill -0 "$SRV_PID" 2>/dev/null; then
+  warn "snippets-mcp exited (status $rc)"
+elif [[ -n "$GW_PID" ]] && ! kill -0 "$GW_PID" 2>/dev/null; then
+  warn "the local gateway exited (status $rc; logs in local/.state/)"
+else
+  warn "Azurite exited (log: $AZ_LOG)"
+fi
 exit "$rc"

@@ -9,6 +9,7 @@
 # Environment: SNIPPETS_MCP_BIN (server binary for the e2e tests; default: the debug build),
 # PYTHON (interpreter that creates .venv; default python3).
 set -Eeuo pipefail
+# shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$REPO_ROOT"
 

@@ -7,6 +7,7 @@
 #       --method tools/call --tool-name save_snippet --tool-arg snippetname=demo --tool-arg snippet='print(1)'
 #   scripts/lib/inspector.sh            (web UI)
 set -Eeuo pipefail
+# shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ensure_npm_deps >&2
 NODE22="$(node22)"
@@ -14,5 +15,6 @@ NODE22="$(node22)"
 export MCP_CATALOG_PATH="${MCP_CATALOG_PATH:-$REPO_ROOT/.local/inspector/mcp.json}"
 mkdir -p "$(dirname "$MCP_CATALOG_PATH")"
 # Its own child processes must find Node 22 as `node` too.
-export PATH="$(dirname "$NODE22"):$PATH"
+PATH="$(dirname "$NODE22"):$PATH"
+export PATH
 exec "$NODE22" "$REPO_ROOT/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" "$@"

@@ -35,6 +35,7 @@ async def test_run_local_serves_mcp_and_ctrl_c_stops_everything(tmp_path, uid):
         SNIPPETS_MCP_BIN=str(sup.server_binary()),
         AZURITE_DIR=str(tmp_path / "azurite"),
         NO_COLOR="1",
+        GATEWAY="0",  # the server alone; tests/gateway covers run-local.sh with the gateway
     )
     log = sup.ARTIFACTS / "run-local.log"
     with open(log, "wb") as out:
@@ -105,7 +106,7 @@ def test_run_local_refuses_a_busy_port(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        env.update(PORT=str(port), SNIPPETS_MCP_BIN=str(sup.server_binary()), AZURITE_DIR=str(tmp_path))
+        env.update(PORT=str(port), SNIPPETS_MCP_BIN=str(sup.server_binary()), AZURITE_DIR=str(tmp_path), GATEWAY="0")
         r = subprocess.run(
             ["bash", str(sup.REPO / "scripts" / "run-local.sh")],
             cwd=sup.REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
