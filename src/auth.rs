@@ -22,16 +22,19 @@ struct Inner {
     audience: Option<String>,
     /// Value of the `WWW-Authenticate` challenge on every 401.
     challenge: HeaderValue,
+    /// Bodies of refused requests are read up to this size so the client sees the 401, not a reset.
+    drain_limit: usize,
 }
 
 impl SessionAuth {
-    pub fn new(keys: Keys, audience: Option<String>) -> Self {
+    pub fn new(keys: Keys, audience: Option<String>, drain_limit: usize) -> Self {
         let challenge = challenge(audience.as_deref());
         SessionAuth {
             inner: Arc::new(Inner {
                 keys,
                 audience,
                 challenge,
+                drain_limit,
             }),
         }
     }
@@ -94,7 +97,12 @@ pub async fn require_session(
             request.extensions_mut().insert(claims);
             next.run(request).await
         }
-        None => auth.unauthorized(),
+        None => {
+            // Read what the client is still sending (bounded): closing with unread data resets the
+            // connection, and the client would never see the 401 and its challenge.
+            let _ = axum::body::to_bytes(request.into_body(), auth.inner.drain_limit).await;
+            auth.unauthorized()
+        }
     }
 }
 
@@ -121,7 +129,7 @@ mod tests {
 
     #[test]
     fn accepts_valid_and_rejects_everything_else() {
-        let auth = SessionAuth::new(keys(), Some("https://gw.example/mcp".into()));
+        let auth = SessionAuth::new(keys(), Some("https://gw.example/mcp".into()), 1024);
         let good = session_token::seal(&keys(), &claims("https://gw.example/mcp", 60));
         assert_eq!(
             auth.verify(Some(&format!("Bearer {good}"))).unwrap().sub,

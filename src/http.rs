@@ -2,10 +2,13 @@
 //! Body limits and the Host check apply to every MCP route.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{SessionAuth, require_session};
@@ -16,18 +19,19 @@ use crate::transport::sse_relay::Relay;
 use crate::transport::{jsonrpc, sse, streamable};
 use std::sync::Arc;
 
-/// `relay` carries SSE requests between instances (None: one instance only).
-/// `stop` ends SSE streams and rmcp services; cancel it once in-flight tool calls have drained.
+/// `inflight` counts POSTs being handled and tool calls running, so shutdown can wait for them;
+/// `stop` ends SSE streams once they have drained; `relay` carries SSE requests between instances.
 pub fn router(
     tools: SnippetTools,
     config: &Config,
+    inflight: TaskTracker,
     stop: CancellationToken,
     relay: Option<Arc<Relay>>,
 ) -> Router {
     let sessions = sse::SseSessions::new(tools.clone(), stop.clone(), relay);
     let limit = config.max_body_bytes;
     let streamable = Router::new()
-        .route_service("/mcp", streamable::service(tools, limit, stop))
+        .route_service("/mcp", streamable::service(tools, limit))
         .route_layer(middleware::from_fn(move |req, next| {
             jsonrpc::validate_post(limit, req, next)
         }));
@@ -37,19 +41,51 @@ pub fn router(
         .with_state(sessions)
         .merge(streamable);
     if let Some(keys) = &config.session_keys {
-        let auth = SessionAuth::new(keys.clone(), config.resource_url.clone());
+        let auth = SessionAuth::new(keys.clone(), config.resource_url.clone(), limit);
         mcp = mcp.layer(middleware::from_fn_with_state(auth, require_session));
     }
     let mcp = mcp
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(inflight, track_posts))
         .layer(middleware::from_fn_with_state(
             AllowedHosts::new(config.allowed_hosts.clone()),
             host_guard,
-        ));
+        ))
+        .layer(middleware::from_fn(close_after_rejection));
     Router::new()
         .route("/", get(ready).head(ready))
         .merge(mcp)
         .layer(TraceLayer::new_for_http())
+}
+
+/// Holds an in-flight token while a POST is handled, so a drain cannot finish before its body is in.
+async fn track_posts(
+    State(inflight): State<TaskTracker>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let _token = inflight.token();
+    next.run(request).await
+}
+
+/// A request refused before its body was read leaves unread bytes on the connection; saying
+/// `Connection: close` lets the client know not to reuse it instead of meeting a reset.
+async fn close_after_rejection(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let early = [
+        StatusCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    ];
+    if early.contains(&response.status()) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The Functions host probes this before routing traffic; it must answer at once, storage or not.

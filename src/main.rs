@@ -60,7 +60,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let tools = SnippetTools::new(store, inflight.clone());
-    let app = http::router(tools, &config, stop.clone(), relay.clone());
+    let app = http::router(
+        tools,
+        &config,
+        inflight.clone(),
+        stop.clone(),
+        relay.clone(),
+    );
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;

@@ -83,8 +83,8 @@ pub struct ListedSnippet {
     pub last_modified: Option<String>,
 }
 
-type ToolResult<T> = Result<T, String>;
-
+// Return types are written out as `Result<Json<T>, String>`: rmcp's macro looks for `Json<T>`
+// in the signature to publish an output schema, and a type alias would hide it.
 #[tool_router(router = tool_router_impl)]
 impl SnippetTools {
     pub fn new(store: Option<Arc<BlobStore>>, inflight: TaskTracker) -> Self {
@@ -117,7 +117,7 @@ impl SnippetTools {
     async fn save_snippet(
         &self,
         Parameters(args): Parameters<SaveArgs>,
-    ) -> ToolResult<Json<Saved>> {
+    ) -> Result<Json<Saved>, String> {
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
             let bytes = self.store()?.save(&name, &args.snippet).await?;
@@ -136,7 +136,7 @@ impl SnippetTools {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn get_snippet(&self, Parameters(args): Parameters<NameArgs>) -> ToolResult<String> {
+    async fn get_snippet(&self, Parameters(args): Parameters<NameArgs>) -> Result<String, String> {
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
             self.store()?.get(&name).await
@@ -154,7 +154,7 @@ impl SnippetTools {
     async fn list_snippets(
         &self,
         Parameters(args): Parameters<ListArgs>,
-    ) -> ToolResult<Json<Listed>> {
+    ) -> Result<Json<Listed>, String> {
         let run = async {
             let prefix = args.prefix.unwrap_or_default();
             if prefix.chars().any(char::is_control)
@@ -196,7 +196,7 @@ impl SnippetTools {
     async fn delete_snippet(
         &self,
         Parameters(args): Parameters<NameArgs>,
-    ) -> ToolResult<Json<Deleted>> {
+    ) -> Result<Json<Deleted>, String> {
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
             self.store()?.delete(&name).await?;
@@ -216,7 +216,7 @@ impl SnippetTools {
 }
 
 /// Tool errors go back to the client as `isError` results; storage failures are also logged.
-fn outcome<T>(tool: &'static str, result: Result<T, SnippetError>) -> ToolResult<T> {
+fn outcome<T>(tool: &'static str, result: Result<T, SnippetError>) -> Result<T, String> {
     result.map_err(|e| {
         match &e {
             SnippetError::Storage(_) | SnippetError::NotConfigured => {

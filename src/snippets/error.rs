@@ -36,7 +36,7 @@ impl SnippetError {
                 u16::from(*status),
                 error_code.as_deref().unwrap_or("(no error code)")
             )),
-            kind => SnippetError::Storage(format!("{kind:?} failure talking to blob storage")),
+            kind => SnippetError::Storage(format!("{kind:?} failure talking to storage")),
         }
     }
 }

@@ -131,7 +131,11 @@ impl SseSessions {
                 tokio::select! { _ = self.inner.opened.notified() => {}, _ = stop.cancelled() => break }
                 continue;
             }
-            match relay.receive().await {
+            let received = tokio::select! {
+                r = relay.receive() => r,
+                _ = stop.cancelled() => break,
+            };
+            match received {
                 Ok(batch) if !batch.is_empty() => {
                     pause = sse_relay::POLL_MIN;
                     for (envelope, message) in batch {

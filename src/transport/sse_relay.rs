@@ -22,6 +22,9 @@ const MESSAGE_TTL_SECS: i32 = 120;
 const VISIBILITY_SECS: i32 = 30;
 const BATCH: i32 = 32;
 const INSTANCE_LEN: usize = 12;
+/// Bounds on calls made while a client waits or the process stops: the SDK's retries could take minutes.
+const FORWARD_DEADLINE: Duration = Duration::from_secs(10);
+const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
 const QUEUE_PREFIX: &str = "mcp-sse-";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -116,7 +119,10 @@ impl Relay {
             message_time_to_live: Some(MESSAGE_TTL_SECS),
             ..Default::default()
         };
-        match queue.send_message(body, Some(options)).await {
+        let sent = tokio::time::timeout(FORWARD_DEADLINE, queue.send_message(body, Some(options)))
+            .await
+            .map_err(|_| RelayError::Storage("queue service did not answer in time".into()))?;
+        match sent {
             Ok(_) => Ok(()),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
                 Err(RelayError::UnknownSession)
@@ -173,10 +179,15 @@ impl Relay {
 
     /// Deletes this instance's queue at shutdown; a crashed instance leaves an empty queue behind.
     pub async fn close(&self) {
-        if self.created.initialized()
-            && let Err(e) = self.own_queue.delete(None).await
-        {
-            tracing::warn!(error = %status_of(&e), "could not delete the SSE relay queue");
+        if !self.created.initialized() {
+            return;
+        }
+        match tokio::time::timeout(CLOSE_DEADLINE, self.own_queue.delete(None)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %status_of(&e), "could not delete the SSE relay queue")
+            }
+            Err(_) => tracing::warn!("SSE relay queue not deleted: storage did not answer in time"),
         }
     }
 }

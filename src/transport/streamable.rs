@@ -5,19 +5,19 @@ use std::sync::Arc;
 
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use tokio_util::sync::CancellationToken;
 
 use crate::tools::SnippetTools;
 
 pub type Service = StreamableHttpService<SnippetTools, LocalSessionManager>;
 
-pub fn service(tools: SnippetTools, max_body_bytes: usize, stop: CancellationToken) -> Service {
+/// No shutdown token is given to rmcp on purpose: cancelling it answers in-flight requests with 500,
+/// while axum's graceful shutdown already waits for every open request to finish.
+pub fn service(tools: SnippetTools, max_body_bytes: usize) -> Service {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .disable_allowed_hosts()
-        .with_max_request_body_bytes(max_body_bytes)
-        .with_cancellation_token(stop);
+        .with_max_request_body_bytes(max_body_bytes);
     StreamableHttpService::new(
         move || Ok(tools.clone()),
         Arc::new(LocalSessionManager::default()),
