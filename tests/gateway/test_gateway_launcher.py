@@ -134,15 +134,6 @@ def test_runner_refuses_policies_it_cannot_execute(stack, case):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_local_supports_gateway() -> bool:
-    return "GATEWAY_PORT" in (sup.REPO / "scripts" / "run-local.sh").read_text()
-
-
-@pytest.mark.xfail(
-    not _run_local_supports_gateway(),
-    strict=True,
-    reason="scripts/run-local.sh does not start the local gateway yet: apply local/patches/run-local-gateway.diff",
-)
 async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, client_ip):
     port, gw_port = localgw.free_port(), localgw.free_port()
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")}
