@@ -291,9 +291,6 @@ impl SseSessions {
         match relay.forward(id, caller, body).await {
             Ok(()) => StatusCode::ACCEPTED.into_response(),
             Err(RelayError::UnknownSession) => unknown_session(),
-            Err(e @ RelayError::TooLarge(_)) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response()
-            }
             Err(e @ RelayError::Storage(_)) => {
                 tracing::warn!(error = %e, "could not relay an SSE request");
                 (

@@ -71,26 +71,36 @@ async def test_unknown_session_on_another_instance_is_404(two_servers):
                 assert r.status_code == 404, (r.status_code, r.text)
 
 
-async def test_relayed_request_size_limit_is_a_clear_413(two_servers, blobs, uid):
-    """Queue messages are small (64 KiB): a large relayed request is refused, naming /mcp instead."""
+async def test_large_relayed_requests_overflow_to_a_blob_and_leave_nothing_behind(two_servers, blobs, uid):
+    """Queue messages hold 64 KiB; a larger relayed request (here a 1 MiB snippet) travels as a blob
+    in the relay container, which the owning instance reads and deletes."""
     a, b = two_servers
-    before = blobs.snapshot()
-    async with httpx.AsyncClient(timeout=30) as c, RawSseSession(a.base_url, c, post_base=b.base_url) as sse:
+    content = ("0123456789abcdef" * 65536)[: 1024 * 1024 - 3] + "✓"
+    assert len(content.encode()) == 1024 * 1024
+    async with httpx.AsyncClient(timeout=60) as c, RawSseSession(a.base_url, c, post_base=b.base_url) as sse:
         await sse.endpoint()
         assert "result" in await sse.initialize()
-        small = await sse.request(
-            jsonrpc("tools/call", {"name": "save_snippet", "arguments": {"snippetname": f"{uid}-s", "snippet": "s" * 30_000}}, id=2)
+        saved = await sse.request(
+            jsonrpc("tools/call", {"name": "save_snippet", "arguments": {"snippetname": f"{uid}-big", "snippet": content}}, id=2)
         )
-        assert small["result"].get("isError") in (None, False), small
-        big = json.dumps(
-            jsonrpc("tools/call", {"name": "save_snippet", "arguments": {"snippetname": f"{uid}-b", "snippet": "b" * 200_000}}, id=3)
-        ).encode()
-        r = await sse.post(big, headers={"Connection": "close"})
-        assert r.status_code == 413, (r.status_code, r.text)
-        assert "/mcp" in r.text, r.text
-    after = blobs.snapshot()
-    added = {n for n in after.get(sup.CONTAINER, {})} - {n for n in before.get(sup.CONTAINER, {})}
-    assert added == {f"{uid}-s.json"}
+        assert saved["result"].get("isError") in (None, False), saved
+        assert saved["result"]["structuredContent"] == {"name": f"{uid}-big", "bytes": 1024 * 1024}
+        got = await sse.request(jsonrpc("tools/call", {"name": "get_snippet", "arguments": {"snippetname": f"{uid}-big"}}, id=3))
+        assert got["result"]["content"][0]["text"] == content
+    assert blobs.read(f"{uid}-big.json") == content.encode()
+    snapshot = blobs.snapshot()
+    assert "mcp-sse-relay" in snapshot, "the request should have overflowed into the relay container"
+    leftovers = [n for n in snapshot["mcp-sse-relay"] if n.startswith(a_instance(a) + "/")]
+    assert leftovers == [], leftovers
+
+
+def a_instance(server) -> str:
+    """The instance id prefix of server A's session ids, read from a fresh endpoint event."""
+    with httpx.stream("GET", f"{server.base_url}/sse", timeout=10) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                return line.split("sessionId=", 1)[1].split("-", 1)[0]
+    raise AssertionError("no endpoint event")
 
 
 async def test_relayed_messages_keep_the_callers_identity(start_server, azurite, uid):
