@@ -37,7 +37,11 @@ def _tail(path: Path, lines: int = 60) -> str:
         return "<no log>"
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+# A fixture, not `pytest_sessionstart`: that hook is not called for conftests below the
+# directory pytest starts from, so `pytest tests/` would never create the log directory.
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_artifacts() -> None:
+    """Fresh logs for each run (only this area's part of test-artifacts/)."""
     if sup.ARTIFACTS.exists():
         shutil.rmtree(sup.ARTIFACTS, ignore_errors=True)
     sup.ARTIFACTS.mkdir(parents=True, exist_ok=True)
