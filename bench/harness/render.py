@@ -279,7 +279,13 @@ def render(res, doc: Path, chart_dir: Path):
     if res["failures"]:
         lines += ["**Phases that failed in this run:**", ""] + [f"- `{f}`" for f in res["failures"]] + [""]
 
-    lines += ["## Goals", "", table(["goal", "measured", "result"], goals(res)), ""]
+    shared = res["cpus"]["azurite"] == res["cpus"]["load"]
+    lines += ["## Goals", "", table(["goal", "measured", "result"], goals(res)), "",
+              "Storage-bound goals are read at concurrency 16, where Azurite (one Node process) is saturated and "
+              "every path queues on it, so they mostly compare how hard each request pattern works Azurite"
+              + (" (here Azurite also shares its CPU with the load generator)" if shared else "") +
+              ". The concurrency-1 rows of the storage table show the per-call overhead of the MCP path itself.",
+              ""]
 
     # cold start
     C = res["cold_start"]
