@@ -403,7 +403,7 @@ def render(res, doc: Path, chart_dir: Path):
     # method
     cpus = res["cpus"]
     lines += ["## Method and fairness", "",
-              f"- One server process at a time, alone on the machine, pinned to CPU {cpus['server']} (`taskset`); "
+              f"- One server process at a time (no other benchmark process running), pinned to CPU {cpus['server']} (`taskset`); "
               f"wrk, the harness and the SSE client on CPU {cpus['load']}; Azurite on CPU {cpus['azurite']}. "
               "So every server gets the same single CPU, about what one Flex Consumption instance of 2,048 MB has; "
               "Rust gains nothing from extra cores here (tokio sizes its pool from the affinity mask).",
@@ -419,7 +419,8 @@ def render(res, doc: Path, chart_dir: Path):
               "2025-01-05; Azurite runs with `--skipApiVersionCheck --inMemoryPersistence`, fresh for every "
               "server.",
               "- Load: wrk 4.x, closed loop, keep-alive, fixed duration per point after a warm-up, loopback only. "
-              "Every response body is checked; failures are counted as errors and excluded from throughput.",
+              "Every response body is checked; failures are counted as errors and excluded from throughput. "
+              "wrk checks each body in Lua on one CPU, so the echo limit's highest figures may be wrk's own ceiling.",
               "- Memory is `/proc/<pid>/status` of the server process itself (taskset execs it). Servers start "
               "with a clean environment (PATH, HOME, LANG, the connection string): no RUST_BACKTRACE, "
               "NODE_OPTIONS or PYTHON* flags from the caller's shell.",
