@@ -19,9 +19,10 @@ use serde::Deserialize;
 use session_token::Claims;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures::SinkExt;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::{CancellationToken, PollSender};
+use tokio_util::sync::{CancellationToken, PollSendError, PollSender};
 
 use super::sse_relay::{self, Relay, RelayError};
 use crate::tools::SnippetTools;
@@ -31,9 +32,14 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Messages buffered per direction before a sender waits; bounds memory per session.
 const CHANNEL_CAPACITY: usize = 32;
 
+/// Channel items are boxed: tokio allocates a channel's first block of 32 slots up front, and at
+/// ~370 bytes per message enum that was ~24 KB per idle session; boxed it is 256 bytes a channel.
+type ToServer = mpsc::Sender<Box<ClientJsonRpcMessage>>;
+type Replies = mpsc::Receiver<Box<ServerJsonRpcMessage>>;
+
 /// One open stream: where its requests go, and who opened it (the token subject, when tokens are checked).
 struct Session {
-    to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    to_server: ToServer,
     owner: Option<String>,
 }
 
@@ -59,7 +65,7 @@ struct Inner {
 
 /// Where a `POST /message` for a session id can go.
 enum Lookup {
-    Here(mpsc::Sender<ClientJsonRpcMessage>),
+    Here(ToServer),
     /// The session is here but was opened by another token subject.
     NotYours,
     Elsewhere,
@@ -154,7 +160,7 @@ impl SseSessions {
     async fn deliver(&self, envelope: sse_relay::Envelope, message: ClientJsonRpcMessage) {
         match self.lookup(&envelope.session, envelope.caller.as_deref()) {
             Lookup::Here(sender) => {
-                let _ = sender.send(message).await;
+                let _ = sender.send(Box::new(message)).await;
             }
             _ => {
                 tracing::debug!(session = %envelope.session, "relayed request for a closed or foreign session dropped")
@@ -163,10 +169,7 @@ impl SseSessions {
     }
 
     /// Registers a session and starts its rmcp service; returns the stream of replies for the client.
-    fn open(
-        &self,
-        owner: Option<String>,
-    ) -> (String, mpsc::Receiver<ServerJsonRpcMessage>, SessionGuard) {
+    fn open(&self, owner: Option<String>) -> (String, Replies, SessionGuard) {
         let id = format!("{}-{}", self.inner.instance, uuid::Uuid::new_v4().simple());
         let (to_server, from_client) = mpsc::channel(CHANNEL_CAPACITY);
         let (to_client, replies) = mpsc::channel(CHANNEL_CAPACITY);
@@ -177,15 +180,23 @@ impl SseSessions {
         let tools = self.inner.tools.clone();
         let service_cancel = cancel.clone();
         let session = id.clone();
+        // A small task waits for the session's first request; only then is the (large) rmcp service
+        // future spawned, so a stream that is open but idle costs channels, not a whole service.
         tokio::spawn(async move {
-            let transport = (PollSender::new(to_client), ReceiverStream::new(from_client));
-            match tools.serve_with_ct(transport, service_cancel).await {
-                Ok(running) => {
-                    let _ = running.waiting().await;
-                }
-                Err(e) => {
-                    tracing::debug!(session, error = %e, "SSE session ended before initialisation")
-                }
+            let mut from_client = from_client;
+            let first = tokio::select! {
+                m = from_client.recv() => m,
+                _ = service_cancel.cancelled() => None,
+            };
+            if let Some(first) = first {
+                tokio::spawn(serve_session(
+                    tools,
+                    session,
+                    first,
+                    from_client,
+                    to_client,
+                    service_cancel,
+                ));
             }
         });
         let guard = SessionGuard {
@@ -194,6 +205,31 @@ impl SseSessions {
             cancel,
         };
         (id, replies, guard)
+    }
+}
+
+/// Runs the rmcp service of one SSE session, starting with the request that woke it.
+async fn serve_session(
+    tools: SnippetTools,
+    session: String,
+    first: Box<ClientJsonRpcMessage>,
+    rest: mpsc::Receiver<Box<ClientJsonRpcMessage>>,
+    to_client: mpsc::Sender<Box<ServerJsonRpcMessage>>,
+    cancel: CancellationToken,
+) {
+    let sink = PollSender::new(to_client)
+        .with(|m| std::future::ready(Ok::<_, PollSendError<_>>(Box::new(m))));
+    let requests = stream::once(std::future::ready(first))
+        .chain(ReceiverStream::new(rest))
+        .map(|m| *m);
+    match tools
+        .serve_with_ct((sink, Box::pin(requests)), cancel)
+        .await
+    {
+        Ok(running) => {
+            let _ = running.waiting().await;
+        }
+        Err(e) => tracing::debug!(session, error = %e, "SSE session ended before initialisation"),
     }
 }
 
@@ -272,7 +308,7 @@ pub async fn post_message(
         Lookup::NotYours => return unknown_session(),
         Lookup::Elsewhere => return sessions.relay_elsewhere(&id, caller, &body).await,
     };
-    match sender.send(message).await {
+    match sender.send(Box::new(message)).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(_) => unknown_session(),
     }
