@@ -1,5 +1,5 @@
 //! One place that turns a request body into a JSON-RPC message or a precise 400, for both transports.
-//! rmcp alone answers malformed bodies on `/mcp` with 415 and plain text; clients expect a JSON-RPC error.
+//! rmcp alone answers malformed bodies on `/mcp` with 415 and plain text; clients expect a JSON-RPC 400.
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -44,7 +44,8 @@ impl IntoResponse for Rejected {
     }
 }
 
-/// Middleware for `/mcp`: checks POST bodies (bounded by `limit`) before rmcp sees them.
+/// Middleware for `/mcp`: rmcp parses the body (once, on the hot path); when it refuses one as
+/// undeserialisable (its 415), the kept bytes tell which JSON-RPC error to answer with instead.
 pub async fn validate_post(limit: usize, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
@@ -54,11 +55,15 @@ pub async fn validate_post(limit: usize, request: Request, next: Next) -> Respon
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
     };
-    if let Err(rejected) = parse(&bytes) {
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
+        && let Err(rejected) = parse(&bytes)
+    {
         return rejected.into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    response
 }
 
 #[cfg(test)]
