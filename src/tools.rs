@@ -126,7 +126,7 @@ impl SnippetTools {
                 bytes,
             })
         };
-        outcome("save_snippet", self.inflight.track_future(run).await).map(Json)
+        self.run("save_snippet", run).await.map(Json)
     }
 
     /// Get the text of a saved snippet, exactly as it was saved.
@@ -141,7 +141,7 @@ impl SnippetTools {
             let name = SnippetName::parse(&args.snippetname)?;
             self.store()?.get(&name).await
         };
-        outcome("get_snippet", self.inflight.track_future(run).await)
+        self.run("get_snippet", run).await
     }
 
     /// List saved snippets in name order, optionally by name prefix, one page at a time.
@@ -182,7 +182,7 @@ impl SnippetTools {
                 next_cursor: page.next_cursor,
             })
         };
-        outcome("list_snippets", self.inflight.track_future(run).await).map(Json)
+        self.run("list_snippets", run).await.map(Json)
     }
 
     /// Delete a saved snippet.
@@ -205,7 +205,7 @@ impl SnippetTools {
                 deleted: true,
             })
         };
-        outcome("delete_snippet", self.inflight.track_future(run).await).map(Json)
+        self.run("delete_snippet", run).await.map(Json)
     }
 }
 
@@ -213,19 +213,24 @@ impl SnippetTools {
     fn store(&self) -> Result<&BlobStore, SnippetError> {
         self.store.as_deref().ok_or(SnippetError::NotConfigured)
     }
-}
 
-/// Tool errors go back to the client as `isError` results; storage failures are also logged.
-fn outcome<T>(tool: &'static str, result: Result<T, SnippetError>) -> Result<T, String> {
-    result.map_err(|e| {
-        match &e {
-            SnippetError::Storage(_) | SnippetError::NotConfigured => {
-                tracing::warn!(tool, error = %e, "tool failed")
+    /// Runs one tool call as in-flight work (shutdown waits for it); its error goes back to the
+    /// client as an `isError` result, and storage failures are also logged.
+    async fn run<T>(
+        &self,
+        tool: &'static str,
+        work: impl Future<Output = Result<T, SnippetError>>,
+    ) -> Result<T, String> {
+        self.inflight.track_future(work).await.map_err(|e| {
+            match &e {
+                SnippetError::Storage(_) | SnippetError::NotConfigured => {
+                    tracing::warn!(tool, error = %e, "tool failed")
+                }
+                _ => tracing::info!(tool, error = %e, "tool refused input"),
             }
-            _ => tracing::info!(tool, error = %e, "tool refused input"),
-        }
-        e.to_string()
-    })
+            e.to_string()
+        })
+    }
 }
 
 #[tool_handler(router = self.tool_router)]

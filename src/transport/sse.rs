@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,14 +13,11 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::{Stream, StreamExt, stream};
+use futures::{SinkExt, Stream, StreamExt, stream};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use serde::Deserialize;
 use session_token::Claims;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use futures::SinkExt;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, PollSendError, PollSender};
@@ -75,7 +73,7 @@ impl SseSessions {
     pub fn new(tools: SnippetTools, stop: CancellationToken, relay: Option<Arc<Relay>>) -> Self {
         let instance = match &relay {
             Some(r) => r.instance().to_string(),
-            None => uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+            None => sse_relay::new_instance_id(),
         };
         SseSessions {
             inner: Arc::new(Inner {

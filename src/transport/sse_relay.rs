@@ -67,7 +67,7 @@ pub struct Relay {
 impl Relay {
     /// `None` when no queue service is configured: SSE then works within one instance only.
     pub fn new(storage: &StorageConfig) -> Option<Relay> {
-        let instance = uuid::Uuid::new_v4().simple().to_string()[..INSTANCE_LEN].to_string();
+        let instance = new_instance_id();
         let clients = queue_client(storage, &queue_name(&instance))
             .and_then(|q| Ok((q, container_client(storage, OVERFLOW_CONTAINER)?)));
         let (own_queue, overflow) = clients
@@ -245,6 +245,11 @@ impl Relay {
             Err(_) => tracing::warn!("SSE relay queue not deleted: storage did not answer in time"),
         }
     }
+}
+
+/// A fresh instance id: the prefix of this process's SSE session ids (see `Relay::owner_of`).
+pub fn new_instance_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..INSTANCE_LEN].to_string()
 }
 
 pub fn queue_name(instance: &str) -> String {
