@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Paths (relative, `/`-separated) of the `.xml` and `.json` files already in `dir`.
+/// Paths (relative, `/`-separated) of the `.xml`, `.json` and `.bicep` files already in `dir`.
 fn committed_files(dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -75,7 +75,10 @@ fn committed_files(dir: &Path) -> anyhow::Result<Vec<String>> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "xml" || e == "json") {
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "xml" || e == "json" || e == "bicep")
+            {
                 let rel = path
                     .strip_prefix(dir)?
                     .components()
