@@ -25,17 +25,6 @@ param publisherName string = 'Snippets MCP'
 @description('Resource id of the user-assigned identity of API Management.')
 param identityId string
 
-var isV2 = endsWith(skuName, 'V2')
-
-var classicTlsSettings = {
-  'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls10': 'False'
-  'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls11': 'False'
-  'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Backend.Protocols.Tls10': 'False'
-  'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Backend.Protocols.Tls11': 'False'
-  'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Backend.Protocols.Ssl30': 'False'
-  'Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Ssl30': 'False'
-}
-
 resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
   name: name
   location: location
@@ -53,11 +42,10 @@ resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
   properties: {
     publisherEmail: publisherEmail
     publisherName: publisherName
-    // customProperties only on classic tiers: v2 tiers do not support changing the gateway's
-    // protocol and cipher settings, and their defaults already refuse
-    // SSL 3.0 and TLS 1.0/1.1. Classic tiers get the same settings
-    // explicitly (older classic instances defaulted to allowing them).
-    customProperties: isV2 ? null : classicTlsSettings
+    // No customProperties: the v2 tiers do not support changing the default
+    // protocol and cipher configuration, and the settings this template used to
+    // pass (SSL 3.0, TLS 1.0/1.1 off on both sides) are the defaults of every
+    // service created since April 2018, classic tiers included.
   }
 }
 

@@ -122,11 +122,9 @@ def test_no_host_keys_are_read_or_created_at_provision_time():
 # --- API Management: v2 tiers do not take protocol/cipher customProperties --------------------
 
 
-def test_no_custom_properties_on_v2_tiers():
+def test_no_custom_properties_on_the_api_management_service():
     text = strip_comments((INFRA / "app/apim-service.bicep").read_text(encoding="utf-8"))
-    uses = re.findall(r"customProperties:\s*([^\n]+)", text)
-    assert uses == ["isV2 ? null : classicTlsSettings"], uses
-    assert "var isV2 = endsWith(skuName, 'V2')" in text
+    assert "customProperties" not in text, "v2 tiers refuse changes to the protocol/cipher defaults"
     allowed = re.search(r"@allowed\(\[(.*?)\]\)\s*@description\([^)]*\)\s*param skuName", text, re.S).group(1)
     assert "'BasicV2'" in allowed and "'StandardV2'" in allowed
 
