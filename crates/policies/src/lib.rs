@@ -57,7 +57,7 @@ pub struct Rendered {
     pub content: String,
 }
 
-mod templates;
+pub mod templates;
 
 /// The header every rendered XML file starts with. XML comments may not contain `--`, hence
 /// the command is spelled without flags.
@@ -145,6 +145,21 @@ mod tests {
                 f.path
             );
         }
+    }
+
+    #[test]
+    fn every_template_is_deployed_by_the_manifest_and_nothing_else_is() {
+        let rendered: BTreeSet<String> = render_all()
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .filter(|p| p.ends_with(".xml"))
+            .collect();
+        let templates: BTreeSet<String> = templates::path::ALL
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
+        assert_eq!(rendered, templates);
     }
 
     #[test]
