@@ -266,3 +266,17 @@ def test_bind_fails_precisely_without_a_usable_key_and_changes_nothing(bind, hos
     assert proc.stderr.startswith("bind-function-key: ")
     assert "MCP_FUNCTION_KEY" not in env
     assert not [c for c in calls if c[:2] == ["apim", "nv"]], "the named value keeps its value"
+
+
+def test_windows_bind_hook_validates_exactly_like_the_posix_one():
+    # No PowerShell on this machine: the .ps1 is held to the .sh's checks textually.
+    sh = BIND_HOOK.read_text(encoding="utf-8")
+    ps1 = BIND_HOOK.with_suffix(".ps1").read_text(encoding="utf-8")
+    sh_names = dict(re.findall(r'^require (\w+) "\$\w+" \'([^\']+)\'$', sh, re.MULTILINE))
+    ps1_names = dict(re.findall(r"Get-Required '(\w+)' '([^']+)'", ps1))
+    assert sh_names and sh_names == ps1_names
+    key_sh = re.search(r'\[\[ "\$key" =~ (\S+) \]\]', sh).group(1)
+    key_ps1 = re.search(r"\$key -cnotmatch '([^']+)'", ps1).group(1)
+    assert key_sh == key_ps1
+    for needle in ("az account show", "functionapp keys list", "functionKeys.default", "apim nv update", "--secret true"):
+        assert needle in sh and needle in ps1, needle
