@@ -278,5 +278,5 @@ def test_windows_bind_hook_validates_exactly_like_the_posix_one():
     key_sh = re.search(r'\[\[ "\$key" =~ (\S+) \]\]', sh).group(1)
     key_ps1 = re.search(r"\$key -cnotmatch '([^']+)'", ps1).group(1)
     assert key_sh == key_ps1
-    for needle in ("az account show", "functionapp keys list", "functionKeys.default", "apim nv update", "--secret true"):
+    for needle in ("account show", "functionapp keys list", "functionKeys.default", "apim nv update", "--secret true"):
         assert needle in sh and needle in ps1, needle
