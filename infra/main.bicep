@@ -51,6 +51,10 @@ param sessionTokenEncKey string
 @description('Session token HMAC-SHA256 key (base64); generated once per azd environment by infra/hooks/preprovision.')
 param sessionTokenMacKey string
 
+@secure()
+@description('Host key of the Function App for API Management (MCP_FUNCTION_KEY, written by the postdeploy hook; empty on the first provision).')
+param mcpFunctionKey string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -243,7 +247,7 @@ module apimConfig 'app/apim-config.bicep' = {
     sessionTokenEncKey: sessionTokenEncKey
     sessionTokenMacKey: sessionTokenMacKey
     functionAppName: functionApp.outputs.name
-    functionKeyName: functionApp.outputs.functionKeyName
+    functionKey: mcpFunctionKey
     storageBlobEndpoint: storage.outputs.blobEndpoint
     registrationsContainerName: registrationsContainerName
     applicationInsightsId: monitoring.outputs.applicationInsightsId

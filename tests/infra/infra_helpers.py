@@ -17,6 +17,12 @@ MANIFEST = POLICIES / "manifest.json"
 # against bicepconfig.json and blanked out (same length, same line numbers)
 # before parsing.
 EXTENSION_RE = re.compile(r"^extension\s+([A-Za-z_][A-Za-z0-9_]*)\s*$", re.MULTILINE)
+# Compile-time imports (`import {a, b} from 'file.bicep'`, `@export()`, Bicep
+# >= 0.25) are also newer than pycep-parser: tree-sitter-bicep parses them, the
+# cross-reference checks read them with these patterns, and they are blanked
+# out the same way before pycep parses a file.
+IMPORT_RE = re.compile(r"^import\s+\{([^}]*)\}\s+from\s+'([^']+)'\s*$", re.MULTILINE)
+EXPORT_RE = re.compile(r"^@export\(\)\s*$", re.MULTILINE)
 
 
 def bicep_files() -> list[Path]:
@@ -31,8 +37,20 @@ def extension_aliases(text: str) -> list[str]:
     return EXTENSION_RE.findall(text)
 
 
+def imports(text: str) -> list[tuple[list[str], str]]:
+    """(names, path) of each `import {names} from 'path'`."""
+    return [([n.strip() for n in names.split(",") if n.strip()], path) for names, path in IMPORT_RE.findall(text)]
+
+
+def exported_variables(text: str) -> set[str]:
+    """Names of the variables declared right after an `@export()` (other decorators may follow it)."""
+    return set(re.findall(r"^@export\(\)\s*\n(?:@[^\n]*\n)*var\s+([A-Za-z_][A-Za-z0-9_]*)", text, re.MULTILINE))
+
+
 def strip_extensions(text: str) -> str:
-    return EXTENSION_RE.sub(lambda m: "//" + " " * (len(m.group(0)) - 2), text)
+    """Blanks `extension`, `import` and `@export()` lines (same length, same line numbers) for pycep."""
+    blank = lambda m: "//" + " " * (len(m.group(0)) - 2)  # noqa: E731
+    return EXPORT_RE.sub(blank, IMPORT_RE.sub(blank, EXTENSION_RE.sub(blank, text)))
 
 
 def strip_comments(text: str) -> str:

@@ -1,6 +1,6 @@
-"""The azd preprovision hook: session token keys are generated once per azd
+"""The azd preup/preprovision hook: session token keys are generated once per azd
 environment, only when absent, never overwritten, never printed; then the
-policies are rendered and the Bicep policy lists synced.
+committed policies are checked against the templates (never rewritten).
 
 azd and cargo are replaced by small fakes on the command line (the hook
 honours $AZD, $CARGO and $PYTHON); the real keygen's output format is checked
@@ -20,7 +20,7 @@ import pytest
 
 from infra_helpers import REPO_ROOT
 
-HOOK = REPO_ROOT / "infra" / "hooks" / "preprovision.sh"
+HOOK = REPO_ROOT / "infra" / "hooks" / "prepare-environment.sh"
 KEY_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 
 FAKE_AZD = r"""#!/usr/bin/env python3
@@ -53,7 +53,7 @@ if "session-token-keygen" in args:
         print(f"{name}={base64.b64encode(os.urandom(32)).decode()}")
     sys.exit(0)
 if "render-policies" in args:
-    sys.exit(0)
+    sys.exit(3 if os.environ.get("FAKE_RENDER_DRIFT") else 0)
 sys.exit(f"fake cargo: unexpected {args}")
 """
 
@@ -75,7 +75,7 @@ def fakes(tmp_path: Path):
     store = tmp_path / "azd-env.json"
     log = tmp_path / "calls.log"
 
-    def run(preset: dict | None = None):
+    def run(preset: dict | None = None, drift: bool = False):
         if preset is not None:
             store.write_text(json.dumps(preset))
         env = dict(
@@ -86,6 +86,8 @@ def fakes(tmp_path: Path):
             FAKE_AZD_STORE=str(store),
             FAKE_LOG=str(log),
         )
+        if drift:
+            env["FAKE_RENDER_DRIFT"] = "1"
         proc = subprocess.run(["bash", str(HOOK)], capture_output=True, text=True, env=env, timeout=60)
         values = json.loads(store.read_text()) if store.exists() else {}
         return proc, values
@@ -99,7 +101,7 @@ def assert_key(value: str):
     assert len(base64.b64decode(value)) == 32
 
 
-def test_generates_both_keys_when_absent_and_renders_policies(fakes):
+def test_generates_both_keys_when_absent_and_checks_policies(fakes):
     proc, env = fakes()
     assert proc.returncode == 0, proc.stderr
     assert_key(env["SESSION_TOKEN_ENC_KEY"])
@@ -110,9 +112,15 @@ def test_generates_both_keys_when_absent_and_renders_policies(fakes):
         assert value not in out, "the hook must not print key values"
     calls = fakes.log.read_text().splitlines()
     assert any("session-token-keygen" in c for c in calls)
-    render = [i for i, c in enumerate(calls) if "render-policies" in c]
-    sync = [i for i, c in enumerate(calls) if "sync-policy-files.py" in c]
-    assert render and sync and render[0] < sync[0], calls
+    render = [c for c in calls if "render-policies" in c]
+    assert len(render) == 1 and render[0].endswith("-- --check"), f"policies are checked, never rewritten: {calls}"
+    assert not any(c.startswith("python") for c in calls), calls
+
+
+def test_stale_policies_fail_the_hook(fakes):
+    proc, env = fakes(drift=True)
+    assert proc.returncode != 0, "a stale infra/policies/ must stop azd before it deploys"
+    assert_key(env["SESSION_TOKEN_ENC_KEY"]), "keys generated before the check are kept"
 
 
 def test_existing_keys_are_kept(fakes):
@@ -158,7 +166,9 @@ def test_real_keygen_output_matches_the_hook_parser():
         assert_key(lines[name])
 
 
-@pytest.mark.parametrize("script", ["infra/hooks/preprovision.sh", "scripts/package.sh"])
+@pytest.mark.parametrize(
+    "script", ["infra/hooks/prepare-environment.sh", "infra/hooks/bind-function-key.sh", "scripts/package.sh"]
+)
 def test_shell_scripts_pass_shellcheck(script: str):
     import sys
 

@@ -1,6 +1,7 @@
 //! APIM policy XML for the OAuth and MCP APIs, rendered from askama templates at build time.
 //! `render_all` yields every file of `infra/policies/`; the `render-policies` binary writes or checks them.
 
+pub mod bicep_map;
 pub mod escape;
 pub mod manifest;
 pub mod names;
@@ -42,6 +43,9 @@ pub enum RenderError {
     /// The manifest could not be serialized.
     #[error("serializing manifest: {0}")]
     Manifest(#[from] serde_json::Error),
+    /// A manifest path cannot be written into the generated Bicep.
+    #[error("writing policy-files.bicep: {0}")]
+    BicepMap(#[from] bicep_map::UnsafePath),
 }
 
 /// One rendered file.
@@ -53,7 +57,7 @@ pub struct Rendered {
     pub content: String,
 }
 
-mod templates;
+pub mod templates;
 
 /// The header every rendered XML file starts with. XML comments may not contain `--`, hence
 /// the command is spelled without flags.
@@ -82,7 +86,8 @@ pub fn render_policy(path: &str) -> Result<String, RenderError> {
     Ok(out)
 }
 
-/// Every file of `infra/policies/`: fragments, API and operation policies, and `manifest.json`.
+/// Every file of `infra/policies/`: fragments, API and operation policies, `manifest.json`, and
+/// `policy-files.bicep` (the XML by path, for the Bicep that deploys it).
 pub fn render_all() -> Result<Vec<Rendered>, RenderError> {
     let manifest = manifest::manifest();
     let mut paths = BTreeSet::new();
@@ -112,6 +117,10 @@ pub fn render_all() -> Result<Vec<Rendered>, RenderError> {
         path: "manifest.json".to_owned(),
         content: json,
     });
+    out.push(Rendered {
+        path: bicep_map::PATH.to_owned(),
+        content: bicep_map::render(&manifest)?,
+    });
     Ok(out)
 }
 
@@ -136,6 +145,21 @@ mod tests {
                 f.path
             );
         }
+    }
+
+    #[test]
+    fn every_template_is_deployed_by_the_manifest_and_nothing_else_is() {
+        let rendered: BTreeSet<String> = render_all()
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .filter(|p| p.ends_with(".xml"))
+            .collect();
+        let templates: BTreeSet<String> = templates::path::ALL
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
+        assert_eq!(rendered, templates);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::names::*;
+use crate::templates::path;
 
 /// A named value Bicep declares; secrets come from azd environment secrets.
 #[derive(Debug, Clone, Serialize)]
@@ -200,84 +201,84 @@ pub fn manifest() -> Manifest {
                 display_name: "OAuth authorization server",
                 path: "",
                 subscription_required: false,
-                policy: "oauth/api.xml",
+                policy: path::OAUTH_API,
                 operations: ops(&[
                     op(
                         "protected-resource-metadata",
                         "Protected resource metadata (RFC 9728)",
                         "GET",
                         "/.well-known/oauth-protected-resource",
-                        Some("oauth/protected-resource-metadata.xml"),
+                        Some(path::PROTECTED_RESOURCE_METADATA),
                     ),
                     op(
                         "protected-resource-metadata-mcp",
                         "Protected resource metadata for /mcp (RFC 9728)",
                         "GET",
                         "/.well-known/oauth-protected-resource/mcp",
-                        Some("oauth/protected-resource-metadata.xml"),
+                        Some(path::PROTECTED_RESOURCE_METADATA),
                     ),
                     op(
                         "authorization-server-metadata",
                         "Authorization server metadata (RFC 8414)",
                         "GET",
                         "/.well-known/oauth-authorization-server",
-                        Some("oauth/authorization-server-metadata.xml"),
+                        Some(path::AUTHORIZATION_SERVER_METADATA),
                     ),
                     op(
                         "authorization-server-metadata-mcp",
                         "Authorization server metadata, path-inserted for /mcp (RFC 8414)",
                         "GET",
                         "/.well-known/oauth-authorization-server/mcp",
-                        Some("oauth/authorization-server-metadata.xml"),
+                        Some(path::AUTHORIZATION_SERVER_METADATA),
                     ),
                     op(
                         "register",
                         "Dynamic client registration (RFC 7591)",
                         "POST",
                         "/register",
-                        Some("oauth/register.xml"),
+                        Some(path::REGISTER),
                     ),
                     op(
                         "authorize",
                         "Authorization endpoint",
                         "GET",
                         "/authorize",
-                        Some("oauth/authorize.xml"),
+                        Some(path::AUTHORIZE),
                     ),
                     op(
                         "consent-get",
                         "Consent page",
                         "GET",
                         "/consent",
-                        Some("oauth/consent-get.xml"),
+                        Some(path::CONSENT_GET),
                     ),
                     op(
                         "consent-post",
                         "Consent decision",
                         "POST",
                         "/consent",
-                        Some("oauth/consent-post.xml"),
+                        Some(path::CONSENT_POST),
                     ),
                     op(
                         "oauth-callback",
                         "Entra ID redirect target",
                         "GET",
                         "/oauth-callback",
-                        Some("oauth/oauth-callback.xml"),
+                        Some(path::OAUTH_CALLBACK),
                     ),
                     op(
                         "token",
                         "Token endpoint",
                         "POST",
                         "/token",
-                        Some("oauth/token.xml"),
+                        Some(path::TOKEN),
                     ),
                     op(
                         "revoke",
                         "Token revocation (RFC 7009)",
                         "POST",
                         "/revoke",
-                        Some("oauth/revoke.xml"),
+                        Some(path::REVOKE),
                     ),
                     op("preflight", "CORS preflight", "OPTIONS", "/*", None),
                 ]),
@@ -287,7 +288,7 @@ pub fn manifest() -> Manifest {
                 display_name: "MCP server",
                 path: "mcp",
                 subscription_required: false,
-                policy: "mcp/api.xml",
+                policy: path::MCP_API,
                 operations: ops(&[
                     op(
                         "sse",
@@ -308,21 +309,21 @@ pub fn manifest() -> Manifest {
                         "Streamable HTTP",
                         "POST",
                         "/",
-                        Some("mcp/streamable.xml"),
+                        Some(path::MCP_STREAMABLE),
                     ),
                     op(
                         "streamable-get",
                         "Streamable HTTP (GET)",
                         "GET",
                         "/",
-                        Some("mcp/streamable.xml"),
+                        Some(path::MCP_STREAMABLE),
                     ),
                     op(
                         "streamable-delete",
                         "Streamable HTTP (DELETE)",
                         "DELETE",
                         "/",
-                        Some("mcp/streamable.xml"),
+                        Some(path::MCP_STREAMABLE),
                     ),
                     op("preflight", "CORS preflight", "OPTIONS", "/*", None),
                 ]),

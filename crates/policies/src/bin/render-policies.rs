@@ -1,5 +1,6 @@
 //! Writes the rendered APIM policies to `infra/policies/`, or with `--check` reports drift.
-//! Run from anywhere: the output directory is located relative to this crate.
+//! Run from anywhere: the output directory is located relative to this crate (`--dir DIR`
+//! points it elsewhere, for tests).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,12 +13,18 @@ fn output_dir() -> PathBuf {
 
 fn main() -> anyhow::Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let check = match args.as_slice() {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        _ => bail!("usage: render-policies [--check]"),
+    let (check, dir) = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => (false, output_dir()),
+        ["--check"] => (true, output_dir()),
+        ["--dir", dir] => (false, PathBuf::from(dir)),
+        ["--check", "--dir", dir] => (true, PathBuf::from(dir)),
+        _ => bail!("usage: render-policies [--check] [--dir DIR]"),
     };
-    let dir = output_dir();
     let files = policies::render_all()?;
     if check {
         let mut drifted = Vec::new();
@@ -63,7 +70,7 @@ fn main() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Paths (relative, `/`-separated) of the `.xml` and `.json` files already in `dir`.
+/// Paths (relative, `/`-separated) of the `.xml`, `.json` and `.bicep` files already in `dir`.
 fn committed_files(dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -75,7 +82,10 @@ fn committed_files(dir: &Path) -> anyhow::Result<Vec<String>> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "xml" || e == "json") {
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "xml" || e == "json" || e == "bicep")
+            {
                 let rel = path
                     .strip_prefix(dir)?
                     .components()

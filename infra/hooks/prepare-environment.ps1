@@ -1,6 +1,7 @@
-# azd preprovision hook (Windows). Same steps as preprovision.sh:
-#  1. session token keys, generated once per azd environment only when absent;
-#  2. render the API Management policies into infra/policies/.
+# azd preup and preprovision hook (Windows). Same steps as prepare-environment.sh:
+#  1. session token keys, generated once per azd environment only when absent
+#     (in preup, because `azd up` resolves Bicep parameters before preprovision);
+#  2. check that infra/policies/ is what the policy templates render (no rewrite).
 # The key values are never printed.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -27,13 +28,13 @@ $macValue = Get-AzdValue $mac
 if ($encValue -and $macValue) {
     if (-not (Test-Key $encValue)) { throw "$enc in the azd environment is not base64 of 32 bytes; fix or unset it" }
     if (-not (Test-Key $macValue)) { throw "$mac in the azd environment is not base64 of 32 bytes; fix or unset it" }
-    Write-Host 'preprovision: session token keys already set in this azd environment (kept)'
+    Write-Host 'prepare-environment: session token keys already set in this azd environment (kept)'
 }
 elseif ($encValue -or $macValue) {
     throw "Only one of $enc / $mac is set in this azd environment; set both, or unset both to generate a new pair (this invalidates existing sessions)."
 }
 else {
-    Write-Host 'preprovision: generating session token keys for this azd environment'
+    Write-Host 'prepare-environment: generating session token keys for this azd environment'
     $lines = & cargo run -q --locked -p session-token --bin session-token-keygen
     if ($LASTEXITCODE -ne 0) { throw 'session-token-keygen failed' }
     $newEnc = ''; $newMac = ''
@@ -48,17 +49,9 @@ else {
     if ($LASTEXITCODE -ne 0) { throw "azd env set $enc failed" }
     & azd env set $mac $newMac | Out-Null
     if ($LASTEXITCODE -ne 0) { throw "azd env set $mac failed" }
-    Write-Host "preprovision: stored $enc and $mac in the azd environment"
+    Write-Host "prepare-environment: stored $enc and $mac in the azd environment"
 }
 
-Write-Host 'preprovision: rendering API Management policies (infra/policies/)'
-& cargo run -q --locked -p policies --bin render-policies
-if ($LASTEXITCODE -ne 0) { throw 'render-policies failed' }
-
-# The Bicep lists the policy files by constant path (loadTextContent); bring
-# those lists in line with the manifest just rendered.
-$python = Get-Command python3 -ErrorAction SilentlyContinue
-if (-not $python) { $python = Get-Command python -ErrorAction SilentlyContinue }
-if (-not $python) { throw 'python is required to sync the policy file lists' }
-& $python.Source infra/hooks/sync-policy-files.py
-if ($LASTEXITCODE -ne 0) { throw 'sync-policy-files failed' }
+Write-Host 'prepare-environment: checking infra/policies/ against the policy templates'
+& cargo run -q --locked -p policies --bin render-policies -- --check
+if ($LASTEXITCODE -ne 0) { throw 'infra/policies/ is out of date: run `cargo run -p policies --bin render-policies` and commit' }

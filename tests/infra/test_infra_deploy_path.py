@@ -1,0 +1,282 @@
+"""What a first `azd up` needs, checked offline against the behaviour of the
+real tools (azd, the Functions host, API Management); each check names the
+source that makes it necessary (see docs/deploy.md, "Why the deployment is
+shaped this way")."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra_helpers import INFRA, REPO_ROOT, bicep_files, rel, strip_comments
+
+AZURE_YAML = REPO_ROOT / "azure.yaml"
+DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
+README = REPO_ROOT / "README.md"
+# Values azd itself provides to main.parameters.json before any hook runs.
+AZD_PROVIDED = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"}
+
+
+def azure_yaml() -> dict:
+    return yaml.safe_load(AZURE_YAML.read_text(encoding="utf-8"))
+
+
+def hook_scripts(name: str) -> dict[str, Path]:
+    hook = (azure_yaml().get("hooks") or {}).get(name)
+    assert hook, f"azure.yaml has no {name} hook"
+    return {platform: REPO_ROOT / hook[platform]["run"] for platform in ("posix", "windows")}
+
+
+def readme_deploy_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = re.search(r"^#+ .*deploy", text, re.IGNORECASE | re.MULTILINE)
+    assert start, "README has no deploy section"
+    rest = text[start.end() :]
+    end = re.search(r"^#{1,%d} " % start.group(0).count("#"), rest, re.MULTILINE)
+    return rest[: end.start()] if end else rest
+
+
+# --- azd: `language: custom` is gated by the alpha feature language.custom -------------------
+
+
+def test_custom_language_alpha_flag_is_documented_for_every_os():
+    assert azure_yaml()["services"]["api"]["language"] == "custom"
+    doc = DEPLOY_DOC.read_text(encoding="utf-8")
+    for text, where in ((doc, "docs/deploy.md"), (readme_deploy_section(), "README deploy section")):
+        assert "azd config set alpha.language.custom on" in text, f"{where} must give the alpha flag command"
+        assert "AZD_ALPHA_ENABLE_LANGUAGE_CUSTOM=true" in text or "AZD_ALPHA_ENABLE_LANGUAGE_CUSTOM" in text, where
+    assert "no alpha flag" not in doc.lower()
+    for os_name in ("macOS", "Windows", "Linux"):
+        assert os_name in doc, f"docs/deploy.md: no step-by-step for {os_name}"
+    # the flag comes before the first `azd up` in the walk-through
+    assert doc.index("azd config set alpha.language.custom on") < doc.index("azd up\n")
+
+
+# --- azd: a folder `dist` is zipped by azd (no Unix mode before 1.26.0) --------------------
+
+
+def test_dist_is_the_zip_the_package_scripts_build_with_mode_0755():
+    dist = azure_yaml()["services"]["api"]["dist"]
+    assert dist.endswith(".zip"), "azd passes a .zip dist through unchanged; a folder it zips itself"
+    package_sh = (REPO_ROOT / "scripts/package.sh").read_text(encoding="utf-8")
+    assert f'ZIP="$REPO_ROOT/{dist}"' in package_sh
+    assert "chmod 0755" in package_sh and "0o755" in package_sh
+    package_ps1 = (INFRA / "hooks/prepackage.ps1").read_text(encoding="utf-8")
+    assert f"'{dist}'" in package_ps1
+    assert 'mode = 0o755 if arc == "snippets-mcp"' in package_ps1
+
+
+def test_packaging_needs_nothing_from_provisioning():
+    # `azd up` packages before it provisions (and recent azd overlaps the two).
+    for path in (REPO_ROOT / "scripts/package.sh", INFRA / "hooks/prepackage.ps1"):
+        text = path.read_text(encoding="utf-8")
+        for needle in ("render-policies", "SESSION_TOKEN", "azd env", "infra/policies"):
+            assert needle not in text, f"{rel(path)} depends on {needle}, which packaging cannot rely on"
+    comment = "\n".join(line for line in AZURE_YAML.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
+    order = [comment.index(f"#   {step}") for step in ("preup", "package", "provision", "deploy")]
+    assert order == sorted(order), "azure.yaml's comment must give azd up's real order"
+
+
+# --- azd: parameters are resolved before the provision step's preprovision hook --------------
+
+
+def required_parameter_variables() -> set[str]:
+    text = (INFRA / "main.parameters.json").read_text(encoding="utf-8")
+    return {m.group(1) for m in re.finditer(r"\$\{([A-Z0-9_]+)\}", text)}  # no `=default`
+
+
+def test_every_required_parameter_is_generated_before_parameter_resolution():
+    required = required_parameter_variables() - AZD_PROVIDED
+    assert required >= {"SESSION_TOKEN_ENC_KEY", "SESSION_TOKEN_MAC_KEY"}, required
+    for platform, script in hook_scripts("preup").items():
+        text = script.read_text(encoding="utf-8")
+        for name in required:
+            assert name in text and "env set" in text, f"preup ({platform}) does not generate {name}"
+    assert hook_scripts("preprovision") == hook_scripts("preup"), "preprovision reuses the preup script"
+
+
+# --- Functions host: keys exist only once code is deployed -------------------------------------
+
+
+def test_no_host_keys_are_read_or_created_at_provision_time():
+    for path in bicep_files():
+        text = strip_comments(path.read_text(encoding="utf-8"))
+        assert "Microsoft.Web/sites/host" not in text, f"{rel(path)} creates a host key resource"
+        assert not re.search(r"listKeys\([^)]*host", text), f"{rel(path)} reads host keys while provisioning"
+    config = strip_comments((INFRA / "app/apim-config.bicep").read_text(encoding="utf-8"))
+    assert re.search(r"McpFunctionKey:\s*empty\(functionKey\)\s*\?", config)
+    params = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert params["mcpFunctionKey"]["value"] == "${MCP_FUNCTION_KEY=}", "empty until postdeploy stores it"
+    for platform, script in hook_scripts("postdeploy").items():
+        text = script.read_text(encoding="utf-8")
+        assert "McpFunctionKey" in text and "MCP_FUNCTION_KEY" in text, platform
+
+
+# --- API Management: v2 tiers do not take protocol/cipher customProperties --------------------
+
+
+def test_no_custom_properties_on_the_api_management_service():
+    text = strip_comments((INFRA / "app/apim-service.bicep").read_text(encoding="utf-8"))
+    assert "customProperties" not in text, "v2 tiers refuse changes to the protocol/cipher defaults"
+    allowed = re.search(r"@allowed\(\[(.*?)\]\)\s*@description\([^)]*\)\s*param skuName", text, re.S).group(1)
+    assert "'BasicV2'" in allowed and "'StandardV2'" in allowed
+
+
+# --- Functions host: functionTimeout bounds every invocation, SSE streams included -------------
+
+TIMESPAN_RE = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
+
+
+def timeout_seconds(value: str) -> float:
+    """Seconds of a host.json functionTimeout; inf for -1 (unbounded, allowed on Flex Consumption)."""
+    if value == "-1":
+        return float("inf")
+    m = TIMESPAN_RE.match(value)
+    assert m, f"functionTimeout {value!r} is not -1 or [d.]hh:mm:ss"
+    days, hours, minutes, seconds = (int(g or 0) for g in m.groups())
+    assert hours < 24 and minutes < 60 and seconds < 60, value
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def test_function_timeout_is_set_and_lets_sse_streams_outlive_the_default():
+    host = json.loads((REPO_ROOT / "host.json").read_text(encoding="utf-8"))
+    assert "functionTimeout" in host, "the Flex default (30 min) would end SSE streams"
+    seconds = timeout_seconds(host["functionTimeout"])
+    # Flex Consumption accepts any value >= 1 s, or -1 (no upper bound); the
+    # default is 30 minutes, which ends long streams.
+    assert seconds >= 1
+    assert seconds > 30 * 60, "functionTimeout must be longer than the 30 minute default"
+
+
+@pytest.mark.parametrize(
+    "value,ok", [("-1", True), ("00:30:00", False), ("12:00:00", True), ("1.00:00:00", True), ("30", None)]
+)
+def test_function_timeout_parser(value, ok):
+    if ok is None:
+        with pytest.raises(AssertionError):
+            timeout_seconds(value)
+    else:
+        assert (timeout_seconds(value) > 30 * 60) is ok
+
+
+# --- the postdeploy hook that binds the host key ------------------------------------------------
+
+BIND_HOOK = INFRA / "hooks" / "bind-function-key.sh"
+HOST_KEY = "AbCdEf0123456789_-AbCdEf0123456789xyzXYZ0123456789=="
+
+FAKE_AZD = r"""#!/usr/bin/env python3
+import json, os, sys
+store = os.environ["FAKE_AZD_STORE"]
+env = json.load(open(store))
+args = sys.argv[1:]
+if args[:2] == ["env", "get-value"]:
+    if args[2] in env:
+        print(env[args[2]]); sys.exit(0)
+    sys.exit(1)
+if args[:2] == ["env", "set"]:
+    env[args[2]] = args[3]; json.dump(env, open(store, "w")); sys.exit(0)
+sys.exit(f"fake azd: unexpected {args}")
+"""
+
+FAKE_AZ = r"""#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+if args[:2] == ["account", "show"]:
+    sys.exit(0)
+if args[:3] == ["functionapp", "keys", "list"]:
+    key = os.environ.get("FAKE_HOST_KEY", "")
+    if not key:
+        sys.exit("ERROR: Operation returned an invalid status 'Bad Request'")
+    print(key); sys.exit(0)
+if args[:3] == ["apim", "nv", "update"]:
+    sys.exit(0)
+sys.exit(f"fake az: unexpected {args}")
+"""
+
+
+@pytest.fixture
+def bind(tmp_path: Path):
+    tools = {}
+    for name, body in (("azd", FAKE_AZD), ("az", FAKE_AZ)):
+        path = tmp_path / f"fake-{name}"
+        path.write_text(body)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        tools[name] = path
+    store, log = tmp_path / "env.json", tmp_path / "az.log"
+
+    def run(env_values: dict, host_key: str = HOST_KEY):
+        store.write_text(json.dumps(env_values))
+        log.write_text("")
+        env = dict(os.environ, AZD=str(tools["azd"]), AZ=str(tools["az"]), FAKE_AZD_STORE=str(store), FAKE_LOG=str(log))
+        env["FAKE_HOST_KEY"] = host_key
+        proc = subprocess.run(["bash", str(BIND_HOOK)], capture_output=True, text=True, env=env, timeout=60)
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        return proc, json.loads(store.read_text()), calls
+
+    return run
+
+
+PROVISIONED = {"AZURE_RESOURCE_GROUP": "rg-dev", "SERVICE_API_NAME": "func-snippets-abc123", "AZURE_APIM_NAME": "apim-abc123"}
+
+
+def test_bind_stores_the_key_and_updates_the_named_value(bind):
+    proc, env, calls = bind(dict(PROVISIONED))
+    assert proc.returncode == 0, proc.stderr
+    assert env["MCP_FUNCTION_KEY"] == HOST_KEY
+    update = [c for c in calls if c[:3] == ["apim", "nv", "update"]]
+    assert len(update) == 1, calls
+    args = update[0]
+    pairs = dict(zip(args[3::2], args[4::2]))
+    assert pairs["--named-value-id"] == "McpFunctionKey" and pairs["--service-name"] == "apim-abc123"
+    assert pairs["--secret"] == "true" and pairs["--value"] == HOST_KEY
+    assert HOST_KEY not in proc.stdout + proc.stderr, "the key is never printed"
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("AZURE_RESOURCE_GROUP", "--subscription=other"),
+        ("SERVICE_API_NAME", "func;rm -rf /"),
+        ("AZURE_APIM_NAME", "apim --value x"),
+        ("SERVICE_API_NAME", ""),
+    ],
+)
+def test_bind_refuses_bad_names_before_calling_azure(bind, name, value):
+    values = dict(PROVISIONED, **{name: value})
+    proc, env, calls = bind(values)
+    assert proc.returncode != 0
+    assert name in proc.stderr
+    assert calls == [], "nothing may reach az with an unchecked name"
+    assert "MCP_FUNCTION_KEY" not in env
+
+
+@pytest.mark.parametrize("host_key", ["", "bad key with spaces", "x" * 10])
+def test_bind_fails_precisely_without_a_usable_key_and_changes_nothing(bind, host_key):
+    proc, env, calls = bind(dict(PROVISIONED), host_key=host_key)
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("bind-function-key: ")
+    assert "MCP_FUNCTION_KEY" not in env
+    assert not [c for c in calls if c[:2] == ["apim", "nv"]], "the named value keeps its value"
+
+
+def test_windows_bind_hook_validates_exactly_like_the_posix_one():
+    # No PowerShell on this machine: the .ps1 is held to the .sh's checks textually.
+    sh = BIND_HOOK.read_text(encoding="utf-8")
+    ps1 = BIND_HOOK.with_suffix(".ps1").read_text(encoding="utf-8")
+    sh_names = dict(re.findall(r'^require (\w+) "\$\w+" \'([^\']+)\'$', sh, re.MULTILINE))
+    ps1_names = dict(re.findall(r"Get-Required '(\w+)' '([^']+)'", ps1))
+    assert sh_names and sh_names == ps1_names
+    key_sh = re.search(r'\[\[ "\$key" =~ (\S+) \]\]', sh).group(1)
+    key_ps1 = re.search(r"\$key -cnotmatch '([^']+)'", ps1).group(1)
+    assert key_sh == key_ps1
+    for needle in ("account show", "functionapp keys list", "functionKeys.default", "apim nv update", "--secret true"):
+        assert needle in sh and needle in ps1, needle
