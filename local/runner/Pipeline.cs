@@ -28,6 +28,7 @@ namespace LocalApim
         public string QueryString;  // including '?', or ""
         public Outgoing Response;   // set by forward-request (outbound) or errors (on-error)
         public XElement Cors;       // the cors policy that applied, for simple (non-preflight) responses
+        public bool PreflightOnly;  // no operation matched a CORS preflight: only the API's cors may answer it
         public string Section;
         public readonly List<string> Trace = new List<string>();
 
@@ -52,7 +53,7 @@ namespace LocalApim
             try
             {
                 ex = NewExchange(incoming);
-                response = ex == null ? Plain(404, "Not Found", "{\"statusCode\": 404, \"message\": \"Resource not found\"}") : Run(ex);
+                response = ex == null ? NotFound() : Run(ex);
             }
             catch (Exception e)
             {
@@ -89,6 +90,17 @@ namespace LocalApim
             return keep;
         }
 
+        /// APIM's answer when no API or operation matches the request.
+        private static Outgoing NotFound()
+        {
+            return Plain(404, "Not Found", "{\"statusCode\": 404, \"message\": \"Resource not found\"}");
+        }
+
+        private static bool IsPreflight(string method, HeaderList headers)
+        {
+            return method == "OPTIONS" && headers.Get("Origin") != null && headers.Get("Access-Control-Request-Method") != null;
+        }
+
         private static Outgoing Plain(int status, string reason, string json)
         {
             var r = new Outgoing { Status = status, Reason = reason, Body = Encoding.UTF8.GetBytes(json) };
@@ -113,8 +125,12 @@ namespace LocalApim
                 var normalized = suffix == "" ? "/" : suffix;
                 var op = api.Operations.FirstOrDefault(o => o.Method == incoming.Method && o.UrlTemplate != "/*" && string.Equals(o.UrlTemplate, normalized, StringComparison.OrdinalIgnoreCase))
                     ?? api.Operations.FirstOrDefault(o => o.Method == incoming.Method && o.UrlTemplate == "/*");
-                if (op == null) return null;
-                var ex = new Exchange { Api = api, Operation = op, Method = incoming.Method, PathSuffix = suffix, QueryString = query };
+                // APIM answers a CORS preflight that matches no operation with the API's cors
+                // policy; anything else that matches no operation is a 404.
+                bool preflightOnly = op == null && IsPreflight(incoming.Method, incoming.Headers);
+                if (op == null && !preflightOnly) return null;
+                if (preflightOnly) op = new Operation { Name = "(cors preflight)", Method = "OPTIONS", UrlTemplate = null, Policy = null };
+                var ex = new Exchange { Api = api, Operation = op, Method = incoming.Method, PathSuffix = suffix, QueryString = query, PreflightOnly = preflightOnly };
                 foreach (var h in incoming.Headers.Items) ex.RequestHeaders.Add(h.Key, h.Value);
                 ex.RequestBody = incoming.Body;
                 ex.Request = new Request
@@ -132,7 +148,7 @@ namespace LocalApim
                     Response = null,
                     Timestamp = DateTime.UtcNow,
                 };
-                ex.Levels = new[] { api.Policy, op.Policy };
+                ex.Levels = new[] { api.Policy, op.Policy };  // a preflight-only exchange has no operation policy (= <base/>)
                 ex.SyncRequest();
                 SyncUrl(ex);
                 return ex;
@@ -155,6 +171,8 @@ namespace LocalApim
                 {
                     ex.Section = "inbound";
                     RunSection(ex, 1, "inbound");
+                    // A preflight no cors policy answered is never forwarded: APIM has no operation for it.
+                    if (ex.PreflightOnly) return NotFound();
                     ex.Section = "backend";
                     RunSection(ex, 1, "backend");
                     if (ex.Response == null) throw new PolicyError("backend", "NoResponse", "the backend section produced no response");
@@ -507,7 +525,10 @@ namespace LocalApim
             ex.Cors = el;
             var origin = ex.RequestHeaders.Get("Origin");
             var requestedMethod = ex.RequestHeaders.Get("Access-Control-Request-Method");
-            if (ex.Method != "OPTIONS" || origin == null || requestedMethod == null) return;
+            if (!IsPreflight(ex.Method, ex.RequestHeaders)) return;
+            // APIM (cors policy reference, usage notes): a request that matches an explicit
+            // OPTIONS operation is that operation's request; the cors policy does not answer it.
+            if (!ex.PreflightOnly && ex.Operation.Method == "OPTIONS") return;
             // Preflight: answered here, never forwarded.
             var origins = CorsList(el, "allowed-origins");
             var methods = CorsList(el, "allowed-methods");

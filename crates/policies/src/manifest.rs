@@ -279,7 +279,6 @@ pub fn manifest() -> Manifest {
                         "/revoke",
                         Some("oauth/revoke.xml"),
                     ),
-                    op("preflight", "CORS preflight", "OPTIONS", "/*", None),
                 ]),
             },
             Api {
@@ -324,7 +323,6 @@ pub fn manifest() -> Manifest {
                         "/",
                         Some("mcp/streamable.xml"),
                     ),
-                    op("preflight", "CORS preflight", "OPTIONS", "/*", None),
                 ]),
             },
         ],
