@@ -102,12 +102,18 @@ def build_runner() -> Path:
     inputs = [*sources, Path(__file__)]
     if RUNNER_EXE.exists() and all(s.stat().st_mtime <= RUNNER_EXE.stat().st_mtime for s in inputs):
         return RUNNER_EXE
-    tmp = BUILD / f"local-apim.{os.getpid()}.{secrets.token_hex(4)}.exe"
-    ok, out = compile(sources, tmp, target="exe", references=["System.Net.Http.dll"])
-    if not ok:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"building the policy runner failed:\n{out}")
-    os.replace(tmp, RUNNER_EXE)  # atomic: concurrent starts never see a half-written exe
+    # Built under its final file name (mcs names the assembly after it, and drivers reference
+    # it by that name), in a private directory, then moved: concurrent starts never see a
+    # half-written exe.
+    tmp_dir = BUILD / f"build.{os.getpid()}.{secrets.token_hex(4)}"
+    tmp_dir.mkdir()
+    try:
+        ok, out = compile(sources, tmp_dir / RUNNER_EXE.name, target="exe", references=["System.Net.Http.dll"])
+        if not ok:
+            raise RuntimeError(f"building the policy runner failed:\n{out}")
+        os.replace(tmp_dir / RUNNER_EXE.name, RUNNER_EXE)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     return RUNNER_EXE
 
 
