@@ -36,8 +36,6 @@ from pathlib import Path
 LOCAL = Path(__file__).resolve().parent
 REPO = LOCAL.parent
 POLICIES = REPO / "infra" / "policies"
-BUILD = LOCAL / ".build"
-RUNNER_EXE = BUILD / "local-apim.exe"
 IDP_SERVER = LOCAL / "idp" / "server.js"
 # The well-known Azurite development account (public, documented by Microsoft; not a secret).
 AZURITE_ACCOUNT = "devstoreaccount1"
