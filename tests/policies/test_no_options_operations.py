@@ -10,6 +10,12 @@ import re
 from policies_support import REPO, load_manifest
 
 BICEP = sorted((REPO / "infra").rglob("*.bicep"))
+# A literal OPTIONS method in a Bicep operation, or an OpenAPI `options:` path item.
+LITERAL_OPTIONS = [re.compile(r"""method\s*:\s*'OPTIONS'""", re.I), re.compile(r"""['"]?options['"]?\s*:\s*\{""", re.I)]
+
+
+def literal_options_operations(text):
+    return [m.group(0) for pattern in LITERAL_OPTIONS for m in pattern.finditer(text)]
 
 
 def test_manifest_defines_no_options_operation():
@@ -31,13 +37,14 @@ def test_bicep_defines_no_options_operation():
         text = path.read_text()
         operation_resources += text.count("Microsoft.ApiManagement/service/apis/operations@")
         # A literal method in a Bicep operation (or an OpenAPI import) would bypass the manifest.
-        assert not re.search(r"""method\s*:\s*'OPTIONS'""", text, re.I), path
-        assert not re.search(r"""['"]options['"]\s*:""", text, re.I), path
+        assert literal_options_operations(text) == [], path
     # Operations come from the manifest (checked above), not from literals.
     assert operation_resources >= 1
 
 
-def test_check_catches_an_options_operation():
-    # The scan above would see a literal operation of this shape.
-    sample = "resource preflight 'Microsoft.ApiManagement/service/apis/operations@2024-05-01' = {\n  properties: {\n    method: 'OPTIONS'\n  }\n}"
-    assert re.search(r"""method\s*:\s*'OPTIONS'""", sample, re.I)
+def test_check_catches_literal_options_operations():
+    bicep = "resource preflight 'Microsoft.ApiManagement/service/apis/operations@2024-05-01' = {\n  properties: {\n    method: 'OPTIONS'\n  }\n}"
+    openapi = "value: { paths: { '/mcp': { options: { responses: {} } } } }"
+    assert literal_options_operations(bicep) == ["method: 'OPTIONS'"]
+    assert len(literal_options_operations(openapi)) == 1
+    assert literal_options_operations("method: 'POST'\noptionsList: []") == []
