@@ -1,7 +1,8 @@
 // Runs the session token C# of the rendered policy fragments against the shared test vectors
-// (crates/session-token/vectors/v1.json). The classes OpenToken and SealToken are generated
-// from the fragments by test_policies_token_vectors.py; this file only drives them.
-// Usage: mono TokenVectors.exe <vectors.json>  -> JSON results on stdout.
+// (crates/session-token/vectors/v1.json). The expressions are compiled by the local runner
+// (--compile-expressions, assembly Expressions); test_policies_token_vectors.py names the
+// classes that open, seal and draw the IV; this file only drives them.
+// Usage: mono TokenVectors.exe <vectors.json> <open class> <seal class> <iv class>  -> JSON on stdout.
 using System;
 using System.IO;
 using Apim.Model;
@@ -9,6 +10,24 @@ using Newtonsoft.Json.Linq;
 
 public static class TokenVectors
 {
+    static Func<ProxyRequestContext, object> openToken, sealToken, freshIv;
+
+    static Func<ProxyRequestContext, object> Expression(string cls)
+    {
+        var method = Type.GetType("Apim.Expressions." + cls + ", Expressions", true).GetMethod("Eval");
+        return context =>
+        {
+            try
+            {
+                return method.Invoke(null, new object[] { context });
+            }
+            catch (System.Reflection.TargetInvocationException e)
+            {
+                throw e.InnerException;
+            }
+        };
+    }
+
     const string DefaultAudience = "https://apim-snippets.azure-api.net/mcp";
 
     static ProxyRequestContext Context(long now)
@@ -25,7 +44,7 @@ public static class TokenVectors
         context.VariableStore["sessionTokenAudience"] = audience;
         try
         {
-            return (JObject)Apim.Expressions.OpenToken.Eval(context);
+            return (JObject)openToken(context);
         }
         catch (Exception e)
         {
@@ -39,11 +58,14 @@ public static class TokenVectors
         var context = Context(now);
         context.VariableStore["sessionClaims"] = claims;
         context.VariableStore["sessionTokenIv"] = iv;
-        return (string)Apim.Expressions.SealToken.Eval(context);
+        return (string)sealToken(context);
     }
 
     public static int Main(string[] args)
     {
+        openToken = Expression(args[1]);
+        sealToken = Expression(args[2]);
+        freshIv = Expression(args[3]);
         var vectors = JObject.Parse(File.ReadAllText(args[0]));
         long now = (long)vectors["now"];
         var results = new JObject();
@@ -64,7 +86,7 @@ public static class TokenVectors
         var ivs = new JArray();
         for (int i = 0; i < 2; i++)
         {
-            ivs.Add((string)Apim.Expressions.FreshIv.Eval(Context(now)));
+            ivs.Add((string)freshIv(Context(now)));
         }
         results["open"] = opened;
         results["seal"] = sealedTokens;

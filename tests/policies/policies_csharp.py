@@ -1,33 +1,19 @@
-"""Extracts APIM policy expressions from the rendered XML and compiles them with Mono's mcs
-against the C# model of APIM's context API in apim_model/."""
+"""The policy expressions as the local runner finds and compiles them (one compiler for the
+runner and these tests: `mono local-apim.exe --compile-expressions`, through devstack/csharp.py),
+and drivers that run them under Mono against the APIM context model in local/runner/Model/."""
 
 import dataclasses
-import pathlib
+import functools
+import json
 import re
-import shutil
 import subprocess
-import xml.etree.ElementTree as ET
+
+from devstack import csharp
 
 from policies_support import HERE, POLICIES
 
-MODEL = HERE / "apim_model" / "ApimContext.cs"
+MODEL = csharp.MODEL
 ALLOWED_TYPES_FILE = HERE / "apim_allowed_types.txt"
-NEWTONSOFT_CANDIDATES = [
-    "/usr/lib/cli/Newtonsoft.Json-5.0/Newtonsoft.Json.dll",
-    "/usr/lib/cli/Newtonsoft.Json/Newtonsoft.Json.dll",
-]
-# Namespaces APIM's own examples use unqualified (Regex, Encoding, JObject, Convert, ...).
-USINGS = [
-    "System",
-    "System.Collections.Generic",
-    "System.Linq",
-    "System.Text",
-    "System.Text.RegularExpressions",
-    "System.Xml.Linq",
-    "Newtonsoft.Json",
-    "Newtonsoft.Json.Linq",
-    "Apim.Model",
-]
 # Test stand-ins for named values; the key values are valid 32-byte base64 keys.
 DEFAULT_NAMED_VALUES = {
     "McpEntraClientId": "00000000-0000-0000-0000-00000000c11d",
@@ -40,14 +26,17 @@ DEFAULT_NAMED_VALUES = {
     "McpFunctionKey": "test-function-key",
     "RegistrationStoreUrl": "https://stsnippets.blob.core.windows.net/registrations",
 }
+ExpressionsError = csharp.ExpressionsError
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Expression:
     file: str  # relative to infra/policies
     where: str  # element and attribute (or "text")
-    code: str  # including the leading @( or @{
+    code: str  # including the leading @( or @{, named values substituted
     name: str = ""  # the element's name attribute (e.g. the variable a set-variable sets)
+    cls: str = ""  # the class the runner compiles it to (Apim.Expressions.<cls>, assembly Expressions)
+    line: int = 0
 
     @property
     def multi_statement(self):
@@ -56,90 +45,55 @@ class Expression:
     @property
     def label(self):
         named = f" [{self.name}]" if self.name else ""
-        return f"{self.file} <{self.where}>{named}"
-
-
-def newtonsoft_dll():
-    for candidate in NEWTONSOFT_CANDIDATES:
-        if pathlib.Path(candidate).exists():
-            return candidate
-    return None
+        return f"{self.file}:{self.line} <{self.where}>{named}"
 
 
 def have_mono():
-    return shutil.which("mcs") is not None and newtonsoft_dll() is not None
+    return csharp.have_mono()
 
 
-def extract(path):
-    """Every expression in one rendered policy file, in document order."""
-    rel = path.relative_to(POLICIES).as_posix()
-    found = []
-    root = ET.parse(path).getroot()
-    parents = {child: parent for parent in root.iter() for child in parent}
-    for element in root.iter():
-        # A <value> is named by its set-header (the header it sets).
-        owner = parents.get(element) if element.tag == "value" else element
-        name = owner.get("name", "") if owner is not None else ""
-        for attribute, value in element.attrib.items():
-            if value.strip().startswith(("@(", "@{")):
-                found.append(Expression(rel, f"{element.tag} {attribute}=", value.strip(), name))
-        if element.text and element.text.strip().startswith(("@(", "@{")):
-            found.append(Expression(rel, f"{element.tag} text", element.text.strip(), name))
-    return found
+def _expressions(index):
+    return [Expression(e["file"], e["where"], e["code"], e["name"], e["class"], e["line"]) for e in index]
+
+
+def compile_expressions(workdir, named_values=None, policies_dir=POLICIES):
+    """Compiles every expression with the runner into workdir/Expressions.dll; returns the
+    expressions in the runner's order. Raises ExpressionsError with the runner's message."""
+    index = csharp.compile_expressions(policies_dir, dict(named_values or DEFAULT_NAMED_VALUES), workdir / "Expressions.dll")
+    return _expressions(index)
+
+
+@functools.lru_cache(maxsize=1)
+def _listed():
+    return tuple(_expressions(csharp.compile_expressions(POLICIES, DEFAULT_NAMED_VALUES, None)))
 
 
 def all_expressions():
-    out = []
-    for path in sorted(POLICIES.rglob("*.xml")):
-        out.extend(extract(path))
-    return out
+    """Every expression the runner finds in the rendered policies (found, not compiled)."""
+    return list(_listed())
 
 
-def substitute(code, named_values):
-    return re.sub(r"\{\{([A-Za-z0-9_.-]+)\}\}", lambda m: named_values[m.group(1)], code)
+def extract(path):
+    """The expressions of one rendered policy file, in document order."""
+    rel = path.relative_to(POLICIES).as_posix()
+    return [e for e in all_expressions() if e.file == rel]
 
 
-def method_body(expr, named_values):
-    code = substitute(expr.code, named_values)
-    inner = code[2:-1]
-    return inner if expr.multi_statement else f"return ({inner});"
+def build_driver(workdir, source, name):
+    """Compiles a test driver (ExpressionRunner.cs, TokenVectors.cs) against the runner (the
+    context model) and the expressions in workdir/Expressions.dll."""
+    exe = workdir / f"{name}.exe"
+    ok, out = csharp.compile([source], exe, target="exe", references=[csharp.build_runner(), workdir / "Expressions.dll"])
+    if not ok:
+        raise AssertionError(out)
+    return exe
 
 
-def class_source(class_name, expr, named_values):
-    """One static class whose Eval method is the expression; #line maps errors to the policy."""
-    label = expr.label.replace('"', "'")
-    return (
-        f"public static class {class_name}\n{{\n"
-        f"    public static object Eval(IProxyRequestContext context)\n    {{\n"
-        f'#line 1 "{label}"\n'
-        f"{method_body(expr, named_values)}\n"
-        f"#line default\n"
-        f"    }}\n}}\n"
-    )
-
-
-def source_file(classes):
-    usings = "".join(f"using {u};\n" for u in USINGS)
-    return usings + "\nnamespace Apim.Expressions\n{\n" + "\n".join(classes) + "}\n"
-
-
-def compile_cs(sources, out, target="library", references=()):
-    """Compiles C# files with mcs; returns (ok, diagnostics)."""
-    cmd = [
-        "mcs",
-        f"-target:{target}",
-        "-langversion:7",
-        "-nowarn:618",  # RNGCryptoServiceProvider is obsolete in .NET 6, yet it is what APIM allows
-        f"-r:{newtonsoft_dll()}",
-        "-r:System.Xml.Linq.dll",
-        "-r:System.Core.dll",
-        "-r:System.Numerics.dll",
-        *[f"-r:{r}" for r in references],
-        f"-out:{out}",
-        *[str(s) for s in sources],
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    return result.returncode == 0, result.stdout + result.stderr
+def run_driver(exe, *args, stdin=None):
+    return subprocess.run(
+        ["mono", str(exe), *map(str, args)], input=stdin, capture_output=True, encoding="utf-8",
+        env=csharp.mono_env(exe.parent), timeout=120,
+    )  # fmt: skip
 
 
 def strip_literals(code):
@@ -182,25 +136,19 @@ def disallowed_identifiers(code):
 
 
 class Evaluator:
-    """Compiles every policy expression once and evaluates chosen ones in given contexts."""
+    """Compiles every policy expression once (the runner's compiler) and evaluates chosen ones
+    in given contexts."""
 
     def __init__(self, workdir, named_values=None):
-        self.named_values = dict(named_values or DEFAULT_NAMED_VALUES)
-        self.expressions = all_expressions()
-        classes = [class_source(f"E{i}", e, self.named_values) for i, e in enumerate(self.expressions)]
-        generated = workdir / "AllExpressions.cs"
-        generated.write_text(source_file(classes))
-        self.exe = workdir / "ExpressionRunner.exe"
-        ok, out = compile_cs([MODEL, generated, HERE / "ExpressionRunner.cs"], self.exe, target="exe")
-        if not ok:
-            raise AssertionError(out)
+        self.expressions = compile_expressions(workdir, named_values)
+        self.exe = build_driver(workdir, HERE / "ExpressionRunner.cs", "ExpressionRunner")
 
     def find(self, file, name=None, where=None, nth=None):
         """The class of the expression in `file` whose element has `name` (and `where`); when
         several match, `nth` picks one in document order."""
         hits = [
-            f"E{i}"
-            for i, e in enumerate(self.expressions)
+            e.cls
+            for e in self.expressions
             if e.file == file and (name is None or e.name == name) and (where is None or e.where == where)
         ]
         if nth is not None:
@@ -209,16 +157,7 @@ class Evaluator:
         return hits[0]
 
     def run(self, cases):
-        import json
-
-        run = subprocess.run(
-            ["mono", str(self.exe)],
-            input=json.dumps(cases),
-            capture_output=True,
-            encoding="utf-8",
-            env={"MONO_PATH": str(pathlib.Path(newtonsoft_dll()).parent), "PATH": "/usr/bin:/bin"},
-            timeout=120,
-        )
+        run = run_driver(self.exe, stdin=json.dumps(cases))
         assert run.returncode == 0, run.stderr
         return json.loads(run.stdout)
 

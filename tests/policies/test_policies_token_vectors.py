@@ -4,7 +4,6 @@ and seals each canonical vector to the exact same token given the vector's IV.""
 
 import base64
 import json
-import subprocess
 
 import pytest
 
@@ -19,8 +18,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def expression(file, variable):
-    matches = [e for e in cs.extract(cs.POLICIES / file) if e.name == variable]
+def expression(compiled, file, variable):
+    """The class of the one expression in `file` that sets `variable`."""
+    matches = [e.cls for e in compiled if e.file == file and e.name == variable]
     assert len(matches) == 1, f"{file}: expected one expression setting {variable}"
     return matches[0]
 
@@ -37,23 +37,14 @@ def results(vectors, tmp_path_factory):
     named = dict(cs.DEFAULT_NAMED_VALUES)
     named["SessionTokenEncKey"] = vectors["keys"]["encKey"]
     named["SessionTokenMacKey"] = vectors["keys"]["macKey"]
+    compiled = cs.compile_expressions(tmp, named)
     classes = [
-        cs.class_source("OpenToken", expression("fragments/session-token-open.xml", "sessionTokenResult"), named),
-        cs.class_source("SealToken", expression("fragments/session-token-seal.xml", "sessionToken"), named),
-        cs.class_source("FreshIv", expression("fragments/session-token-seal.xml", "sessionTokenIv"), named),
+        expression(compiled, "fragments/session-token-open.xml", "sessionTokenResult"),
+        expression(compiled, "fragments/session-token-seal.xml", "sessionToken"),
+        expression(compiled, "fragments/session-token-seal.xml", "sessionTokenIv"),
     ]
-    generated = tmp / "TokenExpressions.cs"
-    generated.write_text(cs.source_file(classes))
-    exe = tmp / "TokenVectors.exe"
-    ok, out = cs.compile_cs([cs.MODEL, generated, HERE / "TokenVectors.cs"], exe, target="exe")
-    assert ok, out
-    run = subprocess.run(
-        ["mono", str(exe), str(VECTORS)],
-        capture_output=True,
-        encoding="utf-8",
-        env={"MONO_PATH": str(cs.pathlib.Path(cs.newtonsoft_dll()).parent), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
+    exe = cs.build_driver(tmp, HERE / "TokenVectors.cs", "TokenVectors")
+    run = cs.run_driver(exe, VECTORS, *classes)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 

@@ -83,6 +83,20 @@ pub struct Manifest {
     pub apis: Vec<Api>,
     /// Backends.
     pub backends: Vec<Backend>,
+    /// Protocol constants the policies use, for tools that must agree with them (the local runner).
+    pub constants: Constants,
+}
+
+/// Protocol constants of `names.rs` that consumers of the manifest need.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Constants {
+    /// Audience of the managed identity's federation assertion.
+    pub federation_audience: &'static str,
+    /// `x-ms-version` of the Blob Storage calls.
+    pub storage_api_version: &'static str,
+    /// Entra ID authority the policies call.
+    pub entra_authority: &'static str,
 }
 
 const fn op(
@@ -280,7 +294,6 @@ pub fn manifest() -> Manifest {
                         "/revoke",
                         Some(path::REVOKE),
                     ),
-                    op("preflight", "CORS preflight", "OPTIONS", "/*", None),
                 ]),
             },
             Api {
@@ -325,11 +338,15 @@ pub fn manifest() -> Manifest {
                         "/",
                         Some(path::MCP_STREAMABLE),
                     ),
-                    op("preflight", "CORS preflight", "OPTIONS", "/*", None),
                 ]),
             },
         ],
         backends: vec![Backend { id: BACKEND_ID }],
+        constants: Constants {
+            federation_audience: FEDERATION_AUDIENCE,
+            storage_api_version: STORAGE_API_VERSION,
+            entra_authority: ENTRA_AUTHORITY,
+        },
     }
 }
 

@@ -94,8 +94,8 @@ fn vectors_cover_the_required_cases() {
     );
 }
 
-/// The C# sketch in docs/session-token.md, compiled with Mono's `mcs`, must pass the same
-/// vectors. Mono is part of the project's test environment (the local APIM runner needs it);
+/// The C# sketch in docs/session-token.md, compiled with Mono's `mcs` against the APIM context
+/// model the local runner executes (`local/runner/Model/`), must pass the same vectors. Mono is part of the project's test environment (the local APIM runner needs it);
 /// on a machine without it this test says so on stderr instead of failing.
 #[test]
 fn csharp_sketch_in_the_doc_passes_the_vectors() {
@@ -109,8 +109,8 @@ fn csharp_sketch_in_the_doc_passes_the_vectors() {
         );
         return;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/csharp/check.sh");
-    let out = std::process::Command::new("bash")
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/csharp/check.py");
+    let out = std::process::Command::new("python3")
         .arg(script)
         .output()
         .unwrap();

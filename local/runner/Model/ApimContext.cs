@@ -250,6 +250,9 @@ public static class ApimExtensions
     {
         var algorithm = SymmetricAlgorithm.Create(alg);
         if (algorithm == null) throw new ArgumentException("unknown symmetric algorithm " + alg);
+        // The policies (and the session-token format) rely on APIM's documented defaults.
+        if (algorithm.Mode != CipherMode.CBC || algorithm.Padding != PaddingMode.PKCS7)
+            throw new InvalidOperationException(alg + " defaults are not CBC/PKCS7 on this runtime");
         return algorithm;
     }
 
