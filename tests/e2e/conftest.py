@@ -1,7 +1,7 @@
 """Fixtures for the end-to-end tests: Azurite once per session, the server per session or per test.
 
 Logs of every process go to test-artifacts/e2e/<name>.{stdout,stderr}.log and the tail of each live
-process's logs is attached to a failing test's report.
+process's logs is attached to a failing test's report (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,30 +13,6 @@ from pathlib import Path
 import pytest
 
 import e2e_support as sup
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-# A fixture, not `pytest_sessionstart`: that hook is not called for conftests below the
-# directory pytest starts from, so `pytest tests/` would never create the log directory.
-@pytest.fixture(scope="session", autouse=True)
-def _fresh_artifacts() -> None:
-    """Fresh logs for each run (only this area's part of test-artifacts/)."""
-    if sup.ARTIFACTS.exists():
-        shutil.rmtree(sup.ARTIFACTS, ignore_errors=True)
-    sup.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    if report.failed and item.path.parent == Path(__file__).parent:
-        for p in list(sup.LIVE_PROCESSES):
-            report.sections.append((f"process log: {p.name}", p.logs(80)))
-    return report
 
 
 @pytest.fixture(scope="session")
