@@ -11,15 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from html import unescape as html_unescape
 from pathlib import Path
 
 import httpx
 import pytest
 
 import gw_support as sup
-
-sys.path.insert(0, str(sup.REPO / "local"))
-import localgw  # noqa: E402
+from devstack.gateway import POLICIES, LocalGateway
+from devstack.processes import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -60,6 +60,7 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
         finally:
             await oauth.aclose()
         assert len(oauth.agent.sign_in_pages) == 1
+        _assert_pattern_valid_in_browsers(oauth.agent.sign_in_pages[0].text)
         keys = dict(line.split("=", 1) for line in env_file.splitlines())
         claims = sup.open_token(tokens["access_token"], keys["SESSION_TOKEN_ENC_KEY"], keys["SESSION_TOKEN_MAC_KEY"])
         assert claims["aud"] == f"{gw}/mcp" and claims["cid"] == client_id
@@ -76,6 +77,20 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
     assert code == 0, log.read_text(errors="replace")
     with pytest.raises(httpx.ConnectError):
         httpx.get(gw + "/.well-known/oauth-protected-resource", timeout=2)
+
+
+def _assert_pattern_valid_in_browsers(html: str) -> None:
+    """Browsers compile an input's `pattern` as `^(?:pattern)$` with the `v` flag and silently
+    ignore a pattern that does not compile; Node (V8, as Chromium) compiles it the same way."""
+    patterns = re.findall(r'<input[^>]*\bname="username"[^>]*\bpattern="([^"]*)"', html)
+    assert len(patterns) == 1, html
+    check = (
+        "const r = new RegExp('^(?:' + process.argv[1] + ')$', 'v');"
+        "process.stdout.write(JSON.stringify(['alice', 'bob.o_k-1', 'a b', 'x<y', ''].map(u => r.test(u))));"
+    )
+    run = subprocess.run(["node", "-e", check, html_unescape(patterns[0])], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, f"pattern {patterns[0]!r} does not compile with the v flag: {run.stderr}"
+    assert run.stdout == "[true,true,false,false,false]", run.stdout
 
 
 async def _alice_token(stack, client_ip) -> str:
@@ -118,11 +133,11 @@ def test_runner_refuses_policies_it_cannot_execute(stack, case):
     work = Path(tempfile.mkdtemp(prefix="gw-inject-"))
     try:
         policies = work / "policies"
-        shutil.copytree(localgw.POLICIES, policies)
+        shutil.copytree(POLICIES, policies)
         text = (policies / file).read_text()
         assert old in text, f"{file} changed; update the injection"
         (policies / file).write_text(text.replace(old, new, 1))
-        gw = localgw.LocalGateway(work / "state", backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
+        gw = LocalGateway(work / "state", backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
                                   session_keys=stack.keys, log_dir=work / "logs", policies_dir=policies)  # fmt: skip
         with pytest.raises(RuntimeError, match="gateway exited with 3"):
             try:
@@ -135,7 +150,7 @@ def test_runner_refuses_policies_it_cannot_execute(stack, case):
 
 
 async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, client_ip):
-    port, gw_port = localgw.free_port(), localgw.free_port()
+    port, gw_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")}
     env.update(
         PORT=str(port), GATEWAY_PORT=str(gw_port), AZURITE_DIR=str(tmp_path / "azurite"), NO_COLOR="1",
