@@ -52,6 +52,17 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
         assert f"MCP_RESOURCE_URL={gw}/mcp" in env_file and "SESSION_TOKEN_MAC_KEY=" in env_file
         assert (state / "server.env").stat().st_mode & 0o077 == 0
 
+        # A second launcher on the same state directory is refused; the first one's keys stay.
+        before = {p.name: p.read_bytes() for p in (state / "s").iterdir() if p.is_file()}
+        second = subprocess.run(
+            [str(sup.REPO / "local" / "run-gateway.sh"), "--backend", stack.backend_url, "--blob-endpoint", stack.azurite["blob"],
+             "--state-dir", str(state / "s")],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second
+        assert f"{state / 's'} is in use by local/run-gateway.sh (pid {proc.pid})" in second.stderr, second.stderr
+        assert {p.name: p.read_bytes() for p in (state / "s").iterdir() if p.is_file()} == before
+
         # A human flow: consent, then the stand-in's sign-in page (auto-login is off by default).
         oauth = sup.OAuth(gw, client_ip)
         oauth.agent.username = "bob"
