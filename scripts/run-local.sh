@@ -149,7 +149,12 @@ if [[ "$GATEWAY" == 1 ]]; then
 fi
 
 INSP="scripts/lib/inspector.sh"
-{
+LOGS="Azurite ${AZ_DIR#"$REPO_ROOT/"}/azurite.stdout.log"
+[[ "$GATEWAY" == 1 ]] && LOGS+=", gateway ${LOCAL_GATEWAY_STATE_DIR:-local/.state}/"
+[[ -z "${SNIPPETS_MCP_BIN:-}" ]] && LOGS+=", build ${BUILD_LOG#"$REPO_ROOT/"}"
+# Composed first and printed with one write: whoever watches the output sees it whole, and the
+# "Logs:" line last means it is complete.
+BANNER="$(
   echo
   echo "${_G}snippets-mcp is running${_N} (Ctrl-C stops everything this script started)"
   if [[ "$GATEWAY" == 1 ]]; then
@@ -183,7 +188,9 @@ MCP Inspector (project-local, Node 22), from another terminal in $REPO_ROOT:
 INFO
   fi
   echo
-}
+  echo "Logs: $LOGS"
+)"
+printf '%s\n\n' "$BANNER"
 
 # Wait for whichever exits first; the EXIT trap stops the other one.
 set +e

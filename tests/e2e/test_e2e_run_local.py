@@ -27,16 +27,21 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def banner_complete(text: str) -> bool:
+    """run-local.sh printed its whole "is running" banner (it ends with the Logs: line and a blank one)."""
+    return "snippets-mcp is running" in text and re.search(r"\nLogs: [^\n]*\n\n", text) is not None
+
+
+def _run_local_env(port: int, azurite_dir, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")}
+    env.update(PORT=str(port), SNIPPETS_MCP_BIN=str(sup.server_binary()), AZURITE_DIR=str(azurite_dir), NO_COLOR="1", GATEWAY="0")
+    env.update(extra)
+    return env
+
+
 async def test_run_local_serves_mcp_and_ctrl_c_stops_everything(tmp_path, uid):
     port = sup.free_port()
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")}
-    env.update(
-        PORT=str(port),
-        SNIPPETS_MCP_BIN=str(sup.server_binary()),
-        AZURITE_DIR=str(tmp_path / "azurite"),
-        NO_COLOR="1",
-        GATEWAY="0",  # the server alone; tests/gateway covers run-local.sh with the gateway
-    )
+    env = _run_local_env(port, tmp_path / "azurite")  # GATEWAY=0: tests/gateway covers run-local.sh with the gateway
     log = sup.ARTIFACTS / "run-local.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -55,7 +60,7 @@ async def test_run_local_serves_mcp_and_ctrl_c_stops_everything(tmp_path, uid):
         text = ""
         while not deadline.expired():
             text = log.read_text(errors="replace")
-            if "snippets-mcp is running" in text or proc.poll() is not None:
+            if banner_complete(text) or proc.poll() is not None:
                 break
             time.sleep(0.1)
         assert "snippets-mcp is running" in text, f"run-local.sh did not come up (exit {proc.poll()}):\n{text}"
@@ -105,8 +110,7 @@ def test_run_local_refuses_a_busy_port(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        env.update(PORT=str(port), SNIPPETS_MCP_BIN=str(sup.server_binary()), AZURITE_DIR=str(tmp_path), GATEWAY="0")
+        env = _run_local_env(port, tmp_path)
         r = subprocess.run(
             ["bash", str(sup.REPO / "scripts" / "run-local.sh")],
             cwd=sup.REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
@@ -118,13 +122,6 @@ def test_run_local_refuses_a_busy_port(tmp_path):
 # --------------------------------------------------------------------------------------------
 # A newcomer's first runs: in a real terminal, stopped and started again at once, twice at once
 # --------------------------------------------------------------------------------------------
-
-
-def _run_local_env(port: int, azurite_dir, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")}
-    env.update(PORT=str(port), SNIPPETS_MCP_BIN=str(sup.server_binary()), AZURITE_DIR=str(azurite_dir), NO_COLOR="1", GATEWAY="0")
-    env.update(extra)
-    return env
 
 
 class Terminal:
@@ -169,7 +166,7 @@ class Terminal:
 
     def wait_running(self, seconds: float = 120) -> str:
         deadline = Deadline(seconds)
-        while not deadline.expired() and "snippets-mcp is running" not in self.text() and self.proc.poll() is None:
+        while not deadline.expired() and not banner_complete(self.text()) and self.proc.poll() is None:
             time.sleep(0.1)
         assert "snippets-mcp is running" in self.text(), f"run-local.sh did not come up (exit {self.proc.poll()}):\n{self.text()}"
         return self.text()

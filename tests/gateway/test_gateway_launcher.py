@@ -64,12 +64,7 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
         assert {p.name: p.read_bytes() for p in (state / "s").iterdir() if p.is_file()} == before
 
         # A human flow: consent, then the stand-in's sign-in page (auto-login is off by default).
-        oauth = sup.OAuth(gw, client_ip)
-        oauth.agent.username = "bob"
-        try:
-            client_id, tokens = await oauth.login()
-        finally:
-            await oauth.aclose()
+        oauth, client_id, tokens = await _login(gw, client_ip, "bob")
         assert len(oauth.agent.sign_in_pages) == 1
         _assert_pattern_valid_in_browsers(oauth.agent.sign_in_pages[0].text)
         keys = dict(line.split("=", 1) for line in env_file.splitlines())
@@ -104,12 +99,19 @@ def _assert_pattern_valid_in_browsers(html: str) -> None:
     assert run.stdout == "[true,true,false,false,false]", run.stdout
 
 
-async def _alice_token(stack, client_ip) -> str:
-    oauth = sup.OAuth(stack.url, client_ip)
+async def _login(gateway_url: str, client_ip: str, username: str = "alice") -> tuple[sup.OAuth, str, dict]:
+    """A registered client signed in as `username`: (the closed client, its id, its tokens)."""
+    oauth = sup.OAuth(gateway_url, client_ip)
+    oauth.agent.username = username
     try:
-        return (await oauth.login())[1]["access_token"]
+        client_id, tokens = await oauth.login()
     finally:
         await oauth.aclose()
+    return oauth, client_id, tokens
+
+
+async def _alice_token(stack, client_ip) -> str:
+    return (await _login(stack.url, client_ip))[2]["access_token"]
 
 
 INJECTIONS = {
@@ -181,17 +183,12 @@ async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, cli
         text = ""
         while time.monotonic() < end and proc.poll() is None:
             text = log.read_text(errors="replace")
-            if "snippets-mcp is running" in text:
+            if "snippets-mcp is running" in text and re.search(r"\nLogs: [^\n]*\n\n", text):  # the whole banner
                 break
             time.sleep(0.1)
         assert "snippets-mcp is running" in text, text
         assert f"{gw}/mcp/sse" in text and f"{gw}/mcp\n" in text, text
-        oauth = sup.OAuth(gw, client_ip)
-        oauth.agent.username = "erin"
-        try:
-            _, tokens = await oauth.login()
-        finally:
-            await oauth.aclose()
+        _, _, tokens = await _login(gw, client_ip, "erin")
         async with httpx.AsyncClient(timeout=30) as http:
             assert (await sup.mcp_post(http, f"{gw}/mcp", tokens["access_token"])).status_code == 200
             # The server shares the gateway's keys: it accepts the gateway's token and nothing else.
