@@ -35,7 +35,8 @@ class AzuriteError(RuntimeError):
     """Azurite is missing, exited, or did not report its ports in time."""
 
 
-def endpoint(kind: str, port: int) -> str:
+def endpoint(port: int) -> str:
+    """A service's endpoint including the account, as connection strings and SDKs want it."""
     return f"http://127.0.0.1:{port}/{ACCOUNT}"
 
 
@@ -44,7 +45,7 @@ def connection_string(ports: dict[str, int]) -> str:
     parts = [f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"]
     for kind in SERVICES:
         if kind in ports:
-            parts.append(f"{kind.capitalize()}Endpoint={endpoint(kind, ports[kind])};")
+            parts.append(f"{kind.capitalize()}Endpoint={endpoint(ports[kind])};")
     return "".join(parts)
 
 
@@ -105,7 +106,7 @@ class Azurite:
         return all(k in self.ports for k in self.services)
 
     def endpoint(self, kind: str) -> str:
-        return endpoint(kind, self.ports[kind])
+        return endpoint(self.ports[kind])
 
     def connection_string(self) -> str:
         return connection_string(self.ports)

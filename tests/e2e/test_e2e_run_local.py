@@ -270,3 +270,18 @@ def test_run_local_announces_the_build_and_shows_its_log_only_on_failure(tmp_pat
     assert "no-such-triple" in r.stderr and f"cargo build failed (last lines above; all of it in {build_log})" in r.stderr, r.stderr
     assert "no-such-triple" not in r.stdout, "compiler output went to the terminal instead of the log"
     assert "starting Azurite" not in r.stdout, "Azurite was started before the build"
+
+
+def test_port_check_counts_a_listener_as_busy_but_not_time_wait_leftovers():
+    def port_free(port: int) -> int:
+        return subprocess.run(
+            ["python3", "-m", "devstack", "port-free", str(port)], cwd=sup.REPO, capture_output=True, timeout=30
+        ).returncode
+
+    stopped = sup.free_port()
+    leave_time_wait_on(stopped)
+    assert port_free(stopped) == 0, "a port with only TIME_WAIT sockets on it is free for a server"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert port_free(listener.getsockname()[1]) == 1, "a port something listens on is busy"
