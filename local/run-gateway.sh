@@ -21,4 +21,5 @@ for tool in mono mcs node npm python3 cargo; do
   }
 done
 
-exec python3 "$HERE/localgw.py" "$@"
+# devstack/ (the repository root on PYTHONPATH; the working directory stays, for relative paths).
+PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m devstack gateway "$@"

@@ -5,9 +5,11 @@ Usage: scripts/measure-startup.py target/release/snippets-mcp
 No storage call is made; the connection string only has to be valid.
 """
 import subprocess, time, socket, statistics, os, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from devstack.azurite import connection_string  # noqa: E402 - the dev account's key is defined once, there
 BIN = sys.argv[1]
-KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-env = {"AzureWebJobsStorage": f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={KEY};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1", "PATH": os.environ["PATH"]}
+env = {"AzureWebJobsStorage": connection_string({"blob": 10000}), "PATH": os.environ["PATH"]}
 def probe(port):
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=0.2)

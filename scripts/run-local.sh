@@ -6,9 +6,12 @@
 #                                    behind the local gateway on http://127.0.0.1:7080 (docs/local-gateway.md)
 #   GATEWAY=0 scripts/run-local.sh   the server alone: no gateway, no token check
 #
-# Installs the project-local npm packages if missing (npm ci), starts Azurite on loopback with its
-# data in .azurite/ (ports 10000-10002, or free ports when those are busy), builds the release binary
-# and runs it like the Functions host would (FUNCTIONS_CUSTOMHANDLER_PORT, AzureWebJobsStorage).
+# Installs the project-local npm packages if missing (npm ci), builds the release binary (its output
+# goes to target/run-local-build.log, shown when the build fails), starts Azurite on loopback with
+# its data in .azurite/ (ports 10000-10002, or free ports when those are busy; devstack/azurite.py)
+# and runs the server like the Functions host would (FUNCTIONS_CUSTOMHANDLER_PORT, AzureWebJobsStorage).
+# One run-local.sh per Azurite directory: a second one is refused (a lock in it) instead of sharing
+# its data. Ctrl-C (or SIGTERM) stops everything and exits 130 (143).
 # Environment: PORT, RUST_LOG (default info), LOG_FORMAT (text|json, default text),
 # SNIPPETS_MAX_BYTES, MCP_MAX_BODY_BYTES, SNIPPETS_CONTAINER are passed to the server.
 # SNIPPETS_MCP_BIN=path runs that binary instead of building the release one;
@@ -31,6 +34,14 @@ is_port "$GATEWAY_PORT" || die "GATEWAY_PORT must be a TCP port number, got '$GA
 
 ensure_npm_deps
 have cargo || die "cargo is not installed (the Rust toolchain is required: https://rustup.rs)"
+have flock || die "flock is not installed (Debian package util-linux)"
+
+# One stack per Azurite directory: a second run-local.sh must not share (or delete) its data.
+AZ_DIR="${AZURITE_DIR:-$REPO_ROOT/.azurite}"
+mkdir -p "$AZ_DIR"
+exec {LOCK_FD}>>"$AZ_DIR/run-local.lock"
+flock -n "$LOCK_FD" || die "another scripts/run-local.sh is running with ${AZ_DIR#"$REPO_ROOT/"}/ (stop it first, or give this one AZURITE_DIR=<dir>)"
+
 port_free "$PORT" || die "port $PORT on 127.0.0.1 is in use: choose another with PORT=<port> $0"
 if [[ "$GATEWAY" == 1 ]]; then
   port_free "$GATEWAY_PORT" \
@@ -40,7 +51,7 @@ if [[ "$GATEWAY" == 1 ]]; then
   apt_install "${GW_PKGS[@]}"
 fi
 
-AZ_PID=""; SRV_PID=""; GW_PID=""
+AZ_PID=""; SRV_PID=""; GW_PID=""; STOPPED_BY=""
 # stop_pid PID SECONDS: SIGTERM, wait (bounded), then SIGKILL.
 # shellcheck disable=SC2329 # called from the EXIT trap
 stop_pid() {
@@ -62,52 +73,53 @@ cleanup() {
   stop_pid "$GW_PID" 15
   stop_pid "$SRV_PID" 25
   stop_pid "$AZ_PID" 10
-  log "stopped"
+  if [[ -n "$STOPPED_BY" ]]; then log "stack stopped ($STOPPED_BY)"; else log "stopped"; fi
 }
 trap cleanup EXIT
-trap 'echo; log "stopping (Ctrl-C)"; exit 130' INT
-trap 'log "stopping (SIGTERM)"; exit 143' TERM
-
-# --- Azurite -------------------------------------------------------------------------------------
-AZ_DIR="${AZURITE_DIR:-$REPO_ROOT/.azurite}"
-mkdir -p "$AZ_DIR"
-BP=10000 QP=10001 TP=10002
-if ! port_free $BP || ! port_free $QP || ! port_free $TP; then
-  warn "ports 10000-10002 are busy: Azurite will use free ports"
-  BP=0 QP=0 TP=0
-fi
-AZ_LOG="$AZ_DIR/azurite.log"
-log "starting Azurite (data and log in ${AZ_DIR#"$REPO_ROOT/"}/)"
-# Its own session: a terminal's Ctrl-C must not stop storage under a server that is still draining.
+trap 'echo; STOPPED_BY="Ctrl-C"; log "stopping (Ctrl-C)"; exit 130' INT
+trap 'STOPPED_BY="SIGTERM"; log "stopping (SIGTERM)"; exit 143' TERM
+# Children run in sessions of their own: a terminal's Ctrl-C reaches only this script, whose trap
+# stops them in order (and reports a stop, not a crash).
 SETSID=(); have setsid && SETSID=(setsid)
-"${SETSID[@]}" node "$REPO_ROOT/node_modules/azurite/dist/src/azurite.js" \
-  --location "$AZ_DIR" --disableTelemetry --skipApiVersionCheck --loose \
-  --blobHost 127.0.0.1 --blobPort $BP --queueHost 127.0.0.1 --queuePort $QP \
-  --tableHost 127.0.0.1 --tablePort $TP >"$AZ_LOG" 2>&1 </dev/null &
-AZ_PID=$!
 
-# Port 0 means "any free port": read the real ones from Azurite's log (bounded wait).
-for ((i = 0; i < 600; i++)); do
-  kill -0 "$AZ_PID" 2>/dev/null || { cat "$AZ_LOG" >&2; die "Azurite exited (log above)"; }
-  n="$(grep -c 'successfully listening' "$AZ_LOG" || true)"
-  ((n >= 3)) && break
-  sleep 0.1
-done
-((n >= 3)) || { cat "$AZ_LOG" >&2; die "Azurite did not start within 60s"; }
-port_of() { sed -n "s|.*Azurite $1 service is successfully listening at http://127.0.0.1:\([0-9]*\).*|\1|p" "$AZ_LOG" | tail -1; }
-BP="$(port_of Blob)" QP="$(port_of Queue)" TP="$(port_of Table)"
-CONN="$(azurite_connection_string "$BP" "$QP" "$TP")"
-ok "Azurite: blob http://127.0.0.1:$BP  queue http://127.0.0.1:$QP  table http://127.0.0.1:$TP"
-
-# --- Server --------------------------------------------------------------------------------------
+# --- Server binary -------------------------------------------------------------------------------
+BUILD_LOG="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/run-local-build.log"
+mkdir -p "$(dirname "$BUILD_LOG")"
 if [[ -n "${SNIPPETS_MCP_BIN:-}" ]]; then
   BIN="$SNIPPETS_MCP_BIN"
   [[ -x "$BIN" ]] || die "SNIPPETS_MCP_BIN=$BIN is not an executable file"
 else
-  log "cargo build --release --bin snippets-mcp"
-  cargo build --release --bin snippets-mcp
+  log "cargo build --release --bin snippets-mcp (the first build takes a few minutes; output in ${BUILD_LOG#"$REPO_ROOT/"})"
+  if ! cargo build --release --bin snippets-mcp >"$BUILD_LOG" 2>&1; then
+    tail -n 40 "$BUILD_LOG" >&2
+    die "cargo build failed (last lines above; all of it in $BUILD_LOG)"
+  fi
   BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/snippets-mcp"
 fi
+
+# --- Azurite -------------------------------------------------------------------------------------
+AZ_INFO="$AZ_DIR/run-local.info"
+rm -f "$AZ_INFO"
+log "starting Azurite (data and log in ${AZ_DIR#"$REPO_ROOT/"}/)"
+"${SETSID[@]}" env PYTHONPATH="$REPO_ROOT" "$PYTHON" -m devstack azurite --location "$AZ_DIR" --info-file "$AZ_INFO" \
+  --prefer-ports 10000,10001,10002 </dev/null &
+AZ_PID=$!
+# devstack writes the ports it read from Azurite's log once every service answers (bounded wait).
+for ((i = 0; i < 600; i++)); do
+  [[ -f "$AZ_INFO" ]] && break
+  kill -0 "$AZ_PID" 2>/dev/null || die "Azurite did not start (see above)"
+  sleep 0.1
+done
+[[ -f "$AZ_INFO" ]] || die "Azurite did not start within 60s (log: $AZ_DIR/azurite.stdout.log)"
+while IFS= read -r line; do
+  case "${line%%=*}" in
+    BLOB_PORT) BP="${line#*=}" ;; QUEUE_PORT) QP="${line#*=}" ;; TABLE_PORT) TP="${line#*=}" ;;
+    CONNECTION_STRING) CONN="${line#*=}" ;;
+  esac
+done <"$AZ_INFO"
+ok "Azurite: blob http://127.0.0.1:$BP  queue http://127.0.0.1:$QP  table http://127.0.0.1:$TP"
+
+# --- Server --------------------------------------------------------------------------------------
 
 if [[ "$GATEWAY" == 1 ]]; then
   # Fresh session-token keys shared by the gateway (it reads them from the environment) and the
@@ -115,7 +127,7 @@ if [[ "$GATEWAY" == 1 ]]; then
   while IFS= read -r line; do
     key="${line%%=*}"
     if [[ "$key" == SESSION_TOKEN_ENC_KEY || "$key" == SESSION_TOKEN_MAC_KEY ]]; then export "$key=${line#*=}"; fi
-  done < <(cargo run -q -p session-token --bin session-token-keygen)
+  done < <(cargo run -q -p session-token --bin session-token-keygen 2>>"$BUILD_LOG")
   [[ -n "${SESSION_TOKEN_ENC_KEY:-}" && -n "${SESSION_TOKEN_MAC_KEY:-}" ]] || die "session-token-keygen printed no keys"
   export MCP_RESOURCE_URL="http://127.0.0.1:$GATEWAY_PORT/mcp"
 fi
@@ -123,13 +135,13 @@ fi
 log "starting snippets-mcp on 127.0.0.1:$PORT"
 FUNCTIONS_CUSTOMHANDLER_PORT="$PORT" AzureWebJobsStorage="$CONN" \
   RUST_LOG="${RUST_LOG:-info}" LOG_FORMAT="${LOG_FORMAT:-text}" \
-  "$BIN" </dev/null &
+  "${SETSID[@]}" "$BIN" </dev/null &
 SRV_PID=$!
 wait_http "http://127.0.0.1:$PORT/" 60 "$SRV_PID" || die "snippets-mcp did not answer GET / on port $PORT (log above)"
 
 if [[ "$GATEWAY" == 1 ]]; then
   log "starting the local APIM gateway on 127.0.0.1:$GATEWAY_PORT (local/run-gateway.sh; logs in local/.state/)"
-  "$REPO_ROOT/local/run-gateway.sh" --backend "http://127.0.0.1:$PORT" \
+  "${SETSID[@]}" "$REPO_ROOT/local/run-gateway.sh" --backend "http://127.0.0.1:$PORT" \
     --blob-endpoint "http://127.0.0.1:$BP/devstoreaccount1" --port "$GATEWAY_PORT" </dev/null &
   GW_PID=$!
   wait_http "http://127.0.0.1:$GATEWAY_PORT/.well-known/oauth-protected-resource" 180 "$GW_PID" \
@@ -137,7 +149,12 @@ if [[ "$GATEWAY" == 1 ]]; then
 fi
 
 INSP="scripts/lib/inspector.sh"
-{
+LOGS="Azurite ${AZ_DIR#"$REPO_ROOT/"}/azurite.stdout.log"
+[[ "$GATEWAY" == 1 ]] && LOGS+=", gateway ${LOCAL_GATEWAY_STATE_DIR:-local/.state}/"
+[[ -z "${SNIPPETS_MCP_BIN:-}" ]] && LOGS+=", build ${BUILD_LOG#"$REPO_ROOT/"}"
+# Composed first and printed with one write: whoever watches the output sees it whole, and the
+# "Logs:" line last means it is complete.
+BANNER="$(
   echo
   echo "${_G}snippets-mcp is running${_N} (Ctrl-C stops everything this script started)"
   if [[ "$GATEWAY" == 1 ]]; then
@@ -171,7 +188,9 @@ MCP Inspector (project-local, Node 22), from another terminal in $REPO_ROOT:
 INFO
   fi
   echo
-}
+  echo "Logs: $LOGS"
+)"
+printf '%s\n\n' "$BANNER"
 
 # Wait for whichever exits first; the EXIT trap stops the other one.
 set +e
@@ -183,6 +202,6 @@ if ! kill -0 "$SRV_PID" 2>/dev/null; then
 elif [[ -n "$GW_PID" ]] && ! kill -0 "$GW_PID" 2>/dev/null; then
   warn "the local gateway exited (status $rc; logs in local/.state/)"
 else
-  warn "Azurite exited (log: $AZ_LOG)"
+  warn "Azurite exited (log: $AZ_DIR/azurite.stdout.log)"
 fi
 exit "$rc"

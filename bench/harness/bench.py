@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -29,9 +28,13 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+from devstack import azurite as devstack_azurite  # noqa: E402 - the repository's dev stack, standard library only
+from devstack.processes import free_port, stop_popen  # noqa: E402,F401
+
 LUA = BENCH / "lua" / "mcp.lua"
-ACCOUNT = "devstoreaccount1"
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+ACCOUNT = devstack_azurite.ACCOUNT
+KEY = devstack_azurite.KEY
 CONTAINER = "snippets"
 SEEDS = 256
 SNIPPET = 'fn main() { println!("hello, snippets"); }\n' * 24  # the payload mcp.lua sends
@@ -78,12 +81,6 @@ class Cpus:
 CPUS: Cpus
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port: int, timeout: float) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -96,14 +93,8 @@ def wait_port(port: int, timeout: float) -> None:
 
 
 def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    if proc is not None:
+        stop_popen(proc, grace=5)
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -128,22 +119,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Azurite:
+    """Blob-only Azurite in memory, without an access log, on its own CPU set (devstack/azurite.py)."""
+
+    _started = 0
+
     def __init__(self, logdir: Path) -> None:
-        self.port = free_port()
+        Azurite._started += 1
         self.dir = tempfile.mkdtemp(prefix="bench-azurite-")
-        self.log = open(logdir / f"azurite-{self.port}.log", "w")
-        exe = ROOT / "node_modules" / ".bin" / "azurite-blob"
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", CPUS.azurite, str(exe), "--disableTelemetry", "--silent",
-             "--skipApiVersionCheck", "--inMemoryPersistence",
-             "--blobHost", "127.0.0.1", "--blobPort", str(self.port)],
-            cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_port(self.port, 30)
+        self.az = devstack_azurite.Azurite(
+            Path(self.dir), log_dir=logdir, name=f"azurite-{Azurite._started}", services=("blob",), in_memory=True,
+            silent=True, argv_prefix=["taskset", "-c", CPUS.azurite],
+        ).start(timeout=30)
+        self.port = self.az.ports["blob"]
 
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-                f"BlobEndpoint=http://127.0.0.1:{self.port}/{ACCOUNT}")
+        return self.az.connection_string()
 
     def seed(self) -> None:
         from azure.storage.blob import BlobServiceClient
@@ -162,8 +153,7 @@ class Azurite:
             expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), protocol="https,http")
 
     def close(self) -> None:
-        stop(self.proc)
-        self.log.close()
+        self.az.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

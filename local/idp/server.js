@@ -144,7 +144,7 @@ label,input,button{display:block;font-size:1rem;margin:.5rem 0}input{padding:.4r
 <p>Local stand-in for Microsoft Entra ID. Any user name signs in; its object id is derived from it.</p>
 <p>Application: <code>${esc(details.params.client_id)}</code></p>
 <form method="post" action="/interaction/${esc(uid)}/login">
-<label for="username">User name</label><input id="username" name="username" value="alice" autofocus required maxlength="64" pattern="[A-Za-z0-9._-]+">
+<label for="username">User name</label><input id="username" name="username" value="alice" autofocus required maxlength="64" pattern="[A-Za-z0-9._\\-]+">
 <button type="submit" id="signin">Sign in</button></form>
 <form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit" id="cancel">Cancel</button></form>
 </body></html>`;

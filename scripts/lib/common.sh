@@ -122,48 +122,13 @@ ensure_apt_packages() {
   return 0
 }
 
-# --- Ports and HTTP readiness (Python 3 is always there; curl may not be) -----------------------
+# --- Ports and HTTP readiness: devstack/processes.py (Python 3 is always there; curl may not be) ---
 
-port_free() {
-  "$PYTHON" - "$1" <<'PY'
-import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-finally:
-    s.close()
-PY
-}
+devstack() { PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m devstack "$@"; }
 
-# wait_http URL SECONDS PID: polls until URL answers 200, the deadline passes or PID dies.
-wait_http() {
-  "$PYTHON" - "$1" "$2" "$3" <<'PY'
-import os, sys, time, urllib.request
-url, seconds, pid = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-end = time.monotonic() + seconds
-while time.monotonic() < end:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        sys.exit(2)
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            if r.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-PY
-}
+# port_free PORT: whether a server could listen on 127.0.0.1:PORT now (TIME_WAIT leftovers of a
+# server that just stopped do not count: the servers bind with SO_REUSEADDR, and so does the check).
+port_free() { devstack port-free "$1"; }
 
-# The well-known Azurite development account (public, documented; not a secret).
-AZURITE_ACCOUNT="devstoreaccount1"
-AZURITE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-azurite_connection_string() { # BLOB_PORT QUEUE_PORT TABLE_PORT
-  local b="http://127.0.0.1:$1/$AZURITE_ACCOUNT" q="http://127.0.0.1:$2/$AZURITE_ACCOUNT" t="http://127.0.0.1:$3/$AZURITE_ACCOUNT"
-  echo "DefaultEndpointsProtocol=http;AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$b;QueueEndpoint=$q;TableEndpoint=$t;"
-}
+# wait_http URL SECONDS PID: polls until URL answers 200 (0), the deadline passes (1) or PID dies (2).
+wait_http() { devstack wait-http "$1" "$2" "$3"; }

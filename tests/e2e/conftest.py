@@ -1,7 +1,7 @@
 """Fixtures for the end-to-end tests: Azurite once per session, the server per session or per test.
 
 Logs of every process go to test-artifacts/e2e/<name>.{stdout,stderr}.log and the tail of each live
-process's logs is attached to a failing test's report.
+process's logs is attached to a failing test's report (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,39 +15,20 @@ import pytest
 import e2e_support as sup
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-# A fixture, not `pytest_sessionstart`: that hook is not called for conftests below the
-# directory pytest starts from, so `pytest tests/` would never create the log directory.
-@pytest.fixture(scope="session", autouse=True)
-def _fresh_artifacts() -> None:
-    """Fresh logs for each run (only this area's part of test-artifacts/)."""
-    if sup.ARTIFACTS.exists():
-        shutil.rmtree(sup.ARTIFACTS, ignore_errors=True)
-    sup.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    if report.failed and item.path.parent == Path(__file__).parent:
-        for p in list(sup.LIVE_PROCESSES):
-            report.sections.append((f"process log: {p.name}", p.logs(80)))
-    return report
+def started(thing):
+    """`thing.start()`, or stop it and fail the test with its message (and its logs)."""
+    try:
+        thing.start()
+    except Exception as e:  # noqa: BLE001
+        thing.stop()
+        pytest.fail(str(e), pytrace=False)
+    return thing
 
 
 @pytest.fixture(scope="session")
 def azurite():
     workdir = Path(tempfile.mkdtemp(prefix="e2e-azurite-"))
-    az = sup.Azurite(workdir)
-    try:
-        az.start()
-    except Exception as e:  # noqa: BLE001
-        az.stop()
-        pytest.fail(str(e), pytrace=False)
+    az = started(sup.Azurite(workdir))
     yield az
     az.stop()
     shutil.rmtree(workdir, ignore_errors=True)
@@ -61,12 +42,7 @@ def blobs(azurite: sup.Azurite) -> sup.BlobInspector:
 @pytest.fixture(scope="session")
 def server(azurite: sup.Azurite):
     """The shared server: a full Azurite connection string with explicit endpoints, default limits."""
-    srv = sup.Server(sup.base_env({"AzureWebJobsStorage": azurite.connection_string()}), label="server")
-    try:
-        srv.start()
-    except Exception as e:  # noqa: BLE001
-        srv.stop()
-        pytest.fail(str(e), pytrace=False)
+    srv = started(sup.Server(sup.base_env({"AzureWebJobsStorage": azurite.connection_string()}), label="server"))
     yield srv
     srv.stop()
 

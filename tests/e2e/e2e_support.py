@@ -7,32 +7,30 @@ mocked. Every wait is a poll against a deadline; every loop is bounded.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import secrets
-import re
 import signal
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from devstack import azurite as _azurite
+from devstack import processes as _processes
+from devstack import session_token as _session_token
+from devstack.processes import LIVE_PROCESSES, Deadline, clean_env, free_port, tail  # noqa: F401 - used by the tests
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS_DIR", REPO / "test-artifacts" / "e2e"))
 
-# The well-known Azurite development account (public, documented by Microsoft; not a secret).
-DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# The well-known Azurite development account, from devstack/azurite.py.
+DEV_ACCOUNT = _azurite.ACCOUNT
+DEV_KEY = _azurite.KEY
 
 CONTAINER = "snippets"
 MAX_SNIPPET_BYTES = 1024 * 1024
@@ -40,170 +38,34 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 TOOL_NAMES = {"hello_mcp", "save_snippet", "get_snippet", "list_snippets", "delete_snippet"}
 
-# Every live process started by the tests, so a failing test can show their logs.
-LIVE_PROCESSES: list["ManagedProcess"] = []
-
-
-class Deadline:
-    """A monotonic deadline for bounded polling loops."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.end - time.monotonic())
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.end
-
-
-def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1 (callers retry if it is taken meanwhile)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def unique(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 
 
-def tail(path: Path, lines: int = 120) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return "<no log file>"
-    rows = text.splitlines()
-    cut = rows[-lines:]
-    head = f"... ({len(rows) - len(cut)} earlier lines in {path})\n" if len(rows) > len(cut) else ""
-    return head + "\n".join(cut)
+class ManagedProcess(_processes.ManagedProcess):
+    """devstack's ManagedProcess with its logs under test-artifacts/e2e/ unless told otherwise."""
 
-
-@dataclass
-class ManagedProcess:
-    """A child process whose stdout/stderr go to files under test-artifacts/e2e/."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path = REPO
-    proc: subprocess.Popen | None = None
-    stdout_path: Path = field(init=False)
-    stderr_path: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.stdout_path = ARTIFACTS / f"{self.name}.stdout.log"
-        self.stderr_path = ARTIFACTS / f"{self.name}.stderr.log"
-
-    def start(self) -> "ManagedProcess":
-        out = open(self.stdout_path, "wb")
-        err = open(self.stderr_path, "wb")
-        try:
-            self.proc = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=self.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # its own process group: Ctrl-C in pytest does not hit it twice
-            )
-        finally:
-            out.close()
-            err.close()
-        LIVE_PROCESSES.append(self)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def exited(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-    def logs(self, lines: int = 120) -> str:
-        return (
-            f"--- {self.name} (pid {self.proc.pid if self.proc else '-'}, exit {self.exited()}) stdout: {self.stdout_path}\n"
-            f"{tail(self.stdout_path, lines)}\n"
-            f"--- {self.name} stderr: {self.stderr_path}\n{tail(self.stderr_path, lines)}"
-        )
-
-    def wait_exit(self, timeout: float) -> int | None:
-        assert self.proc is not None
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self, sig: int = signal.SIGTERM, grace: float = 10.0) -> int | None:
-        """Signal the process, wait up to `grace` seconds, then kill it. Returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-            if self.wait_exit(grace) is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self in LIVE_PROCESSES:
-            LIVE_PROCESSES.remove(self)
-        return self.proc.returncode
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path = REPO, log_dir: Path | None = None):
+        super().__init__(name, argv, env, cwd=cwd, log_dir=log_dir or ARTIFACTS)
 
 
 # --------------------------------------------------------------------------------------------
 # Azurite
 # --------------------------------------------------------------------------------------------
 
-_LISTEN_RE = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
 
+class Azurite(_azurite.Azurite):
+    """devstack's Azurite, logging under test-artifacts/e2e/, ready once an authenticated call works."""
 
-@dataclass
-class Azurite:
-    workdir: Path
-    process: ManagedProcess | None = None
-    ports: dict[str, int] = field(default_factory=dict)
-    # Ports to bind; 0 (the default) lets the OS choose free ones.
-    fixed_ports: dict[str, int] = field(default_factory=dict)
+    def __init__(self, workdir: Path, **options: Any):
+        options.setdefault("log_dir", ARTIFACTS)
+        super().__init__(Path(workdir), **options)
 
     def start(self, timeout: float = 60.0) -> "Azurite":
-        node = os.environ.get("E2E_NODE", "node")
-        azurite = REPO / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
-        if not azurite.exists():
-            raise RuntimeError(f"{azurite} is missing: run `npm ci` in {REPO} (scripts/test.sh does it)")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            node, str(azurite),
-            "--location", str(self.workdir),
-            "--blobHost", "127.0.0.1", "--blobPort", str(self.fixed_ports.get("blob", 0)),
-            "--queueHost", "127.0.0.1", "--queuePort", str(self.fixed_ports.get("queue", 0)),
-            "--tableHost", "127.0.0.1", "--tablePort", str(self.fixed_ports.get("table", 0)),
-            "--skipApiVersionCheck", "--loose", "--disableTelemetry",
-        ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        label = "azurite" if not self.fixed_ports else "azurite-fixed-ports"
-        self.process = ManagedProcess(label, argv, env).start()
+        self.name = "azurite" if not self.fixed_ports else "azurite-fixed-ports"
         deadline = Deadline(timeout)
-        # Port 0: Azurite binds, then prints the real ports; read them from its log (race-free).
-        while not deadline.expired():
-            if self.process.exited() is not None:
-                raise RuntimeError(f"Azurite exited early\n{self.process.logs()}")
-            for kind, port in _LISTEN_RE.findall(self.process.stdout()):
-                self.ports[kind.lower()] = int(port)
-            if len(self.ports) == 3:
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"Azurite did not report its ports within {timeout}s\n{self.process.logs()}")
+        super().start(timeout)
         # Then wait until the blob service really answers an authenticated request.
         from azure.storage.blob import BlobServiceClient
 
@@ -216,21 +78,9 @@ class Azurite:
             except Exception as e:  # noqa: BLE001 - any failure means "not yet"
                 last = e
                 time.sleep(0.1)
-        raise RuntimeError(f"Azurite blob service did not answer within {timeout}s: {last}\n{self.process.logs()}")
-
-    def endpoint(self, kind: str) -> str:
-        return f"http://127.0.0.1:{self.ports[kind]}/{DEV_ACCOUNT}"
-
-    def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={self.endpoint('blob')};QueueEndpoint={self.endpoint('queue')};"
-            f"TableEndpoint={self.endpoint('table')};"
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+        logs = self.process.logs() if self.process else ""
+        self.stop()
+        raise RuntimeError(f"Azurite blob service did not answer within {timeout}s: {last}\n{logs}")
 
 
 class BlobInspector:
@@ -286,8 +136,7 @@ def server_binary() -> Path:
 
 def base_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
     """A clean environment: nothing from the caller's Azure settings leaks into the server."""
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env.update({"RUST_LOG": "info", "LOG_FORMAT": "text", "RUST_BACKTRACE": "1", "NO_COLOR": "1"})
+    env = clean_env({"RUST_LOG": "info", "LOG_FORMAT": "text", "RUST_BACKTRACE": "1", "NO_COLOR": "1"})
     for k, v in (extra or {}).items():
         if v is None:
             env.pop(k, None)
@@ -601,30 +450,21 @@ def step(description: str) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------------
-# Session tokens (docs/session-token.md), sealed independently of the Rust crate
+# Session tokens (docs/session-token.md), sealed independently of the Rust crate (devstack)
 # --------------------------------------------------------------------------------------------
 
 AUDIENCE = "https://gw.example/mcp"
+SessionKeys = _session_token.SessionKeys
 
 
-def new_keys() -> tuple[bytes, bytes]:
-    return os.urandom(32), os.urandom(32)
+def new_keys() -> SessionKeys:
+    """Fresh random keys; unpacks as (enc bytes, mac bytes)."""
+    return SessionKeys.random()
 
 
 def seal(enc_key: bytes, mac_key: bytes, claims: dict) -> str:
     """version 0x01 || IV || AES-256-CBC(PKCS#7(claims JSON)) || HMAC-SHA256, base64url without padding."""
-    from cryptography.hazmat.primitives import padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    plaintext = json.dumps(claims, separators=(",", ":")).encode()
-    iv = os.urandom(16)
-    padder = padding.PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
-    enc = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).encryptor()
-    ct = enc.update(padded) + enc.finalize()
-    body = b"\x01" + iv + ct
-    tag = hmac.new(mac_key, body, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode()
+    return _session_token.seal(SessionKeys(enc_key, mac_key), claims)
 
 
 def claims(sub: str = "user-a", aud: str = AUDIENCE, exp_in: int = 600) -> dict:
@@ -644,13 +484,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-
-
 def auth_env(keys: tuple[bytes, bytes], audience: str = AUDIENCE) -> dict[str, str]:
     """Server settings that turn the session-token check on."""
-    enc, mac = keys
-    return {
-        "SESSION_TOKEN_ENC_KEY": base64.b64encode(enc).decode(),
-        "SESSION_TOKEN_MAC_KEY": base64.b64encode(mac).decode(),
-        "MCP_RESOURCE_URL": audience,
-    }
+    return SessionKeys.coerce(keys).server_env(audience)

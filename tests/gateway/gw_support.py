@@ -8,10 +8,8 @@ identity provider is oidc-provider, the backend is the snippets-mcp binary, stor
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -24,6 +22,9 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
+
+from devstack import session_token as _session_token
+from devstack.session_token import SessionKeys, b64url, b64url_decode  # noqa: F401 - used by the tests
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("GATEWAY_ARTIFACTS_DIR", REPO / "test-artifacts" / "gateway"))
@@ -45,14 +46,6 @@ def next_client_ip() -> str:
     return f"127.0.{n // 250}.{n % 250 + 2}"
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def pkce_pair() -> tuple[str, str]:
     verifier = b64url(secrets.token_bytes(32))
     return verifier, b64url(hashlib.sha256(verifier.encode()).digest())
@@ -64,32 +57,13 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def seal_token(claims: dict, enc_key: str, mac_key: str, iv: bytes | None = None) -> str:
-    from cryptography.hazmat.primitives import padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    iv = iv or secrets.token_bytes(16)
-    plaintext = json.dumps(claims, separators=(",", ":")).encode()
-    padder = padding.PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
-    enc = Cipher(algorithms.AES(base64.b64decode(enc_key)), modes.CBC(iv)).encryptor()
-    ciphertext = enc.update(padded) + enc.finalize()
-    signed = b"\x01" + iv + ciphertext
-    tag = hmac.new(base64.b64decode(mac_key), signed, hashlib.sha256).digest()
-    return b64url(signed + tag)
+    """A token sealed with base64 keys (as the gateway's named values carry them): devstack/session_token.py."""
+    return _session_token.seal(SessionKeys.from_b64(enc_key, mac_key), claims, iv)
 
 
 def open_token(token: str, enc_key: str, mac_key: str) -> dict:
-    from cryptography.hazmat.primitives import padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    raw = b64url_decode(token)
-    signed, tag = raw[:-32], raw[-32:]
-    assert raw[0] == 1, "version"
-    assert hmac.compare_digest(hmac.new(base64.b64decode(mac_key), signed, hashlib.sha256).digest(), tag), "bad MAC"
-    dec = Cipher(algorithms.AES(base64.b64decode(enc_key)), modes.CBC(raw[1:17])).decryptor()
-    padded = dec.update(signed[17:]) + dec.finalize()
-    unpadder = padding.PKCS7(128).unpadder()
-    return json.loads(unpadder.update(padded) + unpadder.finalize())
+    """The claims of a token sealed with these base64 keys; SessionTokenError when it is not one of theirs."""
+    return _session_token.open_token(SessionKeys.from_b64(enc_key, mac_key), token)
 
 
 def claims_for(audience: str, sub: str = "user-1", cid: str = "mcp-client", lifetime: int = 3600, iat: int | None = None) -> dict:

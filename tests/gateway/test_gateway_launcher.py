@@ -11,15 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from html import unescape as html_unescape
 from pathlib import Path
 
 import httpx
 import pytest
 
 import gw_support as sup
-
-sys.path.insert(0, str(sup.REPO / "local"))
-import localgw  # noqa: E402
+from devstack.gateway import POLICIES, LocalGateway
+from devstack.processes import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -52,14 +52,21 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
         assert f"MCP_RESOURCE_URL={gw}/mcp" in env_file and "SESSION_TOKEN_MAC_KEY=" in env_file
         assert (state / "server.env").stat().st_mode & 0o077 == 0
 
+        # A second launcher on the same state directory is refused; the first one's keys stay.
+        before = {p.name: p.read_bytes() for p in (state / "s").iterdir() if p.is_file()}
+        second = subprocess.run(
+            [str(sup.REPO / "local" / "run-gateway.sh"), "--backend", stack.backend_url, "--blob-endpoint", stack.azurite["blob"],
+             "--state-dir", str(state / "s")],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second
+        assert f"{state / 's'} is in use by local/run-gateway.sh (pid {proc.pid})" in second.stderr, second.stderr
+        assert {p.name: p.read_bytes() for p in (state / "s").iterdir() if p.is_file()} == before
+
         # A human flow: consent, then the stand-in's sign-in page (auto-login is off by default).
-        oauth = sup.OAuth(gw, client_ip)
-        oauth.agent.username = "bob"
-        try:
-            client_id, tokens = await oauth.login()
-        finally:
-            await oauth.aclose()
+        oauth, client_id, tokens = await _login(gw, client_ip, "bob")
         assert len(oauth.agent.sign_in_pages) == 1
+        _assert_pattern_valid_in_browsers(oauth.agent.sign_in_pages[0].text)
         keys = dict(line.split("=", 1) for line in env_file.splitlines())
         claims = sup.open_token(tokens["access_token"], keys["SESSION_TOKEN_ENC_KEY"], keys["SESSION_TOKEN_MAC_KEY"])
         assert claims["aud"] == f"{gw}/mcp" and claims["cid"] == client_id
@@ -78,12 +85,33 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
         httpx.get(gw + "/.well-known/oauth-protected-resource", timeout=2)
 
 
-async def _alice_token(stack, client_ip) -> str:
-    oauth = sup.OAuth(stack.url, client_ip)
+def _assert_pattern_valid_in_browsers(html: str) -> None:
+    """Browsers compile an input's `pattern` as `^(?:pattern)$` with the `v` flag and silently
+    ignore a pattern that does not compile; Node (V8, as Chromium) compiles it the same way."""
+    patterns = re.findall(r'<input[^>]*\bname="username"[^>]*\bpattern="([^"]*)"', html)
+    assert len(patterns) == 1, html
+    check = (
+        "const r = new RegExp('^(?:' + process.argv[1] + ')$', 'v');"
+        "process.stdout.write(JSON.stringify(['alice', 'bob.o_k-1', 'a b', 'x<y', ''].map(u => r.test(u))));"
+    )
+    run = subprocess.run(["node", "-e", check, html_unescape(patterns[0])], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, f"pattern {patterns[0]!r} does not compile with the v flag: {run.stderr}"
+    assert run.stdout == "[true,true,false,false,false]", run.stdout
+
+
+async def _login(gateway_url: str, client_ip: str, username: str = "alice") -> tuple[sup.OAuth, str, dict]:
+    """A registered client signed in as `username`: (the closed client, its id, its tokens)."""
+    oauth = sup.OAuth(gateway_url, client_ip)
+    oauth.agent.username = username
     try:
-        return (await oauth.login())[1]["access_token"]
+        client_id, tokens = await oauth.login()
     finally:
         await oauth.aclose()
+    return oauth, client_id, tokens
+
+
+async def _alice_token(stack, client_ip) -> str:
+    return (await _login(stack.url, client_ip))[2]["access_token"]
 
 
 INJECTIONS = {
@@ -118,11 +146,11 @@ def test_runner_refuses_policies_it_cannot_execute(stack, case):
     work = Path(tempfile.mkdtemp(prefix="gw-inject-"))
     try:
         policies = work / "policies"
-        shutil.copytree(localgw.POLICIES, policies)
+        shutil.copytree(POLICIES, policies)
         text = (policies / file).read_text()
         assert old in text, f"{file} changed; update the injection"
         (policies / file).write_text(text.replace(old, new, 1))
-        gw = localgw.LocalGateway(work / "state", backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
+        gw = LocalGateway(work / "state", backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
                                   session_keys=stack.keys, log_dir=work / "logs", policies_dir=policies)  # fmt: skip
         with pytest.raises(RuntimeError, match="gateway exited with 3"):
             try:
@@ -135,7 +163,7 @@ def test_runner_refuses_policies_it_cannot_execute(stack, case):
 
 
 async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, client_ip):
-    port, gw_port = localgw.free_port(), localgw.free_port()
+    port, gw_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "CARGO_HOME", "RUSTUP_HOME")}
     env.update(
         PORT=str(port), GATEWAY_PORT=str(gw_port), AZURITE_DIR=str(tmp_path / "azurite"), NO_COLOR="1",
@@ -155,17 +183,12 @@ async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, cli
         text = ""
         while time.monotonic() < end and proc.poll() is None:
             text = log.read_text(errors="replace")
-            if "snippets-mcp is running" in text:
+            if "snippets-mcp is running" in text and re.search(r"\nLogs: [^\n]*\n\n", text):  # the whole banner
                 break
             time.sleep(0.1)
         assert "snippets-mcp is running" in text, text
         assert f"{gw}/mcp/sse" in text and f"{gw}/mcp\n" in text, text
-        oauth = sup.OAuth(gw, client_ip)
-        oauth.agent.username = "erin"
-        try:
-            _, tokens = await oauth.login()
-        finally:
-            await oauth.aclose()
+        _, _, tokens = await _login(gw, client_ip, "erin")
         async with httpx.AsyncClient(timeout=30) as http:
             assert (await sup.mcp_post(http, f"{gw}/mcp", tokens["access_token"])).status_code == 200
             # The server shares the gateway's keys: it accepts the gateway's token and nothing else.
