@@ -1,4 +1,4 @@
-// Runs the C# sketch from docs/session-token.md (extracted into Sketch.cs by check.sh)
+// Runs the C# sketch from docs/session-token.md (extracted into Sketch.cs by check.py)
 // against crates/session-token/vectors/v1.json; exits non-zero on the first disagreement.
 using System;
 using System.IO;
