@@ -13,6 +13,7 @@ import threading
 import httpx
 
 import conformance_support as cs
+import localgw  # local/localgw.py (on sys.path via conftest.py)
 
 sys.path.insert(0, str(cs.REPO / "tests" / "gateway"))
 import gw_support  # noqa: E402  (the gateway tests' user agent and OAuth client)
@@ -36,7 +37,7 @@ def run_authorization_suite(gateway_url: str, era: str) -> cs.Run:
     """`conformance authorization` against the gateway as issuer. The suite prints the
     authorization URL and waits for its callback; the user agent follows it (consent approved,
     IdP auto-login) and delivers the redirect to the suite's callback listener."""
-    port = cs_free_port()
+    port = localgw.free_port()
     callback = f"http://127.0.0.1:{port}/callback"
 
     async def register() -> str:
@@ -84,15 +85,8 @@ def run_authorization_suite(gateway_url: str, era: str) -> cs.Run:
         timer.cancel()
     log = f"$ {' '.join(argv)}\nexit {p.returncode}\n{''.join(lines)}\n" + "".join(f"sign-in error: {e!r}\n" for e in errors)
     (cs.ARTIFACTS / f"authorization-{era}.log").write_text(log)
-    run = cs.Run("authorization", era, cs.read_results(out, ""), log)
+    run = cs.Run("authorization", era, cs.read_results(out, "authorization-server-"), log)
     if not run.scenarios:
         raise AssertionError(f"the authorization suite produced no results:\n{log[-3000:]}")
     return run
 
-
-def cs_free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
