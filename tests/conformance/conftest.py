@@ -128,3 +128,14 @@ def gateway(azurite):
     gw.stop()
     _stop(server)
     shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gateway_mcp_url(gateway):
+    """The gateway's /mcp with a token it issued through the real OAuth flow, added by a
+    forwarding shim (the conformance suite cannot send an Authorization header)."""
+    import oauth_flow
+
+    shim = cs.BearerShim(gateway.port, oauth_flow.gateway_token(gateway.url))
+    yield f"http://127.0.0.1:{shim.port}/mcp"
+    shim.stop()

@@ -16,17 +16,13 @@ CASES = [(path, era) for path in ("direct", "gateway", "authorization") for era 
 
 
 @pytest.fixture(scope="session")
-def runs(direct_url, gateway) -> dict[tuple[str, str], cs.Run]:
+def runs(direct_url, gateway, gateway_mcp_url) -> dict[tuple[str, str], cs.Run]:
     """Every suite run once per session (about 30 s together)."""
     out: dict[tuple[str, str], cs.Run] = {}
     for era in cs.ERAS:
         out[("direct", era)] = cs.run_server_suite(direct_url, era, "direct")
-    shim = cs.BearerShim(gateway.port, oauth_flow.gateway_token(gateway.url))
-    try:
-        for era in cs.ERAS:
-            out[("gateway", era)] = cs.run_server_suite(f"http://127.0.0.1:{shim.port}/mcp", era, "gateway")
-    finally:
-        shim.stop()
+    for era in cs.ERAS:
+        out[("gateway", era)] = cs.run_server_suite(gateway_mcp_url, era, "gateway")
     for era in cs.ERAS:
         out[("authorization", era)] = oauth_flow.run_authorization_suite(gateway.url, era)
     return out
