@@ -1,9 +1,11 @@
 // Drives the MCP Inspector web UI (2.12) in headless Chromium through the README's steps:
 // Add Servers -> Add manually -> Server ID, Transport, URL -> Add -> connect switch -> Tools tab
-// -> save_snippet -> arguments -> Execute Tool. A screenshot after each step.
+// (through the gateway: consent page, Allow) -> Tools tab -> save_snippet -> arguments -> Execute Tool.
+// A screenshot after each step.
 //
 // Usage: node inspector_ui.mjs '<json>'
-//   { inspectorUrl, transport: "sse"|"streamable-http", serverUrl, serverId, snippetName, snippet, shots, prefix }
+//   { inspectorUrl, transport: "sse"|"streamable-http", serverUrl, serverId, snippetName, snippet, shots, prefix,
+//     signIn: true when the server is behind the gateway }
 // Prints one JSON object: { connected, tools, result }.
 // playwright-core is installed by local/package.json; its path comes from the caller.
 const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
@@ -40,6 +42,18 @@ try {
     .filter({ has: page.getByText(a.serverId, { exact: true }) })
     .filter({ has: page.getByRole('switch') }).last();
   await card.getByRole('switch').click({ force: true });
+  if (a.signIn) {
+    // Through the gateway: the Inspector sends the browser to the consent page (this tab or a
+    // new one); Allow; the Entra stand-in signs in by itself (auto-login) and returns to the Inspector.
+    const consent = await Promise.race([
+      page.waitForURL(/\/consent/).then(() => page),
+      page.context().waitForEvent('page').then(async (p) => { await p.waitForURL(/\/consent/); return p; }),
+    ]);
+    await consent.locator('button[value="approve"]').waitFor();
+    await shot(consent, 'consent');
+    await consent.click('button[value="approve"]');
+    if (consent === page) await page.waitForURL((u) => u.href.startsWith(new URL(a.inspectorUrl).origin));
+  }
   await card.getByText('Connected', { exact: true }).waitFor();
   out.connected = true;
   await shot(page, 'connected');

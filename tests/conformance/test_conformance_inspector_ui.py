@@ -1,6 +1,7 @@
 """The README's MCP Inspector steps, executed: the shipped Inspector web UI (2.12, started the
-way scripts/lib/inspector.sh starts it, minus its `npm ci` check) driven in headless Chromium against the bare server, over both
-transports, down to a save_snippet whose bytes are then read back from Azurite.
+way scripts/lib/inspector.sh starts it, minus its `npm ci` check) driven in headless Chromium over both transports, against the bare server and through the
+local gateway (the consent page approved in the browser, the Entra ID stand-in in auto-login
+mode), down to a save_snippet whose bytes are then read back from Azurite.
 
 Screenshots go to test-artifacts/conformance/inspector/; with INSPECTOR_SCREENSHOTS=1 they
 replace the README's pictures in docs/inspector/."""
@@ -27,6 +28,7 @@ PLAYWRIGHT = cs.REPO / "local" / "node_modules" / "playwright-core" / "index.mjs
 LAUNCHER = cs.REPO / "node_modules" / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build" / "index.js"
 DOCS_SHOTS = cs.REPO / "docs" / "inspector"
 TRANSPORTS = {"sse": "/sse", "streamable-http": "/mcp"}
+GATEWAY_PATHS = {"sse": "/mcp/sse", "streamable-http": "/mcp"}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,9 @@ def inspector_web():
 
 
 @pytest.mark.parametrize("transport", sorted(TRANSPORTS))
-def test_inspector_ui_readme_steps(inspector_web, direct_url, azurite, transport):
+@pytest.mark.parametrize("path", ["direct", "gateway"])
+def test_inspector_ui_readme_steps(request, inspector_web, azurite, path, transport):
+    base = request.getfixturevalue("direct_url") if path == "direct" else request.getfixturevalue("gateway").url + "/mcp"
     from azure.storage.blob import BlobServiceClient
 
     shots = DOCS_SHOTS if os.environ.get("INSPECTOR_SCREENSHOTS") == "1" else cs.ARTIFACTS / "inspector"
@@ -69,13 +73,14 @@ def test_inspector_ui_readme_steps(inspector_web, direct_url, azurite, transport
     name = f"inspector-{transport}-{uuid.uuid4().hex[:8]}"
     content = 'print("saved from the Inspector")'
     args = {
-        "inspectorUrl": inspector_web, "transport": transport, "serverId": f"snippets-{transport.split('-')[0]}",
-        "serverUrl": direct_url.removesuffix("/mcp") + TRANSPORTS[transport], "snippetName": name, "snippet": content,
-        "shots": str(shots), "prefix": transport,
+        "inspectorUrl": inspector_web, "transport": transport, "serverId": f"snippets-{path}-{transport.split('-')[0]}",
+        "serverUrl": base.removesuffix("/mcp") + (TRANSPORTS[transport] if path == "direct" else GATEWAY_PATHS[transport]),
+        "snippetName": name, "snippet": content, "shots": str(shots),
+        "prefix": transport if path == "direct" else f"gateway-{transport}", "signIn": path == "gateway",
     }  # fmt: skip
     env = dict(os.environ, PLAYWRIGHT_CORE=str(PLAYWRIGHT))
     p = subprocess.run([str(cs.NODE22), str(DRIVER), json.dumps(args)], capture_output=True, text=True, timeout=120, env=env, cwd=cs.REPO)
-    (cs.ARTIFACTS / f"inspector-ui-{transport}.log").write_text(f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+    (cs.ARTIFACTS / f"inspector-ui-{path}-{transport}.log").write_text(f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
     assert p.returncode == 0, p.stderr[-3000:]
     result = json.loads(p.stdout.strip().splitlines()[-1])
     assert result["connected"] is True
