@@ -5,7 +5,7 @@
 //
 // Usage: node inspector_ui.mjs '<json>'
 //   { inspectorUrl, transport: "sse"|"streamable-http", serverUrl, serverId, snippetName, snippet, shots, prefix,
-//     signIn: true when the server is behind the gateway }
+//     signIn: true when the server is behind the gateway, failedShot: where the page goes on failure }
 // Prints one JSON object: { connected, tools, result }.
 // playwright-core is installed by local/package.json; its path comes from the caller.
 const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
@@ -69,7 +69,7 @@ try {
   out.result = await page.locator('body').innerText();
   await shot(page, 'executed');
 } catch (e) {
-  await page.screenshot({ path: `${a.shots}/${a.prefix}-failed.png` });
+  await page.screenshot({ path: a.failedShot });
   throw e;
 } finally {
   await browser.close();

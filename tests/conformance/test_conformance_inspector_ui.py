@@ -77,6 +77,7 @@ def test_inspector_ui_readme_steps(request, inspector_web, azurite, path, transp
         "serverUrl": base.removesuffix("/mcp") + (TRANSPORTS[transport] if path == "direct" else GATEWAY_PATHS[transport]),
         "snippetName": name, "snippet": content, "shots": str(shots),
         "prefix": transport if path == "direct" else f"gateway-{transport}", "signIn": path == "gateway",
+        "failedShot": str(cs.ARTIFACTS / f"inspector-ui-{path}-{transport}-failed.png"),
     }  # fmt: skip
     env = dict(os.environ, PLAYWRIGHT_CORE=str(PLAYWRIGHT))
     p = subprocess.run([str(cs.NODE22), str(DRIVER), json.dumps(args)], capture_output=True, text=True, timeout=120, env=env, cwd=cs.REPO)
