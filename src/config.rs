@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::snippets::NamespaceMode;
+use crate::snippets::namespace::SETTING as NAMESPACE_SETTING;
 use crate::storage::{StorageConfig, StorageConfigError};
 
 /// Default port when neither `--port` nor `FUNCTIONS_CUSTOMHANDLER_PORT` is given: what `func start` users see.
@@ -38,6 +40,8 @@ pub struct Config {
     pub sse_relay: bool,
     /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
     pub resource_url: Option<String>,
+    /// Snippet layout: per user (the default with session-token keys) or shared.
+    pub namespace: NamespaceMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +107,10 @@ impl Config {
                 ));
             }
         };
+        let session_keys = session_keys(&get)?;
+        let namespace = namespace_mode(get(NAMESPACE_SETTING), session_keys.is_some())?;
         Ok(Config {
+            namespace,
             port,
             storage: StorageConfig::from_env(&get)?,
             container,
@@ -111,7 +118,7 @@ impl Config {
             max_body_bytes,
             log_format,
             allowed_hosts: allowed_hosts(&get),
-            session_keys: session_keys(&get)?,
+            session_keys,
             resource_url: resource_url(&get)?,
             sse_relay: match get("MCP_SSE_RELAY").map(str::to_ascii_lowercase).as_deref() {
                 None | Some("on") => true,
@@ -213,6 +220,24 @@ fn session_keys<'a>(
         (None, Some(_)) => Err(invalid(
             ENC,
             "is missing while SESSION_TOKEN_MAC_KEY is set",
+        )),
+    }
+}
+
+/// `user` needs verified identities, so it is the default with keys and an error without them.
+fn namespace_mode(raw: Option<&str>, have_keys: bool) -> Result<NamespaceMode, ConfigError> {
+    match raw.map(str::to_ascii_lowercase).as_deref() {
+        None if have_keys => Ok(NamespaceMode::User),
+        None => Ok(NamespaceMode::Shared),
+        Some("user") if have_keys => Ok(NamespaceMode::User),
+        Some("user") => Err(invalid(
+            NAMESPACE_SETTING,
+            "`user` needs verified session tokens: set SESSION_TOKEN_ENC_KEY and SESSION_TOKEN_MAC_KEY, or choose `shared`",
+        )),
+        Some("shared") => Ok(NamespaceMode::Shared),
+        Some(other) => Err(invalid(
+            NAMESPACE_SETTING,
+            format!("expected `user` or `shared`, got `{other}`"),
         )),
     }
 }
@@ -351,6 +376,40 @@ mod tests {
                 .unwrap()
                 .session_keys
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn namespace_defaults_to_user_with_keys_and_shared_without() {
+        let (enc, mac) = session_token::Keys::generate().unwrap().to_base64();
+        let keyed = |mode: Option<&str>| {
+            let mut pairs = vec![
+                ("SESSION_TOKEN_ENC_KEY", enc.as_str()),
+                ("SESSION_TOKEN_MAC_KEY", mac.as_str()),
+            ];
+            pairs.extend(mode.map(|m| ("SNIPPETS_NAMESPACE", m)));
+            Config::from_sources(&[], &env(&pairs))
+        };
+        assert_eq!(keyed(None).unwrap().namespace, NamespaceMode::User);
+        assert_eq!(keyed(Some("User")).unwrap().namespace, NamespaceMode::User);
+        assert_eq!(
+            keyed(Some("shared")).unwrap().namespace,
+            NamespaceMode::Shared
+        );
+        let bare = |pairs: &[(&str, &str)]| Config::from_sources(&[], &env(pairs));
+        assert_eq!(bare(&[]).unwrap().namespace, NamespaceMode::Shared);
+        assert_eq!(
+            bare(&[("SNIPPETS_NAMESPACE", "shared")]).unwrap().namespace,
+            NamespaceMode::Shared
+        );
+        let err = bare(&[("SNIPPETS_NAMESPACE", "user")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("SNIPPETS_NAMESPACE: `user` needs"), "{err}");
+        let err = keyed(Some("team")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "SNIPPETS_NAMESPACE: expected `user` or `shared`, got `team`"
         );
     }
 

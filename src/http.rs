@@ -19,16 +19,28 @@ use crate::transport::sse_relay::Relay;
 use crate::transport::{jsonrpc, sse, streamable};
 use std::sync::Arc;
 
-/// `inflight` counts POSTs being handled and tool calls running, so shutdown can wait for them;
-/// `stop` ends SSE streams once they have drained; `relay` carries SSE requests between instances.
-pub fn router(
-    tools: SnippetTools,
-    config: &Config,
-    inflight: TaskTracker,
-    stop: CancellationToken,
-    relay: Option<Arc<Relay>>,
-) -> Router {
-    let sessions = sse::SseSessions::new(tools.clone(), stop.clone(), relay);
+/// Everything the HTTP surface is built from.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Config,
+    pub tools: SnippetTools,
+    /// Counts POSTs being handled and tool calls running, so shutdown can wait for them.
+    pub inflight: TaskTracker,
+    /// Ends SSE streams once they have drained.
+    pub stop: CancellationToken,
+    /// Carries SSE requests between instances, when a queue service is configured.
+    pub relay: Option<Arc<Relay>>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let AppState {
+        config,
+        tools,
+        inflight,
+        stop,
+        relay,
+    } = state;
+    let sessions = sse::SseSessions::new(tools.clone(), stop, relay);
     let limit = config.max_body_bytes;
     let streamable = Router::new()
         .route_service("/mcp", streamable::service(tools, limit))

@@ -1,17 +1,21 @@
 //! The MCP tools: `hello_mcp` and the snippet operations, with schemas, annotations and structured output.
-//! One `SnippetTools` value is shared by every session and transport; it holds no per-session state.
+//! One `SnippetTools` value serves every Streamable HTTP request, whose namespace comes from the
+//! verified token in the request; each SSE session gets a copy bound to its opener's namespace.
 
 use std::sync::Arc;
 
+use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{Extensions, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 
-use crate::snippets::{BlobStore, SnippetError, SnippetName};
+use session_token::Claims;
+
+use crate::snippets::{BlobStore, Namespace, NamespaceMode, NoIdentity, SnippetError, SnippetName};
 
 /// The greeting the reference sample's `hello_mcp` returns; clients may compare it.
 pub const HELLO: &str = "Hello I am MCPTool!";
@@ -23,6 +27,10 @@ pub struct SnippetTools {
     /// Tracks tool calls so graceful shutdown can wait for them.
     inflight: TaskTracker,
     tool_router: Arc<ToolRouter<SnippetTools>>,
+    mode: NamespaceMode,
+    /// Set for an SSE session: its opener's namespace, used for every call on the session
+    /// (including calls relayed from other instances, which carry no request of their own).
+    session: Option<Namespace>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -87,11 +95,13 @@ pub struct ListedSnippet {
 // in the signature to publish an output schema, and a type alias would hide it.
 #[tool_router(router = tool_router_impl)]
 impl SnippetTools {
-    pub fn new(store: Option<Arc<BlobStore>>, inflight: TaskTracker) -> Self {
+    pub fn new(store: Option<Arc<BlobStore>>, inflight: TaskTracker, mode: NamespaceMode) -> Self {
         SnippetTools {
             store,
             inflight,
             tool_router: Arc::new(Self::tool_router_impl()),
+            mode,
+            session: None,
         }
     }
 
@@ -117,10 +127,12 @@ impl SnippetTools {
     async fn save_snippet(
         &self,
         Parameters(args): Parameters<SaveArgs>,
+        request: Extensions,
     ) -> Result<Json<Saved>, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
-            let bytes = self.store()?.save(&name, &args.snippet).await?;
+            let bytes = self.store()?.save(&ns, &name, &args.snippet).await?;
             Ok(Saved {
                 name: name.to_string(),
                 bytes,
@@ -136,10 +148,15 @@ impl SnippetTools {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn get_snippet(&self, Parameters(args): Parameters<NameArgs>) -> Result<String, String> {
+    async fn get_snippet(
+        &self,
+        Parameters(args): Parameters<NameArgs>,
+        request: Extensions,
+    ) -> Result<String, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
-            self.store()?.get(&name).await
+            self.store()?.get(&ns, &name).await
         };
         self.run("get_snippet", run).await
     }
@@ -154,7 +171,9 @@ impl SnippetTools {
     async fn list_snippets(
         &self,
         Parameters(args): Parameters<ListArgs>,
+        request: Extensions,
     ) -> Result<Json<Listed>, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let prefix = args.prefix.unwrap_or_default();
             if prefix.chars().any(char::is_control)
@@ -168,7 +187,7 @@ impl SnippetTools {
             if !(1..=crate::snippets::MAX_PAGE).contains(&limit) {
                 return Err(SnippetError::InvalidLimit(limit));
             }
-            let page = self.store()?.list(&prefix, limit, args.cursor).await?;
+            let page = self.store()?.list(&ns, &prefix, limit, args.cursor).await?;
             Ok(Listed {
                 snippets: page
                     .snippets
@@ -196,10 +215,12 @@ impl SnippetTools {
     async fn delete_snippet(
         &self,
         Parameters(args): Parameters<NameArgs>,
+        request: Extensions,
     ) -> Result<Json<Deleted>, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
-            self.store()?.delete(&name).await?;
+            self.store()?.delete(&ns, &name).await?;
             Ok(Deleted {
                 name: name.to_string(),
                 deleted: true,
@@ -210,6 +231,34 @@ impl SnippetTools {
 }
 
 impl SnippetTools {
+    pub fn namespace_mode(&self) -> NamespaceMode {
+        self.mode
+    }
+
+    /// A copy for one SSE session, bound to the namespace of `subject` (the opener's token subject).
+    pub fn for_session(&self, subject: Option<&str>) -> Result<Self, NoIdentity> {
+        Ok(SnippetTools {
+            session: Some(Namespace::resolve(self.mode, subject)?),
+            ..self.clone()
+        })
+    }
+
+    /// The caller's namespace: the session's, or the one of the verified token on this HTTP request
+    /// (rmcp hands the request's `Parts` to the handler; `require_session` put the claims there).
+    fn namespace(&self, request: &Extensions) -> Result<Namespace, String> {
+        if let Some(ns) = &self.session {
+            return Ok(ns.clone());
+        }
+        let subject = request
+            .get::<Parts>()
+            .and_then(|parts| parts.extensions.get::<Claims>())
+            .map(|claims| claims.sub.as_str());
+        Namespace::resolve(self.mode, subject).map_err(|e| {
+            tracing::warn!("snippet call without a verified user refused");
+            e.to_string()
+        })
+    }
+
     fn store(&self) -> Result<&BlobStore, SnippetError> {
         self.store.as_deref().ok_or(SnippetError::NotConfigured)
     }

@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::{SinkExt, Stream, StreamExt, stream};
+use futures::{SinkExt, StreamExt, stream};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use serde::Deserialize;
@@ -167,7 +167,7 @@ impl SseSessions {
     }
 
     /// Registers a session and starts its rmcp service; returns the stream of replies for the client.
-    fn open(&self, owner: Option<String>) -> (String, Replies, SessionGuard) {
+    fn open(&self, owner: Option<String>, tools: SnippetTools) -> (String, Replies, SessionGuard) {
         let id = format!("{}-{}", self.inner.instance, uuid::Uuid::new_v4().simple());
         let (to_server, from_client) = mpsc::channel(CHANNEL_CAPACITY);
         let (to_client, replies) = mpsc::channel(CHANNEL_CAPACITY);
@@ -175,7 +175,6 @@ impl SseSessions {
         self.start_relay_receiver();
         self.inner.opened.notify_one();
         let cancel = self.inner.stop.child_token();
-        let tools = self.inner.tools.clone();
         let service_cancel = cancel.clone();
         let session = id.clone();
         // A small task waits for the session's first request; only then is the (large) rmcp service
@@ -251,8 +250,15 @@ impl Drop for SessionGuard {
 pub async fn open_stream(
     State(sessions): State<SseSessions>,
     claims: Option<Extension<Claims>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let (id, replies, guard) = sessions.open(claims.map(|Extension(c)| c.sub));
+) -> Response {
+    let owner = claims.map(|Extension(c)| c.sub);
+    // The session's tools are bound to the opener's namespace now: every later call on the
+    // session, from this instance or relayed, runs there.
+    let tools = match sessions.inner.tools.for_session(owner.as_deref()) {
+        Ok(tools) => tools,
+        Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+    };
+    let (id, replies, guard) = sessions.open(owner, tools);
     tracing::debug!(session = %id, "SSE session opened");
     let endpoint = Event::default()
         .event("endpoint")
@@ -264,9 +270,11 @@ pub async fn open_stream(
     let stop = sessions.inner.stop.clone().cancelled_owned();
     let events = stream::once(async { endpoint })
         .chain(messages)
-        .map(Ok)
+        .map(Ok::<_, Infallible>)
         .take_until(stop);
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
 }
 
 fn message_event(message: &ServerJsonRpcMessage) -> Event {

@@ -654,3 +654,11 @@ def auth_env(keys: tuple[bytes, bytes], audience: str = AUDIENCE) -> dict[str, s
         "SESSION_TOKEN_MAC_KEY": base64.b64encode(mac).decode(),
         "MCP_RESOURCE_URL": audience,
     }
+
+
+def user_blob(sub: str, snippet: str) -> str:
+    """Blob name of a snippet in the per-user namespace of token subject `sub` (docs/server.md)."""
+    import hashlib
+
+    key = hashlib.sha256(b"snippets-mcp namespace v1\0" + sub.encode()).hexdigest()[:32]
+    return f"u/{key}/{snippet}.json"

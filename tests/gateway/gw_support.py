@@ -374,3 +374,11 @@ async def sdk_session(gateway_url: str, transport: str, client_ip: str, storage:
 def tool_text(result) -> str:
     assert not result.is_error, result
     return "".join(getattr(c, "text", "") for c in result.content)
+
+
+def user_blob(sub: str, snippet: str) -> str:
+    """Blob name of a snippet in the per-user namespace of token subject `sub` (docs/server.md)."""
+    import hashlib
+
+    key = hashlib.sha256(b"snippets-mcp namespace v1\0" + sub.encode()).hexdigest()[:32]
+    return f"u/{key}/{snippet}.json"
