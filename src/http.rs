@@ -1,5 +1,5 @@
 //! The HTTP surface: readiness probe at `/`, SSE at `/sse` + `/message`, Streamable HTTP at `/mcp`.
-//! Body limits and the Host check apply to every MCP route.
+//! Body limits and the Host and Origin checks apply to every MCP route.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -15,6 +15,7 @@ use crate::auth::{SessionAuth, require_session};
 use crate::config::Config;
 use crate::tools::SnippetTools;
 use crate::transport::host_guard::{AllowedHosts, host_guard};
+use crate::transport::origin_guard::{AllowedOrigins, origin_guard};
 use crate::transport::sse_relay::Relay;
 use crate::transport::{jsonrpc, sse, streamable};
 use std::sync::Arc;
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
     let mcp = mcp
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(inflight, track_posts))
+        .layer(middleware::from_fn_with_state(
+            AllowedOrigins::new(config.allowed_origins.clone()),
+            origin_guard,
+        ))
         .layer(middleware::from_fn_with_state(
             AllowedHosts::new(config.allowed_hosts.clone()),
             host_guard,

@@ -47,16 +47,22 @@ pub struct NameArgs {
     pub snippetname: String,
 }
 
+// Schemas are written for portability: optional members instead of `["T", "null"]` unions, and
+// integer bounds as minimum/maximum instead of Rust-specific formats (`uint32`, `uint64`), which
+// the Inspector flags and strict validators reject.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListArgs {
     /// Only names starting with this text.
     #[serde(default)]
+    #[schemars(schema_with = "schema::name_prefix")]
     pub prefix: Option<String>,
     /// Page size, 1-1000 (default 100).
     #[serde(default)]
+    #[schemars(schema_with = "schema::page_size")]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page, to continue a listing.
     #[serde(default)]
+    #[schemars(schema_with = "schema::string")]
     pub cursor: Option<String>,
 }
 
@@ -65,6 +71,7 @@ pub struct Saved {
     /// Name the snippet was saved under.
     pub name: String,
     /// Size of the stored text in UTF-8 bytes.
+    #[schemars(schema_with = "schema::byte_count")]
     pub bytes: u64,
 }
 
@@ -78,7 +85,9 @@ pub struct Deleted {
 #[serde(rename_all = "camelCase")]
 pub struct Listed {
     pub snippets: Vec<ListedSnippet>,
-    /// Pass as `cursor` to get the next page; null on the last page.
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::string")]
     pub next_cursor: Option<String>,
 }
 
@@ -86,9 +95,37 @@ pub struct Listed {
 #[serde(rename_all = "camelCase")]
 pub struct ListedSnippet {
     pub name: String,
+    #[schemars(schema_with = "schema::byte_count")]
     pub bytes: u64,
     /// RFC 3339 time of the last save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::date_time")]
     pub last_modified: Option<String>,
+}
+
+/// Member schemas in portable JSON Schema (see the note above `ListArgs`).
+mod schema {
+    use schemars::{Schema, SchemaGenerator, json_schema};
+
+    pub fn string(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string"})
+    }
+
+    pub fn name_prefix(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "maxLength": crate::snippets::MAX_NAME_CHARS})
+    }
+
+    pub fn page_size(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "integer", "minimum": 1, "maximum": crate::snippets::MAX_PAGE})
+    }
+
+    pub fn byte_count(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "integer", "minimum": 0})
+    }
+
+    pub fn date_time(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "format": "date-time"})
+    }
 }
 
 // Return types are written out as `Result<Json<T>, String>`: rmcp's macro looks for `Json<T>`
