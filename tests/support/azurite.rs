@@ -51,11 +51,13 @@ impl Azurite {
                 }
             }
         });
-        let port = rx
-            .recv_timeout(Duration::from_secs(60))
-            .ok()
-            .flatten()
-            .expect("Azurite reports its blob port");
+        let port = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
+        let Some(port) = port else {
+            // Not left running when it never reported a port.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("Azurite did not report its blob port within 60 s");
+        };
         Azurite { child, dir, port }
     }
 
