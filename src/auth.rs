@@ -41,13 +41,11 @@ impl SessionAuth {
 
     /// The claims of a valid token, or `None`; the reason is logged by name only.
     pub fn verify(&self, authorization: Option<&str>) -> Option<Claims> {
-        let token = authorization?
-            .strip_prefix("Bearer ")
-            .or_else(|| authorization?.strip_prefix("bearer "))?;
+        let token = bearer_token(authorization?)?;
         let now = session_token::unix_now();
         let result = match &self.inner.audience {
-            Some(aud) => session_token::open_for_audience(&self.inner.keys, token.trim(), now, aud),
-            None => session_token::open(&self.inner.keys, token.trim(), now),
+            Some(aud) => session_token::open_for_audience(&self.inner.keys, token, now, aud),
+            None => session_token::open(&self.inner.keys, token, now),
         };
         result
             .map_err(|e| tracing::info!(reason = e.name(), "session token rejected"))
@@ -62,6 +60,14 @@ impl SessionAuth {
             .insert(header::WWW_AUTHENTICATE, self.inner.challenge.clone());
         response
     }
+}
+
+/// The credentials of a `Bearer` authorization: the scheme is case-insensitive (RFC 9110 §11.1),
+/// so `BEARER x` and `bearer x` are the same; one or more spaces separate it from the token.
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    let token = token.trim_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// RFC 6750 challenge; with a known resource URL it also points at its RFC 9728 metadata, as the gateway does.
@@ -152,6 +158,34 @@ mod tests {
             Some("Bearer ".into()),
         ] {
             assert!(auth.verify(bad.as_deref()).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let auth = SessionAuth::new(keys(), Some("https://gw.example/mcp".into()), 1024);
+        let good = session_token::seal(&keys(), &claims("https://gw.example/mcp", 60));
+        for header in [
+            format!("Bearer {good}"),
+            format!("BEARER {good}"),
+            format!("bearer {good}"),
+            format!("bEaReR {good}"),
+            format!("Bearer   {good}"),
+        ] {
+            assert_eq!(
+                auth.verify(Some(&header)).unwrap().sub,
+                "user-1",
+                "{header}"
+            );
+        }
+        for bad in [
+            format!("Bearer{good}"),
+            format!("Bearerx {good}"),
+            format!("Bear {good}"),
+            "BEARER ".to_string(),
+            "BEARER".to_string(),
+        ] {
+            assert!(auth.verify(Some(&bad)).is_none(), "{bad}");
         }
     }
 

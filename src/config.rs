@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::snippets::NamespaceMode;
+use crate::snippets::namespace::SETTING as NAMESPACE_SETTING;
 use crate::storage::{StorageConfig, StorageConfigError};
 
 /// Default port when neither `--port` nor `FUNCTIONS_CUSTOMHANDLER_PORT` is given: what `func start` users see.
@@ -38,6 +40,10 @@ pub struct Config {
     pub sse_relay: bool,
     /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
     pub resource_url: Option<String>,
+    /// `Origin` values accepted on the MCP endpoints, serialised (`scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
+    /// Snippet layout: per user (the default with session-token keys) or shared.
+    pub namespace: NamespaceMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +109,12 @@ impl Config {
                 ));
             }
         };
+        let resource_url = resource_url(&get)?;
+        let allowed_origins = allowed_origins(&get, resource_url.as_deref())?;
+        let session_keys = session_keys(&get)?;
+        let namespace = namespace_mode(get(NAMESPACE_SETTING), session_keys.is_some())?;
         Ok(Config {
+            namespace,
             port,
             storage: StorageConfig::from_env(&get)?,
             container,
@@ -111,8 +122,9 @@ impl Config {
             max_body_bytes,
             log_format,
             allowed_hosts: allowed_hosts(&get),
-            session_keys: session_keys(&get)?,
-            resource_url: resource_url(&get)?,
+            session_keys,
+            resource_url,
+            allowed_origins,
             sse_relay: match get("MCP_SSE_RELAY").map(str::to_ascii_lowercase).as_deref() {
                 None | Some("on") => true,
                 Some("off") => false,
@@ -217,6 +229,24 @@ fn session_keys<'a>(
     }
 }
 
+/// `user` needs verified identities, so it is the default with keys and an error without them.
+fn namespace_mode(raw: Option<&str>, have_keys: bool) -> Result<NamespaceMode, ConfigError> {
+    match raw.map(str::to_ascii_lowercase).as_deref() {
+        None if have_keys => Ok(NamespaceMode::User),
+        None => Ok(NamespaceMode::Shared),
+        Some("user") if have_keys => Ok(NamespaceMode::User),
+        Some("user") => Err(invalid(
+            NAMESPACE_SETTING,
+            "`user` needs verified session tokens: set SESSION_TOKEN_ENC_KEY and SESSION_TOKEN_MAC_KEY, or choose `shared`",
+        )),
+        Some("shared") => Ok(NamespaceMode::Shared),
+        Some(other) => Err(invalid(
+            NAMESPACE_SETTING,
+            format!("expected `user` or `shared`, got `{other}`"),
+        )),
+    }
+}
+
 fn resource_url<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Option<String>, ConfigError> {
     let Some(raw) = get("MCP_RESOURCE_URL") else {
         return Ok(None);
@@ -230,6 +260,49 @@ fn resource_url<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Option<Stri
             format!("expected an http(s) URL, got `{raw}`"),
         )),
     }
+}
+
+/// The gateway's public origin (from `MCP_RESOURCE_URL`) and the Function App's own, plus the web
+/// origins of browser-based clients listed in `MCP_ALLOWED_ORIGINS` (e.g. the Inspector's
+/// `http://localhost:6274`).
+fn allowed_origins<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    resource_url: Option<&str>,
+) -> Result<Vec<String>, ConfigError> {
+    use crate::transport::origin_guard::normalise;
+    let mut origins: Vec<String> = resource_url
+        .and_then(normalise_url_origin)
+        .into_iter()
+        .collect();
+    if let Some(host) = get("WEBSITE_HOSTNAME") {
+        origins.extend(normalise(&format!("https://{host}")));
+    }
+    for entry in get("MCP_ALLOWED_ORIGINS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match normalise(entry) {
+            Some(origin) if origin.starts_with("http://") || origin.starts_with("https://") => {
+                origins.push(origin)
+            }
+            _ => {
+                return Err(invalid(
+                    "MCP_ALLOWED_ORIGINS",
+                    format!(
+                        "expected comma-separated origins like `https://host[:port]`, got `{entry}`"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(origins)
+}
+
+fn normalise_url_origin(url: &str) -> Option<String> {
+    let origin = url::Url::parse(url).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 /// Loopback always; the Function App's own host name when running in Azure; extras from `MCP_ALLOWED_HOSTS`.
@@ -352,6 +425,79 @@ mod tests {
                 .session_keys
                 .is_none()
         );
+    }
+
+    #[test]
+    fn namespace_defaults_to_user_with_keys_and_shared_without() {
+        let (enc, mac) = session_token::Keys::generate().unwrap().to_base64();
+        let keyed = |mode: Option<&str>| {
+            let mut pairs = vec![
+                ("SESSION_TOKEN_ENC_KEY", enc.as_str()),
+                ("SESSION_TOKEN_MAC_KEY", mac.as_str()),
+            ];
+            pairs.extend(mode.map(|m| ("SNIPPETS_NAMESPACE", m)));
+            Config::from_sources(&[], &env(&pairs))
+        };
+        assert_eq!(keyed(None).unwrap().namespace, NamespaceMode::User);
+        assert_eq!(keyed(Some("User")).unwrap().namespace, NamespaceMode::User);
+        assert_eq!(
+            keyed(Some("shared")).unwrap().namespace,
+            NamespaceMode::Shared
+        );
+        let bare = |pairs: &[(&str, &str)]| Config::from_sources(&[], &env(pairs));
+        assert_eq!(bare(&[]).unwrap().namespace, NamespaceMode::Shared);
+        assert_eq!(
+            bare(&[("SNIPPETS_NAMESPACE", "shared")]).unwrap().namespace,
+            NamespaceMode::Shared
+        );
+        let err = bare(&[("SNIPPETS_NAMESPACE", "user")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("SNIPPETS_NAMESPACE: `user` needs"), "{err}");
+        let err = keyed(Some("team")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "SNIPPETS_NAMESPACE: expected `user` or `shared`, got `team`"
+        );
+    }
+
+    #[test]
+    fn allowed_origins_come_from_the_resource_url_the_site_and_the_setting() {
+        let e = env(&[
+            ("MCP_RESOURCE_URL", "https://GW.example/mcp"),
+            ("WEBSITE_HOSTNAME", "func.azurewebsites.net"),
+            (
+                "MCP_ALLOWED_ORIGINS",
+                "http://localhost:6274, https://app.example:8443/",
+            ),
+        ]);
+        assert_eq!(
+            Config::from_sources(&[], &e).unwrap().allowed_origins,
+            [
+                "https://gw.example",
+                "https://func.azurewebsites.net",
+                "http://localhost:6274",
+                "https://app.example:8443"
+            ]
+        );
+        assert!(
+            Config::from_sources(&[], &env(&[]))
+                .unwrap()
+                .allowed_origins
+                .is_empty()
+        );
+        for bad in [
+            "*",
+            "null",
+            "localhost:6274",
+            "https://a.example/path",
+            "ftp://a.example",
+        ] {
+            let err = Config::from_sources(&[], &env(&[("MCP_ALLOWED_ORIGINS", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("MCP_ALLOWED_ORIGINS: "), "{bad}: {err}");
+        }
     }
 
     #[test]

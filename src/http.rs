@@ -1,5 +1,5 @@
 //! The HTTP surface: readiness probe at `/`, SSE at `/sse` + `/message`, Streamable HTTP at `/mcp`.
-//! Body limits and the Host check apply to every MCP route.
+//! Body limits and the Host and Origin checks apply to every MCP route.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -15,20 +15,33 @@ use crate::auth::{SessionAuth, require_session};
 use crate::config::Config;
 use crate::tools::SnippetTools;
 use crate::transport::host_guard::{AllowedHosts, host_guard};
+use crate::transport::origin_guard::{AllowedOrigins, origin_guard};
 use crate::transport::sse_relay::Relay;
 use crate::transport::{jsonrpc, sse, streamable};
 use std::sync::Arc;
 
-/// `inflight` counts POSTs being handled and tool calls running, so shutdown can wait for them;
-/// `stop` ends SSE streams once they have drained; `relay` carries SSE requests between instances.
-pub fn router(
-    tools: SnippetTools,
-    config: &Config,
-    inflight: TaskTracker,
-    stop: CancellationToken,
-    relay: Option<Arc<Relay>>,
-) -> Router {
-    let sessions = sse::SseSessions::new(tools.clone(), stop.clone(), relay);
+/// Everything the HTTP surface is built from.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Config,
+    pub tools: SnippetTools,
+    /// Counts POSTs being handled and tool calls running, so shutdown can wait for them.
+    pub inflight: TaskTracker,
+    /// Ends SSE streams once they have drained.
+    pub stop: CancellationToken,
+    /// Carries SSE requests between instances, when a queue service is configured.
+    pub relay: Option<Arc<Relay>>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let AppState {
+        config,
+        tools,
+        inflight,
+        stop,
+        relay,
+    } = state;
+    let sessions = sse::SseSessions::new(tools.clone(), stop, relay);
     let limit = config.max_body_bytes;
     let streamable = Router::new()
         .route_service("/mcp", streamable::service(tools, limit))
@@ -47,6 +60,10 @@ pub fn router(
     let mcp = mcp
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(inflight, track_posts))
+        .layer(middleware::from_fn_with_state(
+            AllowedOrigins::new(config.allowed_origins.clone()),
+            origin_guard,
+        ))
         .layer(middleware::from_fn_with_state(
             AllowedHosts::new(config.allowed_hosts.clone()),
             host_guard,

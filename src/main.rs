@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use snippets_mcp::config::Config;
-use snippets_mcp::snippets::BlobStore;
+use snippets_mcp::snippets::{BlobStore, NamespaceMode};
 use snippets_mcp::storage::container_client;
 use snippets_mcp::tools::SnippetTools;
 use snippets_mcp::transport::sse_relay::Relay;
@@ -59,22 +59,30 @@ async fn run(config: Config) -> anyhow::Result<()> {
             "SSE relay off: an SSE session is reachable only on the instance that holds its stream"
         );
     }
-    let tools = SnippetTools::new(store, inflight.clone());
-    let app = http::router(
+    match config.namespace {
+        NamespaceMode::User => tracing::info!(
+            "SNIPPETS_NAMESPACE=user: each signed-in user sees only their own snippets"
+        ),
+        NamespaceMode::Shared if config.session_keys.is_none() => tracing::warn!(
+            "SNIPPETS_NAMESPACE=shared: no session-token keys (SESSION_TOKEN_ENC_KEY/SESSION_TOKEN_MAC_KEY), so callers cannot be told apart and share one snippet store"
+        ),
+        NamespaceMode::Shared => tracing::info!(
+            "SNIPPETS_NAMESPACE=shared: every signed-in user shares one snippet store"
+        ),
+    }
+    let tools = SnippetTools::new(store, inflight.clone(), config.namespace);
+    let port = config.port;
+    let app = http::router(http::AppState {
+        config,
         tools,
-        &config,
-        inflight.clone(),
-        stop.clone(),
-        relay.clone(),
-    );
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+        inflight: inflight.clone(),
+        stop: stop.clone(),
+        relay: relay.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
-    tracing::info!(
-        port = config.port,
-        "listening on http://127.0.0.1:{}",
-        config.port
-    );
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    tracing::info!(port, "listening on http://127.0.0.1:{port}");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown::on_signal(inflight, stop))
         .await

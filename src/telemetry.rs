@@ -1,5 +1,8 @@
 //! Logging: `tracing` to stderr, human-readable or JSON (`LOG_FORMAT=json`) for Application Insights.
-//! Defaults keep the Azure SDK quiet; `RUST_LOG` overrides everything.
+//! Defaults keep the Azure SDK quiet; `RUST_LOG` overrides everything. Colour codes only on a
+//! terminal: log files and the Functions host's log stream get plain text.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +16,8 @@ pub fn init(format: LogFormat) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),

@@ -1,12 +1,14 @@
 //! The MCP tools: `hello_mcp` and the snippet operations, with schemas, annotations and structured output.
-//! One `SnippetTools` value is shared by every session and transport; it holds no per-session state.
+//! One `SnippetTools` value serves every Streamable HTTP request, whose namespace comes from the
+//! verified token in the request; each SSE session gets a copy bound to its opener's namespace.
 
 use std::sync::Arc;
 
+use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CompleteRequestMethod, CompleteRequestParams, CompleteResult, Implementation,
+    CompleteRequestMethod, CompleteRequestParams, CompleteResult, Extensions, Implementation,
     ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
     ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -19,7 +21,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 
-use crate::snippets::{BlobStore, SnippetError, SnippetName};
+use session_token::Claims;
+
+use crate::snippets::{BlobStore, Namespace, NamespaceMode, NoIdentity, SnippetError, SnippetName};
 
 /// The greeting the reference sample's `hello_mcp` returns; clients may compare it.
 pub const HELLO: &str = "Hello I am MCPTool!";
@@ -31,6 +35,10 @@ pub struct SnippetTools {
     /// Tracks tool calls so graceful shutdown can wait for them.
     inflight: TaskTracker,
     tool_router: Arc<ToolRouter<SnippetTools>>,
+    mode: NamespaceMode,
+    /// Set for an SSE session: its opener's namespace, used for every call on the session
+    /// (including calls relayed from other instances, which carry no request of their own).
+    session: Option<Namespace>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -47,16 +55,22 @@ pub struct NameArgs {
     pub snippetname: String,
 }
 
+// Schemas are written for portability: optional members instead of `["T", "null"]` unions, and
+// integer bounds as minimum/maximum instead of Rust-specific formats (`uint32`, `uint64`), which
+// the Inspector flags and strict validators reject.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListArgs {
     /// Only names starting with this text.
     #[serde(default)]
+    #[schemars(schema_with = "schema::name_prefix")]
     pub prefix: Option<String>,
     /// Page size, 1-1000 (default 100).
     #[serde(default)]
+    #[schemars(schema_with = "schema::page_size")]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page, to continue a listing.
     #[serde(default)]
+    #[schemars(schema_with = "schema::string")]
     pub cursor: Option<String>,
 }
 
@@ -65,6 +79,7 @@ pub struct Saved {
     /// Name the snippet was saved under.
     pub name: String,
     /// Size of the stored text in UTF-8 bytes.
+    #[schemars(schema_with = "schema::byte_count")]
     pub bytes: u64,
 }
 
@@ -78,7 +93,9 @@ pub struct Deleted {
 #[serde(rename_all = "camelCase")]
 pub struct Listed {
     pub snippets: Vec<ListedSnippet>,
-    /// Pass as `cursor` to get the next page; null on the last page.
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::string")]
     pub next_cursor: Option<String>,
 }
 
@@ -86,20 +103,50 @@ pub struct Listed {
 #[serde(rename_all = "camelCase")]
 pub struct ListedSnippet {
     pub name: String,
+    #[schemars(schema_with = "schema::byte_count")]
     pub bytes: u64,
     /// RFC 3339 time of the last save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::date_time")]
     pub last_modified: Option<String>,
+}
+
+/// Member schemas in portable JSON Schema (see the note above `ListArgs`).
+mod schema {
+    use schemars::{Schema, SchemaGenerator, json_schema};
+
+    pub fn string(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string"})
+    }
+
+    pub fn name_prefix(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "maxLength": crate::snippets::MAX_NAME_CHARS})
+    }
+
+    pub fn page_size(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "integer", "minimum": 1, "maximum": crate::snippets::MAX_PAGE})
+    }
+
+    pub fn byte_count(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "integer", "minimum": 0})
+    }
+
+    pub fn date_time(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "string", "format": "date-time"})
+    }
 }
 
 // Return types are written out as `Result<Json<T>, String>`: rmcp's macro looks for `Json<T>`
 // in the signature to publish an output schema, and a type alias would hide it.
 #[tool_router(router = tool_router_impl)]
 impl SnippetTools {
-    pub fn new(store: Option<Arc<BlobStore>>, inflight: TaskTracker) -> Self {
+    pub fn new(store: Option<Arc<BlobStore>>, inflight: TaskTracker, mode: NamespaceMode) -> Self {
         SnippetTools {
             store,
             inflight,
             tool_router: Arc::new(Self::tool_router_impl()),
+            mode,
+            session: None,
         }
     }
 
@@ -125,10 +172,12 @@ impl SnippetTools {
     async fn save_snippet(
         &self,
         Parameters(args): Parameters<SaveArgs>,
+        request: Extensions,
     ) -> Result<Json<Saved>, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
-            let bytes = self.store()?.save(&name, &args.snippet).await?;
+            let bytes = self.store()?.save(&ns, &name, &args.snippet).await?;
             Ok(Saved {
                 name: name.to_string(),
                 bytes,
@@ -144,10 +193,15 @@ impl SnippetTools {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn get_snippet(&self, Parameters(args): Parameters<NameArgs>) -> Result<String, String> {
+    async fn get_snippet(
+        &self,
+        Parameters(args): Parameters<NameArgs>,
+        request: Extensions,
+    ) -> Result<String, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
-            self.store()?.get(&name).await
+            self.store()?.get(&ns, &name).await
         };
         self.run("get_snippet", run).await
     }
@@ -162,7 +216,9 @@ impl SnippetTools {
     async fn list_snippets(
         &self,
         Parameters(args): Parameters<ListArgs>,
+        request: Extensions,
     ) -> Result<Json<Listed>, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let prefix = args.prefix.unwrap_or_default();
             if prefix.chars().any(char::is_control)
@@ -176,7 +232,7 @@ impl SnippetTools {
             if !(1..=crate::snippets::MAX_PAGE).contains(&limit) {
                 return Err(SnippetError::InvalidLimit(limit));
             }
-            let page = self.store()?.list(&prefix, limit, args.cursor).await?;
+            let page = self.store()?.list(&ns, &prefix, limit, args.cursor).await?;
             Ok(Listed {
                 snippets: page
                     .snippets
@@ -204,10 +260,12 @@ impl SnippetTools {
     async fn delete_snippet(
         &self,
         Parameters(args): Parameters<NameArgs>,
+        request: Extensions,
     ) -> Result<Json<Deleted>, String> {
+        let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
-            self.store()?.delete(&name).await?;
+            self.store()?.delete(&ns, &name).await?;
             Ok(Deleted {
                 name: name.to_string(),
                 deleted: true,
@@ -218,6 +276,34 @@ impl SnippetTools {
 }
 
 impl SnippetTools {
+    pub fn namespace_mode(&self) -> NamespaceMode {
+        self.mode
+    }
+
+    /// A copy for one SSE session, bound to the namespace of `subject` (the opener's token subject).
+    pub fn for_session(&self, subject: Option<&str>) -> Result<Self, NoIdentity> {
+        Ok(SnippetTools {
+            session: Some(Namespace::resolve(self.mode, subject)?),
+            ..self.clone()
+        })
+    }
+
+    /// The caller's namespace: the session's, or the one of the verified token on this HTTP request
+    /// (rmcp hands the request's `Parts` to the handler; `require_session` put the claims there).
+    fn namespace(&self, request: &Extensions) -> Result<Namespace, String> {
+        if let Some(ns) = &self.session {
+            return Ok(ns.clone());
+        }
+        let subject = request
+            .get::<Parts>()
+            .and_then(|parts| parts.extensions.get::<Claims>())
+            .map(|claims| claims.sub.as_str());
+        Namespace::resolve(self.mode, subject).map_err(|e| {
+            tracing::warn!("snippet call without a verified user refused");
+            e.to_string()
+        })
+    }
+
     fn store(&self) -> Result<&BlobStore, SnippetError> {
         self.store.as_deref().ok_or(SnippetError::NotConfigured)
     }

@@ -180,3 +180,24 @@ async fn an_sse_session_accepts_only_its_opener() {
     );
     assert_eq!(post(alice).await.unwrap().status(), 202);
 }
+
+/// The gateway accepts any case of the scheme (RFC 9110 §11.1), so the server must too.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_over_http() {
+    let keys = Keys::generate().unwrap();
+    let server = start(&keys).await;
+    let good = token(&keys, "alice", RESOURCE, 300);
+    for scheme in ["BEARER", "bearer", "bEARER"] {
+        let r = reqwest::Client::new()
+            .post(format!("{}/mcp", server.base))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("{scheme} {good}"))
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{scheme}");
+        assert!(r.text().await.unwrap().contains("save_snippet"), "{scheme}");
+    }
+}

@@ -40,6 +40,13 @@ param sessionTokenEncKey string
 @description('HMAC-SHA256 key of the session tokens (base64), shared with the API Management policies.')
 param sessionTokenMacKey string
 
+@allowed([
+  'user'
+  'shared'
+])
+@description('Snippet namespaces: `user` (each signed-in user sees only their own) or `shared` (the reference sample\'s layout, for taking over its data).')
+param snippetsNamespace string = 'user'
+
 @description('Extra app settings.')
 param appSettings object = {}
 
@@ -77,6 +84,7 @@ var baseAppSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   SESSION_TOKEN_ENC_KEY: sessionTokenEncKey
   SESSION_TOKEN_MAC_KEY: sessionTokenMacKey
+  SNIPPETS_NAMESPACE: snippetsNamespace
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {

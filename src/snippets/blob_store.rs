@@ -12,7 +12,7 @@ use futures::TryStreamExt;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::OnceCell;
 
-use super::{BLOB_SUFFIX, SnippetError, SnippetName};
+use super::{Namespace, SnippetError, SnippetName};
 
 /// Snippets are at most a few MiB: one transfer each. Leaving the SDK to choose calls
 /// `available_parallelism()` (cgroup file reads) on every request, measured at ~10% of a get's CPU.
@@ -54,7 +54,12 @@ impl BlobStore {
     }
 
     /// Overwrites any existing snippet of that name; the body is the text exactly as given.
-    pub async fn save(&self, name: &SnippetName, content: &str) -> Result<u64, SnippetError> {
+    pub async fn save(
+        &self,
+        ns: &Namespace,
+        name: &SnippetName,
+        content: &str,
+    ) -> Result<u64, SnippetError> {
         if content.len() > self.max_bytes {
             return Err(SnippetError::TooLarge {
                 bytes: content.len(),
@@ -64,7 +69,7 @@ impl BlobStore {
         self.ensure_container().await?;
         let body = RequestContent::from(content.as_bytes().to_vec());
         self.container
-            .blob_client(&name.blob_name())
+            .blob_client(&ns.blob_name(name))
             .upload(
                 body,
                 Some(BlobClientUploadOptions {
@@ -77,8 +82,8 @@ impl BlobStore {
         Ok(content.len() as u64)
     }
 
-    pub async fn get(&self, name: &SnippetName) -> Result<String, SnippetError> {
-        let blob = self.container.blob_client(&name.blob_name());
+    pub async fn get(&self, ns: &Namespace, name: &SnippetName) -> Result<String, SnippetError> {
+        let blob = self.container.blob_client(&ns.blob_name(name));
         let options = BlobClientDownloadOptions {
             parallel: ONE_TRANSFER,
             ..Default::default()
@@ -95,9 +100,9 @@ impl BlobStore {
         String::from_utf8(bytes.to_vec()).map_err(|_| SnippetError::NotText(name.to_string()))
     }
 
-    pub async fn delete(&self, name: &SnippetName) -> Result<(), SnippetError> {
+    pub async fn delete(&self, ns: &Namespace, name: &SnippetName) -> Result<(), SnippetError> {
         self.container
-            .blob_client(&name.blob_name())
+            .blob_client(&ns.blob_name(name))
             .delete(None)
             .await
             .map_err(|e| not_found_or(e, name))?;
@@ -107,12 +112,14 @@ impl BlobStore {
     /// One page of snippets in name order; `cursor` is the opaque marker of the previous page.
     pub async fn list(
         &self,
+        ns: &Namespace,
         prefix: &str,
         limit: u32,
         cursor: Option<String>,
     ) -> Result<ListPage, SnippetError> {
+        let prefix = ns.list_prefix(prefix);
         let options = BlobContainerClientListBlobsOptions {
-            prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
+            prefix: (!prefix.is_empty()).then_some(prefix),
             maxresults: Some(limit.clamp(1, MAX_PAGE) as i32),
             marker: cursor,
             ..Default::default()
@@ -149,7 +156,7 @@ impl BlobStore {
             .blob_items
             .into_iter()
             .filter_map(|item| {
-                let name = item.name?.strip_suffix(BLOB_SUFFIX)?.to_string();
+                let name = ns.snippet_name_of(item.name.as_deref()?)?.to_string();
                 let props = item.properties;
                 Some(SnippetInfo {
                     name,

@@ -41,6 +41,13 @@ pub enum RelayError {
     Storage(String),
 }
 
+/// Storage errors are reduced to status and service code (their messages may embed URLs).
+impl From<azure_core::Error> for RelayError {
+    fn from(e: azure_core::Error) -> Self {
+        RelayError::Storage(status_of(&e))
+    }
+}
+
 /// What travels through the queue: the session, the caller's token subject, and the JSON-RPC message
 /// either inline (`m`) or as the name of an overflow blob (`b`).
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -140,8 +147,7 @@ impl Relay {
         let body = QueueMessage {
             message_text: Some(text),
         }
-        .try_into()
-        .map_err(|e: azure_core::Error| RelayError::Storage(e.to_string()))?;
+        .try_into()?;
         let options = QueueClientSendMessageOptions {
             message_time_to_live: Some(MESSAGE_TTL_SECS),
             ..Default::default()
@@ -151,7 +157,7 @@ impl Relay {
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
                 Err(RelayError::UnknownSession)
             }
-            Err(e) => Err(RelayError::Storage(status_of(&e))),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -162,11 +168,7 @@ impl Relay {
                 .await?;
             let name = format!("{owner}/{}.json", uuid::Uuid::new_v4().simple());
             let body = RequestContent::from(message.to_vec());
-            self.overflow
-                .blob_client(&name)
-                .upload(body, None)
-                .await
-                .map_err(|e| RelayError::Storage(status_of(&e)))?;
+            self.overflow.blob_client(&name).upload(body, None).await?;
             Ok(name)
         })
         .await
@@ -187,16 +189,8 @@ impl Relay {
             visibility_timeout: Some(VISIBILITY_SECS),
             ..Default::default()
         };
-        let response = self
-            .own_queue
-            .receive_messages(Some(options))
-            .await
-            .map_err(|e| RelayError::Storage(status_of(&e)))?;
-        let items = response
-            .into_model()
-            .map_err(|e| RelayError::Storage(e.to_string()))?
-            .items
-            .unwrap_or_default();
+        let response = self.own_queue.receive_messages(Some(options)).await?;
+        let items = response.into_model()?.items.unwrap_or_default();
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             if let (Some(id), Some(receipt)) = (&item.message_id, &item.pop_receipt)
@@ -263,7 +257,7 @@ async fn create_if_missing<T>(
     match create.await {
         Ok(_) => Ok(()),
         Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
-        Err(e) => Err(RelayError::Storage(status_of(&e))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -333,6 +327,25 @@ mod tests {
         };
         assert!(decode_envelope(&encode(&neither)).is_none());
         assert!(decode_envelope("not base64!").is_none());
+    }
+
+    #[test]
+    fn storage_errors_keep_status_and_code_but_never_the_message() {
+        use azure_core::error::ErrorKind;
+        let e = azure_core::Error::with_message(
+            ErrorKind::HttpResponse {
+                status: StatusCode::Forbidden,
+                error_code: Some("AuthorizationFailure".into()),
+                raw_response: None,
+            },
+            "https://acct.queue.core.windows.net/q?sig=SECRET",
+        );
+        let relay: RelayError = e.into();
+        assert_eq!(
+            relay,
+            RelayError::Storage("storage error: HTTP 403 AuthorizationFailure".into())
+        );
+        assert!(!relay.to_string().contains("SECRET"));
     }
 
     #[test]

@@ -23,6 +23,7 @@ import httpx
 from devstack import azurite as _azurite
 from devstack import processes as _processes
 from devstack import session_token as _session_token
+from devstack.namespaces import user_blob  # noqa: F401 - used by the tests
 from devstack.processes import LIVE_PROCESSES, Deadline, clean_env, free_port, tail  # noqa: F401 - used by the tests
 
 REPO = Path(__file__).resolve().parents[2]

@@ -56,7 +56,8 @@ async def test_valid_token_works_over_both_transports(auth_server, keys, transpo
     async with mcp_session(auth_server.base_url, transport, headers=bearer(token)) as s:
         assert result_text(assert_ok(await s.call_tool("hello_mcp", {}))) == "Hello I am MCPTool!"
         assert_ok(await s.call_tool("save_snippet", {"snippetname": uid, "snippet": "authorised"}))
-    assert blobs.read(f"{uid}.json") == b"authorised"
+    # With keys the server defaults to per-user namespaces: the blob is under the subject's prefix.
+    assert blobs.read(sup.user_blob(claims()["sub"], uid)) == b"authorised"
 
 
 def bad_tokens(keys: tuple[bytes, bytes]) -> dict[str, str | None]:

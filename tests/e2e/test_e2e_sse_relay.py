@@ -126,4 +126,35 @@ async def test_relayed_messages_keep_the_callers_identity(start_server, azurite,
                 reply = await sse.request(jsonrpc("tools/call", {"name": "hello_mcp", "arguments": {}}, id=f"alice-{i}"))
                 assert reply["result"]["content"][0]["text"] == "Hello I am MCPTool!"
             assert not [m for m in sse.seen if m.get("id") == "evil"], sse.seen
-    assert sup.BlobInspector(azurite.connection_string()).names(f"{uid}-evil") == []
+    inspector = sup.BlobInspector(azurite.connection_string())
+    assert inspector.names(f"{uid}-evil") == []
+    for sub in ("alice", "mallory"):
+        assert not inspector.exists(sup.user_blob(sub, f"{uid}-evil"))
+
+
+async def test_relayed_calls_run_in_the_session_openers_namespace(start_server, azurite, uid):
+    """Per-user namespaces across instances: streams on A, every POST through B. Alice's snippet
+    stays invisible to Bob (get, list, delete), and Bob's save creates his own."""
+    keys = sup.new_keys()
+    env = {"AzureWebJobsStorage": azurite.connection_string(), **sup.auth_env(keys)}
+    a = start_server(env, label="ns-a")
+    b = start_server(env, label="ns-b")
+    inspector = sup.BlobInspector(azurite.connection_string())
+
+    def token(sub):
+        return sup.bearer(sup.seal(*keys, sup.claims(sub=sub)))
+
+    async with mcp_session(a.base_url, "sse", headers=token("alice-oid"), post_base=b.base_url) as alice:
+        async with mcp_session(a.base_url, "sse", headers=token("bob-oid"), post_base=b.base_url) as bob:
+            assert_ok(await alice.call_tool("save_snippet", {"snippetname": uid, "snippet": "alice"}))
+            got = await bob.call_tool("get_snippet", {"snippetname": uid})
+            assert got.is_error and result_text(got) == f"snippet not found: {uid}"
+            listed = assert_ok(await bob.call_tool("list_snippets", {"prefix": uid}))
+            assert listed.structured_content["snippets"] == []
+            deleted = await bob.call_tool("delete_snippet", {"snippetname": uid})
+            assert deleted.is_error and result_text(deleted) == f"snippet not found: {uid}"
+            assert_ok(await bob.call_tool("save_snippet", {"snippetname": uid, "snippet": "bob"}))
+            assert result_text(assert_ok(await alice.call_tool("get_snippet", {"snippetname": uid}))) == "alice"
+    assert inspector.read(sup.user_blob("alice-oid", uid)) == b"alice"
+    assert inspector.read(sup.user_blob("bob-oid", uid)) == b"bob"
+    assert not inspector.exists(f"{uid}.json")

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 
 from devstack import session_token as _session_token
+from devstack.namespaces import user_blob  # noqa: F401 - used by the tests
 from devstack.session_token import SessionKeys, b64url, b64url_decode  # noqa: F401 - used by the tests
 
 REPO = Path(__file__).resolve().parents[2]

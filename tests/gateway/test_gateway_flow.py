@@ -44,13 +44,13 @@ async def test_sdk_oauth_flow_then_tools(stack, client_ip, blob_service, transpo
     assert record["redirect_uris"] == [sup.REDIRECT_URI] and record["token_endpoint_auth_method"] == "none"
     assert record["expires_at"] > record["client_id_issued_at"]
 
-    # The snippet landed in storage, written by the backend behind the gateway.
-    blob = blob_service.get_blob_client("snippets", f"{name}.json").download_blob().readall()
-    assert blob.decode() == text
-
     # The access token is a v1 session token for this client, user and resource.
     tokens = storage.tokens
     claims = sup.open_token(tokens.access_token, stack.keys["enc"], stack.keys["mac"])
+
+    # The snippet landed in storage, in the signed-in user's namespace, written by the backend.
+    blob = blob_service.get_blob_client("snippets", sup.user_blob(claims["sub"], name)).download_blob().readall()
+    assert blob.decode() == text
     assert claims["aud"] == f"{stack.url}/mcp"
     assert claims["cid"] == client_id
     assert claims["scp"] == "mcp.tools"

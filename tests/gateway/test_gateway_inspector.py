@@ -44,7 +44,8 @@ async def test_inspector_cli_through_the_gateway(stack, oauth, tmp_path, blob_se
     got = inspector(tmp_path, stack.url, "http", *auth, "--method", "tools/call", "--tool-name", "get_snippet", "--tool-arg", f"snippetname={name}")
     assert got.returncode == 0, got.stdout + got.stderr
     assert "print('via inspector')" in json.dumps(json.loads(got.stdout))
-    assert blob_service.get_blob_client("snippets", f"{name}.json").download_blob().readall() == b"print('via inspector')"
+    sub = sup.open_token(tokens["access_token"], stack.keys["enc"], stack.keys["mac"])["sub"]
+    assert blob_service.get_blob_client("snippets", sup.user_blob(sub, name)).download_blob().readall() == b"print('via inspector')"
 
 
 @pytest.mark.parametrize("transport", ["http", "sse"])

@@ -1,0 +1,101 @@
+//! Rejects MCP requests whose `Origin` is present and not allowed (MCP transports MUST validate it):
+//! a page on another site cannot drive the server through a user's browser. Requests without
+//! `Origin` (native clients, the gateway's own calls) pass unchanged.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Allowed origins in ASCII serialisation (`scheme://host[:port]`, default port omitted).
+#[derive(Clone, Debug)]
+pub struct AllowedOrigins(Arc<Vec<String>>);
+
+impl AllowedOrigins {
+    pub fn new(origins: Vec<String>) -> Self {
+        AllowedOrigins(Arc::new(origins))
+    }
+
+    /// Compares serialised origins, so `HTTPS://GW.example:443` equals `https://gw.example`;
+    /// `null` and anything unparsable never match.
+    pub fn allows(&self, origin_header: &str) -> bool {
+        match normalise(origin_header) {
+            Some(origin) => self.0.contains(&origin),
+            None => false,
+        }
+    }
+}
+
+/// The ASCII serialisation of an origin written as a URL without path, query or fragment;
+/// `None` for opaque origins (`null`, `file:`) and for anything that is not a bare origin.
+pub fn normalise(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw.trim()).ok()?;
+    let bare = matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    let origin = url.origin();
+    (bare && origin.is_tuple()).then(|| origin.ascii_serialization())
+}
+
+pub async fn origin_guard(
+    State(allowed): State<AllowedOrigins>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut origins = request.headers().get_all(header::ORIGIN).iter();
+    let verdict = match (origins.next(), origins.next()) {
+        (None, _) => true,
+        (Some(one), None) => one.to_str().is_ok_and(|o| allowed.allows(o)),
+        // Two Origin headers are never sent by a browser; refuse rather than pick one.
+        (Some(_), Some(_)) => false,
+    };
+    if verdict {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            "Origin not allowed (set MCP_ALLOWED_ORIGINS)",
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_serialised_origins_only() {
+        let a = AllowedOrigins::new(vec![
+            "https://gw.example".into(),
+            "http://localhost:6274".into(),
+        ]);
+        for ok in [
+            "https://gw.example",
+            "HTTPS://GW.EXAMPLE",
+            "https://gw.example:443",
+            "https://gw.example/",
+            "http://localhost:6274",
+        ] {
+            assert!(a.allows(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example",
+            "http://gw.example",
+            "https://gw.example:8443",
+            "https://gw.example.evil.example",
+            "http://localhost:6275",
+            "null",
+            "",
+            "gw.example",
+            "https://gw.example/path",
+            "https://user@gw.example",
+        ] {
+            assert!(!a.allows(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The two HTTP endpoints of the SSE transport: `GET /sse` opens a session and streams its replies,
+//! `POST /message?sessionId=...` hands a request to the session here or relays it to its instance.
+
+use std::convert::Infallible;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{StreamExt, stream};
+use rmcp::model::ServerJsonRpcMessage;
+use serde::Deserialize;
+use session_token::Claims;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::KEEP_ALIVE;
+use super::registry::{Lookup, SseSessions};
+use crate::transport::jsonrpc;
+use crate::transport::sse_relay::RelayError;
+
+/// `GET /sse`: the `endpoint` event carries a relative reference, which resolves to `/message`
+/// when called directly and to `/mcp/message` behind APIM's `/mcp` prefix.
+pub async fn open_stream(
+    State(sessions): State<SseSessions>,
+    claims: Option<Extension<Claims>>,
+) -> Response {
+    let owner = claims.map(|Extension(c)| c.sub);
+    // The session's tools are bound to the opener's namespace now: every later call on the
+    // session, from this instance or relayed, runs there.
+    let tools = match sessions.inner.tools.for_session(owner.as_deref()) {
+        Ok(tools) => tools,
+        Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+    };
+    let (id, replies, guard) = sessions.open(owner, tools);
+    tracing::debug!(session = %id, "SSE session opened");
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("message?sessionId={id}"));
+    let messages = ReceiverStream::new(replies).map(move |message| {
+        let _keep_session_while_streaming = &guard;
+        message_event(&message)
+    });
+    let stop = sessions.inner.stop.clone().cancelled_owned();
+    let events = stream::once(async { endpoint })
+        .chain(messages)
+        .map(Ok::<_, Infallible>)
+        .take_until(stop);
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
+}
+
+fn message_event(message: &ServerJsonRpcMessage) -> Event {
+    match serde_json::to_string(message) {
+        Ok(json) => Event::default().event("message").data(json),
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialise a server message");
+            Event::default().comment("unserialisable message dropped")
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageQuery {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+/// `POST /message?sessionId=...`: 202 once the request is queued for the session; the reply goes to the stream.
+pub async fn post_message(
+    State(sessions): State<SseSessions>,
+    Query(query): Query<MessageQuery>,
+    claims: Option<Extension<Claims>>,
+    body: Bytes,
+) -> Response {
+    let Some(id) = query.session_id.filter(|s| !s.is_empty()) else {
+        return (StatusCode::BAD_REQUEST, "missing sessionId query parameter").into_response();
+    };
+    // A session id alone is not a credential: with tokens checked, only its opener may post to it.
+    let caller = claims.as_ref().map(|Extension(c)| c.sub.as_str());
+    let message = match jsonrpc::parse(&body) {
+        Ok(m) => m,
+        Err(rejected) => return rejected.into_response(),
+    };
+    let sender = match sessions.lookup(&id, caller) {
+        Lookup::Here(sender) => sender,
+        Lookup::NotYours => return unknown_session(),
+        Lookup::Elsewhere => return sessions.relay_elsewhere(&id, caller, &body).await,
+    };
+    match sender.send(Box::new(message)).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(_) => unknown_session(),
+    }
+}
+
+fn unknown_session() -> Response {
+    (StatusCode::NOT_FOUND, "unknown or closed session").into_response()
+}
+
+impl SseSessions {
+    /// A session that is not open here may be open on another instance: queue the request for it.
+    async fn relay_elsewhere(&self, id: &str, caller: Option<&str>, body: &[u8]) -> Response {
+        let Some(relay) = &self.inner.relay else {
+            return unknown_session();
+        };
+        match relay.forward(id, caller, body).await {
+            Ok(()) => StatusCode::ACCEPTED.into_response(),
+            Err(RelayError::UnknownSession) => unknown_session(),
+            Err(e @ RelayError::Storage(_)) => {
+                tracing::warn!(error = %e, "could not relay an SSE request");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "could not reach the session's instance",
+                )
+                    .into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! A real Azurite blob service for Rust tests: started from the project's `node_modules` on a free
+//! port (Azurite reports the port it bound), with its own temporary data directory; stopped on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The well-known Azurite development account (public, documented by Microsoft; not a secret).
+const ACCOUNT: &str = "devstoreaccount1";
+const KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+pub struct Azurite {
+    child: Child,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Azurite {
+    pub fn start() -> Azurite {
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let script = repo.join("node_modules/azurite/dist/src/blob/main.js");
+        assert!(
+            script.exists(),
+            "{} is missing: run npm ci (scripts/test.sh does it)",
+            script.display()
+        );
+        let dir = std::env::temp_dir().join(format!("rust-azurite-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = Command::new("node")
+            .arg(&script)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
+            .arg(&dir)
+            .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // "Azurite Blob service successfully listens on http://127.0.0.1:<port>"
+                if !line.contains("successfully") {
+                    continue;
+                }
+                if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+                    let _ = tx.send(rest.trim().parse::<u16>().ok());
+                }
+            }
+        });
+        let port = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
+        let Some(port) = port else {
+            // Not left running when it never reported a port.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("Azurite did not report its blob port within 60 s");
+        };
+        Azurite { child, dir, port }
+    }
+
+    pub fn connection_string(&self) -> String {
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint=http://127.0.0.1:{}/{ACCOUNT};",
+            self.port
+        )
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

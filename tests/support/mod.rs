@@ -1,0 +1,3 @@
+//! Helpers shared by the Rust integration tests.
+
+pub mod azurite;
