@@ -1,4 +1,4 @@
-"""Hooks and fixtures every test area shares (tests/e2e, tests/gateway): fresh log directories,
+"""Hooks and fixtures every test area shares (tests/e2e, tests/gateway, tests/conformance): fresh log directories,
 process logs on a failing test's report, the anyio backend.
 
 This is the rootdir conftest, so pytest calls its session hooks (it does not call
@@ -22,7 +22,10 @@ REPO = TESTS.parent
 ARTIFACTS = {
     "e2e": Path(os.environ.get("E2E_ARTIFACTS_DIR", REPO / "test-artifacts" / "e2e")),
     "gateway": Path(os.environ.get("GATEWAY_ARTIFACTS_DIR", REPO / "test-artifacts" / "gateway")),
+    "conformance": Path(os.environ.get("CONFORMANCE_ARTIFACTS_DIR", REPO / "test-artifacts" / "conformance")),
 }
+# The support module whose LOGS lists extra log files an area registered for reports.
+SUPPORT_MODULES = {"gateway": "gw_support", "conformance": "conformance_support"}
 
 
 def _area(item: pytest.Item) -> str | None:
@@ -40,8 +43,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _extra_logs(area: str) -> list[Path]:
-    """Log files an area registered for reports (tests/gateway: gw_support.LOGS, e.g. stopped gateways)."""
-    support = sys.modules.get("gw_support") if area == "gateway" else None
+    """Log files an area registered for reports (e.g. gw_support.LOGS: stopped gateways)."""
+    support = sys.modules.get(SUPPORT_MODULES.get(area, ""))
     return list(getattr(support, "LOGS", []))
 
 

@@ -1,6 +1,8 @@
 //! Rejects MCP requests whose `Origin` is present and not allowed (MCP transports MUST validate it):
 //! a page on another site cannot drive the server through a user's browser. Requests without
-//! `Origin` (native clients, the gateway's own calls) pass unchanged.
+//! `Origin` (native clients, the gateway's own calls) pass unchanged, and so do same-origin
+//! requests: an `Origin` naming the very host the request was sent to (its `Host`, which the host
+//! guard has already checked) comes from a page served by this server's own origin, not another site.
 
 use std::sync::Arc;
 
@@ -41,6 +43,17 @@ pub fn normalise(raw: &str) -> Option<String> {
     (bare && origin.is_tuple()).then(|| origin.ascii_serialization())
 }
 
+/// True when `origin` is the origin of the request's own `Host` (either scheme: TLS may end in front
+/// of the server, so it cannot tell which one the browser used).
+fn same_origin(origin: &str, host: Option<&header::HeaderValue>) -> bool {
+    let (Some(origin), Some(host)) = (normalise(origin), host.and_then(|h| h.to_str().ok())) else {
+        return false;
+    };
+    ["http", "https"]
+        .iter()
+        .any(|scheme| normalise(&format!("{scheme}://{host}")).as_deref() == Some(origin.as_str()))
+}
+
 pub async fn origin_guard(
     State(allowed): State<AllowedOrigins>,
     request: Request,
@@ -49,7 +62,9 @@ pub async fn origin_guard(
     let mut origins = request.headers().get_all(header::ORIGIN).iter();
     let verdict = match (origins.next(), origins.next()) {
         (None, _) => true,
-        (Some(one), None) => one.to_str().is_ok_and(|o| allowed.allows(o)),
+        (Some(one), None) => one.to_str().is_ok_and(|o| {
+            allowed.allows(o) || same_origin(o, request.headers().get(header::HOST))
+        }),
         // Two Origin headers are never sent by a browser; refuse rather than pick one.
         (Some(_), Some(_)) => false,
     };
@@ -97,5 +112,36 @@ mod tests {
         ] {
             assert!(!a.allows(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn same_origin_is_the_requests_own_host_only() {
+        let host = |h: &'static str| Some(header::HeaderValue::from_static(h));
+        assert!(same_origin(
+            "http://localhost:7071",
+            host("localhost:7071").as_ref()
+        ));
+        assert!(same_origin(
+            "HTTP://LOCALHOST:7071",
+            host("localhost:7071").as_ref()
+        ));
+        assert!(same_origin(
+            "https://gw.example",
+            host("gw.example").as_ref()
+        ));
+        assert!(same_origin(
+            "https://gw.example",
+            host("gw.example:443").as_ref()
+        ));
+        for (origin, h) in [
+            ("http://localhost:7072", "localhost:7071"),
+            ("http://evil.example", "localhost:7071"),
+            ("http://localhost:7071.evil.example", "localhost:7071"),
+            ("null", "localhost:7071"),
+            ("http://localhost:7071/path", "localhost:7071"),
+        ] {
+            assert!(!same_origin(origin, host(h).as_ref()), "{origin} vs {h}");
+        }
+        assert!(!same_origin("http://localhost:7071", None));
     }
 }

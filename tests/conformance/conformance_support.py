@@ -22,6 +22,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = Path(os.environ.get("CONFORMANCE_ARTIFACTS_DIR", REPO / "test-artifacts" / "conformance"))
+# Log files a failing test's report shows (tests/conftest.py reads this list).
+LOGS: list[Path] = []
 BASELINE = HERE / "expected-failures.yaml"
 REPORT = REPO / "docs" / "conformance.md"
 SUITE = REPO / "node_modules" / "@modelcontextprotocol" / "conformance"
@@ -159,11 +161,11 @@ class BearerShim:
     forwards it, unchanged otherwise, to the gateway. It forces `Connection: close`, so every
     request arrives on its own connection and gets the header; the policies do all deciding."""
 
-    def __init__(self, upstream_port: int, token: str):
+    def __init__(self, upstream_port: int, token: str, port: int = 0):
         self.upstream_port = upstream_port
         self.token = token
         self.loop = asyncio.new_event_loop()
-        self.port = 0
+        self.port = port
         ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
         self.thread.start()
@@ -172,7 +174,7 @@ class BearerShim:
 
     def _serve(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
         self.port = server.sockets[0].getsockname()[1]
         ready.set()
         self.loop.run_forever()

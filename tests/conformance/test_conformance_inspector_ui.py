@@ -87,5 +87,12 @@ def test_inspector_ui_readme_steps(request, inspector_web, azurite, path, transp
     assert result["connected"] is True
     assert f'"name": "{name}"' in result["result"] and f'"bytes": {len(content)}' in result["result"], result["result"]
     assert {"save_snippet", "get_snippet", "list_snippets", "delete_snippet", "hello_mcp"} <= set(result["tools"])
-    blob = BlobServiceClient.from_connection_string(azurite["connection_string"]).get_blob_client("snippets", f"{name}.json")
-    assert blob.download_blob().readall() == content.encode()
+    container = BlobServiceClient.from_connection_string(azurite["connection_string"]).get_container_client("snippets")
+    stored = [b.name for b in container.list_blobs() if b.name.endswith(f"{name}.json")]
+    # The bare server keeps the reference's flat layout; behind the gateway the snippet lands in the
+    # signed-in user's namespace (u/<key>/<name>.json, docs/server.md).
+    if path == "direct":
+        assert stored == [f"{name}.json"]
+    else:
+        assert len(stored) == 1 and stored[0].startswith("u/") and stored[0].endswith(f"/{name}.json"), stored
+    assert container.get_blob_client(stored[0]).download_blob().readall() == content.encode()

@@ -96,3 +96,19 @@ async def test_allowed_or_absent_origin_is_served(origin_server, blobs, uid, ori
             await sse.endpoint()
             assert "result" in await sse.initialize()
     assert blobs.read(f"{uid}.json") == b"x"
+
+
+async def test_same_origin_is_served_and_a_neighbouring_port_is_not(origin_server, blobs, uid):
+    """A page served from the server's own origin (Origin = the Host it sends to, as the MCP conformance
+    suite's DNS-rebinding scenario checks for localhost) is served; the same host on another port is
+    another origin and is refused, with nothing stored."""
+    own = f"http://127.0.0.1:{origin_server.port}"
+    other = f"http://127.0.0.1:{origin_server.port + 1}"
+    async with httpx.AsyncClient(timeout=30) as c:
+        r = await c.post(f"{origin_server.base_url}/mcp", json=save(uid), headers={**MCP_HEADERS, "Origin": own})
+        assert r.status_code == 200, (r.status_code, r.text)
+        hostile = f"{uid}-other"
+        r = await c.post(f"{origin_server.base_url}/mcp", json=save(hostile), headers={**MCP_HEADERS, "Origin": other})
+        assert r.status_code == 403, (r.status_code, r.text)
+    assert blobs.read(f"{uid}.json") == b"x"
+    assert not blobs.exists(f"{hostile}.json")
