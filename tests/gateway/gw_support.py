@@ -453,9 +453,10 @@ def extra_gateway(name: str, stack, **options):
     logs = ARTIFACTS / name
     for proc in ("gateway", "idp"):
         LOGS.extend([logs / f"{proc}.stdout.log", logs / f"{proc}.stderr.log"])
+    options.setdefault("backend_url", stack.backend_url)
     gw = localgw.LocalGateway(
-        Path(tempfile.mkdtemp(prefix=f"gw-{name}-")), backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
-        session_keys=stack.keys, log_dir=logs, **options,
+        Path(tempfile.mkdtemp(prefix=f"gw-{name}-")), blob_endpoint=stack.azurite["blob"], session_keys=stack.keys,
+        log_dir=logs, **options,
     )  # fmt: skip
     try:
         gw.start()
@@ -469,3 +470,53 @@ def registration_blobs(blob_service) -> dict[str, str]:
     """Every stored registration: blob name -> ETag (changes on any write)."""
     container = blob_service.get_container_client("registrations")
     return {b.name: b.etag for b in container.list_blobs()}
+
+
+@contextlib.contextmanager
+def extra_backend(name: str, stack, resource_url: str):
+    """Another snippets-mcp server on the shared Azurite and session keys, accepting tokens for
+    `resource_url` (the MCP URL of an extra gateway); yields its base URL."""
+    import subprocess
+
+    port = _free_port()
+    binary = Path(os.environ.get("SNIPPETS_MCP_BIN") or REPO / "target" / "debug" / "snippets-mcp")
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env.update({
+        "AzureWebJobsStorage": stack.azurite["connection_string"],
+        "SESSION_TOKEN_ENC_KEY": stack.keys["enc"], "SESSION_TOKEN_MAC_KEY": stack.keys["mac"],
+        "MCP_RESOURCE_URL": resource_url, "RUST_LOG": "info", "LOG_FORMAT": "text", "NO_COLOR": "1",
+    })  # fmt: skip
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out, err = ARTIFACTS / f"{name}.stdout.log", ARTIFACTS / f"{name}.stderr.log"
+    LOGS.extend([out, err])
+    with open(out, "wb") as o, open(err, "wb") as e:
+        proc = subprocess.Popen([str(binary), "--port", str(port)], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                stdout=o, stderr=e, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"{name} exited with {proc.returncode}"
+            try:
+                if httpx.get(url + "/", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{name} did not answer {url}"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

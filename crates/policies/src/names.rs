@@ -70,6 +70,12 @@ pub const CACHE_CLIENT_FAILURE: &str = "mcp-clientfail-";
 /// that a replay revokes that family (OAuth 2.1 4.1.3).
 pub const CACHE_SPENT_CODE: &str = "mcp-spentcode-";
 
+/// Private-use URI schemes (RFC 8252 7.1) accepted in redirect URIs besides reverse-domain
+/// ones (a scheme containing a dot, such as `com.example.app`): native clients that predate
+/// that rule. Kept to a short list on purpose: a browser hands any other scheme to whatever
+/// protocol handler is installed, which has been an attack path of its own.
+pub const PRIVATE_USE_SCHEMES: &[&str] = &["cursor"];
+
 /// Session token format version byte (see docs/session-token.md).
 pub const SESSION_TOKEN_VERSION: u8 = 1;
 /// Lifetime of a session (access) token in seconds.
