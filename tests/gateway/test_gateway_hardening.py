@@ -278,6 +278,15 @@ async def test_refresh_fails_once_the_registration_is_deleted(oauth, blob_servic
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
 
 
+async def test_code_exchange_fails_once_the_registration_is_deleted(oauth, blob_service):
+    client_id = await oauth.new_client()
+    grant = await oauth.authorize(client_id)
+    blob_service.get_blob_client("registrations", f"{client_id}.json").delete_blob()
+    r = await oauth.exchange(client_id, grant)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    assert "access_token" not in r.json()
+
+
 async def test_refresh_fails_once_the_registration_expired(oauth, blob_service):
     client_id, tokens = await oauth.login()
     blob = blob_service.get_blob_client("registrations", f"{client_id}.json")
