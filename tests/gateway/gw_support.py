@@ -349,3 +349,149 @@ async def sdk_session(gateway_url: str, transport: str, client_ip: str, storage:
 def tool_text(result) -> str:
     assert not result.is_error, result
     return "".join(getattr(c, "text", "") for c in result.content)
+
+
+# ----------------------------------------------------------------------------------------------
+# Client ID Metadata Documents and registrations (added for the hardening and client tests)
+# ----------------------------------------------------------------------------------------------
+
+
+class DocumentServer:
+    """A loopback HTTP server standing in for the hosts of Client ID Metadata Documents (the
+    gateway reaches it through the runner's host mapping). Records every path fetched. A
+    document added with `chunked=True` is sent without Content-Length."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.docs: dict[str, tuple[int, bytes, bool]] = {}
+        self.fetches: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                outer.fetches.append(self.path)
+                status, data, chunked = outer.docs.get(self.path, (404, b"{}", False))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for i in range(0, len(data), 1024):
+                        piece = data[i : i + 1024]
+                        self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add(self, path: str, doc: dict | str, status: int = 200, chunked: bool = False) -> None:
+        text = doc if isinstance(doc, str) else json.dumps(doc)
+        self.docs[path] = (status, text.encode(), chunked)
+
+    def since(self, start: int) -> list[str]:
+        return self.fetches[start:]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def metadata_document(client_id: str, redirect_uris: list[str] | None = None, **extra) -> dict:
+    """A valid Client ID Metadata Document for `client_id` (its own URL)."""
+    return {"client_id": client_id, "client_name": "Metadata document client", "redirect_uris": redirect_uris or [REDIRECT_URI],
+            "token_endpoint_auth_method": "none", **extra}  # fmt: skip
+
+
+@contextlib.contextmanager
+def extra_gateway(name: str, stack, **options):
+    """Another gateway + IdP on the shared backend and Azurite (same session keys), e.g. with a
+    host mapping for metadata documents; stopped on exit."""
+    import shutil
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "local"))
+    import localgw
+
+    logs = ARTIFACTS / name
+    for proc in ("gateway", "idp"):
+        LOGS.extend([logs / f"{proc}.stdout.log", logs / f"{proc}.stderr.log"])
+    options.setdefault("backend_url", stack.backend_url)
+    gw = localgw.LocalGateway(
+        Path(tempfile.mkdtemp(prefix=f"gw-{name}-")), blob_endpoint=stack.azurite["blob"], session_keys=stack.keys,
+        log_dir=logs, **options,
+    )  # fmt: skip
+    try:
+        gw.start()
+        yield gw
+    finally:
+        gw.stop()
+        shutil.rmtree(gw.state, ignore_errors=True)
+
+
+def registration_blobs(blob_service) -> dict[str, str]:
+    """Every stored registration: blob name -> ETag (changes on any write)."""
+    container = blob_service.get_container_client("registrations")
+    return {b.name: b.etag for b in container.list_blobs()}
+
+
+@contextlib.contextmanager
+def extra_backend(name: str, stack, resource_url: str):
+    """Another snippets-mcp server on the shared Azurite and session keys, accepting tokens for
+    `resource_url` (the MCP URL of an extra gateway); yields its base URL."""
+    import subprocess
+
+    port = _free_port()
+    binary = Path(os.environ.get("SNIPPETS_MCP_BIN") or REPO / "target" / "debug" / "snippets-mcp")
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env.update({
+        "AzureWebJobsStorage": stack.azurite["connection_string"],
+        "SESSION_TOKEN_ENC_KEY": stack.keys["enc"], "SESSION_TOKEN_MAC_KEY": stack.keys["mac"],
+        "MCP_RESOURCE_URL": resource_url, "RUST_LOG": "info", "LOG_FORMAT": "text", "NO_COLOR": "1",
+    })  # fmt: skip
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out, err = ARTIFACTS / f"{name}.stdout.log", ARTIFACTS / f"{name}.stderr.log"
+    LOGS.extend([out, err])
+    with open(out, "wb") as o, open(err, "wb") as e:
+        proc = subprocess.Popen([str(binary), "--port", str(port)], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                stdout=o, stderr=e, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"{name} exited with {proc.returncode}"
+            try:
+                if httpx.get(url + "/", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{name} did not answer {url}"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

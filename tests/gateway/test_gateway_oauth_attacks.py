@@ -80,6 +80,14 @@ async def test_token_endpoint_refuses_non_form_and_repeated_parameters(oauth):
 # --- authorize --------------------------------------------------------------------------------
 
 
+async def _approved_client(oauth) -> str:
+    """A client the user has approved at REDIRECT_URI: only then are authorize errors
+    redirected to it (unapproved ones are shown, see test_gateway_hardening.py)."""
+    client_id = await oauth.new_client()
+    assert "code" in await oauth.authorize(client_id)
+    return client_id
+
+
 @pytest.mark.parametrize(
     "extra",
     [
@@ -93,7 +101,7 @@ async def test_token_endpoint_refuses_non_form_and_repeated_parameters(oauth):
     ids=["plain_pkce", "no_method", "no_challenge", "short_challenge", "implicit", "foreign_resource"],
 )
 async def test_bad_authorize_parameters_go_back_to_the_client(oauth, extra):
-    client_id = await oauth.new_client()
+    client_id = await _approved_client(oauth)
     _, challenge = sup.pkce_pair()
     url = oauth.authorize_url(client_id, extra.pop("code_challenge", challenge), **extra)
     r = await oauth.agent.request("GET", url)
@@ -106,7 +114,7 @@ async def test_bad_authorize_parameters_go_back_to_the_client(oauth, extra):
 
 
 async def test_missing_state_is_refused(oauth):
-    client_id = await oauth.new_client()
+    client_id = await _approved_client(oauth)
     _, challenge = sup.pkce_pair()
     r = await oauth.agent.request("GET", oauth.authorize_url(client_id, challenge, state=None))
     assert r.status_code == 302
@@ -115,7 +123,7 @@ async def test_missing_state_is_refused(oauth):
 
 
 async def test_repeated_parameter_is_refused(oauth):
-    client_id = await oauth.new_client()
+    client_id = await _approved_client(oauth)
     _, challenge = sup.pkce_pair()
     url = oauth.authorize_url(client_id, challenge) + "&state=second"
     r = await oauth.agent.request("GET", url)
@@ -405,7 +413,7 @@ async def test_oauth_api_rate_limit_per_client_ip(stack):
 
 # Regression: .NET's `$` also matches before a final newline; the policies anchor with `\z`.
 async def test_code_challenge_with_trailing_newline_is_refused(oauth):
-    client_id = await oauth.new_client()
+    client_id = await _approved_client(oauth)
     _, challenge = sup.pkce_pair()
     r = await oauth.agent.request("GET", oauth.authorize_url(client_id, challenge + "\n"))
     assert r.status_code == 302

@@ -214,11 +214,14 @@ def test_consent_cookie_round_trip_and_tamper_detection(ev):
     name_value = cookie.split(";")[0]
     assert name_value.startswith("__Host-mcp-consent=")
 
-    def consented(cookie_header, client_id=CLIENT["client_id"]):
-        return ev.eval("oauth/authorize.xml", "consented", headers={"Cookie": cookie_header}, variables={"clientId": client_id})
+    def consented(cookie_header, client_id=CLIENT["client_id"], redirect_uri=CLIENT["redirect_uris"][0]):
+        variables = {"clientId": client_id, "redirectUri": redirect_uri}
+        return ev.eval("oauth/authorize.xml", "consented", headers={"Cookie": cookie_header}, variables=variables)
 
     assert consented("other=1; " + name_value) is True
     assert consented(name_value, client_id="mcp-" + "9" * 32) is False
+    # Consent covers the exact redirect URI: another loopback port is asked again.
+    assert consented(name_value, redirect_uri="http://127.0.0.1:40000/callback") is False
     payload, tag = name_value.split("=", 1)[1].split(".")
     forged = b64url(json.dumps(["mcp-" + "9" * 32]).encode())
     assert consented(f"__Host-mcp-consent={forged}.{tag}", client_id="mcp-" + "9" * 32) is False

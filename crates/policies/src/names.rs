@@ -63,6 +63,18 @@ pub const CACHE_REFRESH: &str = "mcp-refresh-";
 pub const CACHE_FAMILY: &str = "mcp-family-";
 /// Cache key prefix: a client registration or fetched client metadata document.
 pub const CACHE_CLIENT: &str = "mcp-client-";
+/// Cache key prefix: a Client ID Metadata Document that could not be loaded, remembered briefly
+/// so that a failing URL cannot make the gateway fetch it on every request.
+pub const CACHE_CLIENT_FAILURE: &str = "mcp-clientfail-";
+/// Cache key prefix: a spent authorization code, pointing at the token family it issued, so
+/// that a replay revokes that family (OAuth 2.1 4.1.3).
+pub const CACHE_SPENT_CODE: &str = "mcp-spentcode-";
+
+/// Private-use URI schemes (RFC 8252 7.1) accepted in redirect URIs besides reverse-domain
+/// ones (a scheme containing a dot, such as `com.example.app`): native clients that predate
+/// that rule. Kept to a short list on purpose: a browser hands any other scheme to whatever
+/// protocol handler is installed, which has been an attack path of its own.
+pub const PRIVATE_USE_SCHEMES: &[&str] = &["cursor"];
 
 /// Session token format version byte (see docs/session-token.md).
 pub const SESSION_TOKEN_VERSION: u8 = 1;
@@ -76,6 +88,17 @@ pub const AUTH_REQUEST_TTL_SECS: u32 = 600;
 pub const REFRESH_TTL_SECS: u32 = 30 * 24 * 3600;
 /// Lifetime of a dynamic client registration in seconds.
 pub const REGISTRATION_TTL_SECS: u32 = 90 * 24 * 3600;
+/// How long a spent-code marker is kept: well beyond the code's own lifetime, so that a late
+/// replay still revokes the tokens the code issued.
+pub const SPENT_CODE_TTL_SECS: u32 = 3600;
+/// How long a failed Client ID Metadata Document load is remembered.
+pub const CLIENT_FAILURE_TTL_SECS: u32 = 60;
+/// Largest Client ID Metadata Document accepted, in bytes (real documents are a few hundred).
+pub const CLIENT_DOCUMENT_MAX_BYTES: usize = 5120;
+/// The one error for every Client ID Metadata Document that was fetched (or tried) and not
+/// accepted: a distinct text per cause would tell the caller what the named host answered.
+pub const CLIENT_DOCUMENT_ERROR: &str =
+    "client metadata document could not be loaded or is not valid";
 /// Lifetime of the consent cookie in seconds.
 pub const CONSENT_TTL_SECS: u32 = 365 * 24 * 3600;
 
