@@ -5,7 +5,8 @@
 #
 # Installs cargo-fuzz into the project-local .tools/ on first use (git-ignored; a few minutes once).
 # cargo-fuzz needs nightly compiler flags (-Z sanitizer); on a stable toolchain RUSTC_BOOTSTRAP=1
-# unlocks them. Corpora live in fuzz/corpus/<target> (seeds committed, findings kept locally).
+# unlocks them. Seeds are committed in fuzz/seeds/<target>; the growing corpus stays local in
+# fuzz/corpus/<target> (git-ignored), and crashes land in fuzz/artifacts/<target>.
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,6 +29,6 @@ for target in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$target"
   echo "fuzz/run.sh: $target for ${SECONDS_EACH}s" >&2
   # -rss_limit_mb bounds allocation: a target that allocates without bound fails here.
-  "$TOOLS/bin/cargo-fuzz" run --fuzz-dir fuzz --debug-assertions "$target" "fuzz/corpus/$target" -- \
+  "$TOOLS/bin/cargo-fuzz" run --fuzz-dir fuzz --debug-assertions "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
     -max_total_time="$SECONDS_EACH" -rss_limit_mb=512 -max_len=65536 -print_final_stats=1
 done

@@ -297,10 +297,14 @@ impl Relay {
         };
         if beat {
             let stamped = self.within_budget(async {
-                self.own_queue
-                    .set_metadata(&heartbeat_now(), None)
-                    .await
-                    .map_err(|e| RelayError::Storage(status_of(&e)))
+                match self.own_queue.set_metadata(&heartbeat_now(), None).await {
+                    Ok(_) => Ok(()),
+                    // Swept while this instance had no open stream (no heartbeat): take it back.
+                    Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                        self.create_own_queue().await
+                    }
+                    Err(e) => Err(RelayError::Storage(status_of(&e))),
+                }
             });
             if let Err(e) = stamped.await {
                 tracing::warn!(error = %e, "could not stamp the SSE relay heartbeat");
