@@ -346,14 +346,10 @@ impl Relay {
                 .into_model()
                 .map_err(|e| RelayError::Storage(e.to_string()))?;
             for item in page.queue_items {
-                let Some(name) = item.name else { continue };
-                let beat = item
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.get(HEARTBEAT_KEY))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-                if name != own && beat < cutoff {
+                if let Some(name) = item.name
+                    && name != own
+                    && is_stale(item.metadata.as_ref(), cutoff)
+                {
                     stale.push(name);
                 }
             }
@@ -472,6 +468,15 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A queue without a readable heartbeat (a crash before the first stamp, an older version) counts as stale.
+fn is_stale(metadata: Option<&HashMap<String, String>>, cutoff: u64) -> bool {
+    let beat = metadata
+        .and_then(|m| m.get(HEARTBEAT_KEY))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    beat < cutoff
+}
+
 fn heartbeat_now() -> HashMap<String, String> {
     HashMap::from([(HEARTBEAT_KEY.to_string(), unix_now().to_string())])
 }
@@ -533,6 +538,19 @@ mod tests {
         };
         assert!(decode_envelope(&encode(&neither)).is_none());
         assert!(decode_envelope("not base64!").is_none());
+    }
+
+    #[test]
+    fn queues_are_stale_when_their_heartbeat_is_older_than_the_cutoff() {
+        let beat = |v: &str| HashMap::from([(HEARTBEAT_KEY.to_string(), v.to_string())]);
+        assert!(!is_stale(Some(&beat("1000")), 1000));
+        assert!(!is_stale(Some(&beat("2000")), 1000));
+        assert!(is_stale(Some(&beat("999")), 1000));
+        assert!(is_stale(Some(&beat("not a number")), 1000));
+        assert!(is_stale(Some(&HashMap::new()), 1000));
+        assert!(is_stale(None, 1000));
+        let fresh = heartbeat_now();
+        assert!(!is_stale(Some(&fresh), unix_now().saturating_sub(600)));
     }
 
     #[test]
