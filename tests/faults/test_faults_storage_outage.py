@@ -68,7 +68,10 @@ async def test_outage_mid_load_fails_fast_and_loses_nothing(storage, transport):
         async with anyio.create_task_group() as tg:
             for w in range(WORKERS):
                 tg.start_soon(load, server.base_url, transport, w, stop, record)
-            await anyio.sleep(1.5)
+            # The outage starts once every worker has completed calls (session set-up varies under load).
+            with anyio.fail_after(30):
+                while len(record["outcomes"]) < 4 * WORKERS:
+                    await anyio.sleep(0.05)
             before_outage = len(record["outcomes"])
             # In a thread: blocking the event loop would inflate the measured call times.
             await anyio.to_thread.run_sync(storage.stop)  # SIGTERM: Azurite flushes its data and exits
