@@ -2,10 +2,12 @@
 //! Every error names the setting at fault so a misconfigured deployment fails loudly and clearly.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::snippets::NamespaceMode;
 use crate::snippets::namespace::SETTING as NAMESPACE_SETTING;
-use crate::storage::{StorageConfig, StorageConfigError};
+use crate::storage::{DEFAULT_CALL_BUDGET, StorageConfig, StorageConfigError};
+use crate::transport::sse_relay::DEFAULT_STALE_AFTER;
 
 /// Default port when neither `--port` nor `FUNCTIONS_CUSTOMHANDLER_PORT` is given: what `func start` users see.
 pub const DEFAULT_PORT: u16 = 7071;
@@ -38,6 +40,9 @@ pub struct Config {
     pub session_keys: Option<session_token::Keys>,
     /// Relay SSE requests between instances through Storage queues (`MCP_SSE_RELAY=off` disables).
     pub sse_relay: bool,
+    /// A relay queue without heartbeat, or an overflow blob, older than this is a dead instance's
+    /// leftover and is swept (`MCP_SSE_RELAY_STALE_SECS`).
+    pub sse_relay_stale_after: Duration,
     /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
     pub resource_url: Option<String>,
     /// `Origin` values accepted on the MCP endpoints, serialised (`scheme://host[:port]`).
@@ -116,7 +121,7 @@ impl Config {
         Ok(Config {
             namespace,
             port,
-            storage: StorageConfig::from_env(&get)?,
+            storage: with_budget(StorageConfig::from_env(&get)?, storage_budget(&get)?),
             container,
             max_snippet_bytes,
             max_body_bytes,
@@ -125,6 +130,7 @@ impl Config {
             session_keys,
             resource_url,
             allowed_origins,
+            sse_relay_stale_after: relay_stale_after(&get)?,
             sse_relay: match get("MCP_SSE_RELAY").map(str::to_ascii_lowercase).as_deref() {
                 None | Some("on") => true,
                 Some("off") => false,
@@ -205,6 +211,43 @@ fn validate_container(name: &str) -> Result<(), ConfigError> {
             format!("`{name}` is not a valid container name"),
         ))
     }
+}
+
+/// `STORAGE_TIMEOUT_MS`: the budget of one storage operation, SDK retries included (see docs/server.md).
+/// Bounded so a typo can neither make every call fail at once nor bring back unbounded waits.
+fn storage_budget<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Duration, ConfigError> {
+    const SETTING: &str = "STORAGE_TIMEOUT_MS";
+    const RANGE: std::ops::RangeInclusive<u64> = 100..=120_000;
+    match get(SETTING) {
+        None => Ok(DEFAULT_CALL_BUDGET),
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms) if RANGE.contains(&ms) => Ok(Duration::from_millis(ms)),
+            _ => Err(invalid(
+                SETTING,
+                format!("expected milliseconds from 100 to 120000, got `{v}`"),
+            )),
+        },
+    }
+}
+
+/// `MCP_SSE_RELAY_STALE_SECS`: at least a few seconds, so a live instance's heartbeat (stamped every
+/// third of the bound) always arrives in time.
+fn relay_stale_after<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Duration, ConfigError> {
+    const SETTING: &str = "MCP_SSE_RELAY_STALE_SECS";
+    match get(SETTING) {
+        None => Ok(DEFAULT_STALE_AFTER),
+        Some(v) => match v.parse::<u64>() {
+            Ok(secs) if (3..=7 * 86_400).contains(&secs) => Ok(Duration::from_secs(secs)),
+            _ => Err(invalid(
+                SETTING,
+                format!("expected seconds from 3 to 604800, got `{v}`"),
+            )),
+        },
+    }
+}
+
+fn with_budget(storage: Option<StorageConfig>, budget: Duration) -> Option<StorageConfig> {
+    storage.map(|s| StorageConfig { budget, ..s })
 }
 
 /// Both keys or neither: one alone is a half-finished deployment, not a choice.
@@ -383,6 +426,21 @@ mod tests {
             (vec![], env(&[("LOG_FORMAT", "xml")]), "LOG_FORMAT"),
             (
                 vec![],
+                env(&[("STORAGE_TIMEOUT_MS", "50")]),
+                "STORAGE_TIMEOUT_MS",
+            ),
+            (
+                vec![],
+                env(&[("STORAGE_TIMEOUT_MS", "5s")]),
+                "STORAGE_TIMEOUT_MS",
+            ),
+            (
+                vec![],
+                env(&[("MCP_SSE_RELAY_STALE_SECS", "1")]),
+                "MCP_SSE_RELAY_STALE_SECS",
+            ),
+            (
+                vec![],
                 env(&[("SNIPPETS_CONTAINER", "Bad_Name")]),
                 "SNIPPETS_CONTAINER",
             ),
@@ -396,6 +454,15 @@ mod tests {
             let err = Config::from_sources(&a, &e).unwrap_err().to_string();
             assert!(err.contains(setting), "`{err}` should name {setting}");
         }
+    }
+
+    #[test]
+    fn storage_budget_defaults_and_overrides() {
+        let dev = ("AzureWebJobsStorage", "UseDevelopmentStorage=true");
+        let c = Config::from_sources(&[], &env(&[dev])).unwrap();
+        assert_eq!(c.storage.unwrap().budget, DEFAULT_CALL_BUDGET);
+        let c = Config::from_sources(&[], &env(&[dev, ("STORAGE_TIMEOUT_MS", "1500")])).unwrap();
+        assert_eq!(c.storage.unwrap().budget, Duration::from_millis(1500));
     }
 
     #[test]

@@ -39,7 +39,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Some(storage) => {
             let client = container_client(storage, &config.container).context("storage client")?;
             tracing::info!(endpoint = %storage.blob_endpoint, container = %config.container, "blob storage configured");
-            Some(Arc::new(BlobStore::new(client, config.max_snippet_bytes)))
+            Some(Arc::new(BlobStore::new(
+                client,
+                config.max_snippet_bytes,
+                storage.budget,
+            )))
         }
         None => {
             tracing::warn!(
@@ -51,7 +55,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let inflight = TaskTracker::new();
     let stop = CancellationToken::new();
     let relay = match (&config.storage, config.sse_relay) {
-        (Some(storage), true) => Relay::new(storage).map(Arc::new),
+        (Some(storage), true) => Relay::new(storage, config.sse_relay_stale_after).map(Arc::new),
         _ => None,
     };
     if relay.is_none() {

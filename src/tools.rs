@@ -317,7 +317,9 @@ impl SnippetTools {
     ) -> Result<T, String> {
         self.inflight.track_future(work).await.map_err(|e| {
             match &e {
-                SnippetError::Storage(_) | SnippetError::NotConfigured => {
+                SnippetError::Storage(_)
+                | SnippetError::Unavailable(_)
+                | SnippetError::NotConfigured => {
                     tracing::warn!(tool, error = %e, "tool failed")
                 }
                 _ => tracing::info!(tool, error = %e, "tool refused input"),

@@ -84,7 +84,11 @@ async fn read_blob(container: &BlobContainerClient, name: &str) -> Vec<u8> {
 async fn sessions_are_bound_to_their_users_namespace() {
     let azurite = Azurite::start();
     let blobs = container(&azurite, "snippets");
-    let store = Arc::new(BlobStore::new(container(&azurite, "snippets"), 1 << 20));
+    let store = Arc::new(BlobStore::new(
+        container(&azurite, "snippets"),
+        1 << 20,
+        snippets_mcp::storage::DEFAULT_CALL_BUDGET,
+    ));
     let tools = SnippetTools::new(Some(store), TaskTracker::new(), NamespaceMode::User);
     let alice = session(tools.for_session(Some("alice-oid")).unwrap()).await;
     let bob = session(tools.for_session(Some("bob-oid")).unwrap()).await;
@@ -155,7 +159,11 @@ async fn shared_mode_reads_and_writes_the_reference_layout_byte_for_byte() {
         .upload(RequestContent::from(b"private".to_vec()), None)
         .await
         .unwrap();
-    let store = Arc::new(BlobStore::new(container(&azurite, "snippets"), 1 << 20));
+    let store = Arc::new(BlobStore::new(
+        container(&azurite, "snippets"),
+        1 << 20,
+        snippets_mcp::storage::DEFAULT_CALL_BUDGET,
+    ));
     let tools = SnippetTools::new(Some(store), TaskTracker::new(), NamespaceMode::Shared);
     // Any caller, signed in or not, sees the same store.
     let client = session(tools.for_session(Some("anyone")).unwrap()).await;

@@ -1,16 +1,19 @@
 //! `BlobStore`: the snippet operations on one blob container, through `azure_storage_blob`.
-//! Validation happens before any request, so a refused call never touches storage.
+//! Validation happens before any request, so a refused call never touches storage. Every operation
+//! runs within the storage budget (`STORAGE_TIMEOUT_MS`), SDK retries included: past it the caller
+//! gets `storage unavailable:`. A snippet is one Put Blob, which storage applies whole or not at all,
+//! so abandoning a save at the deadline cannot leave a partial blob.
 
 use azure_core::http::{RequestContent, StatusCode};
 use azure_storage_blob::BlobContainerClient;
 use std::num::NonZero;
+use std::time::Duration;
 
 use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientUploadOptions, BlobContainerClientListBlobsOptions,
 };
 use futures::TryStreamExt;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::OnceCell;
 
 use super::{Namespace, SnippetError, SnippetName};
 
@@ -37,15 +40,15 @@ pub struct ListPage {
 pub struct BlobStore {
     container: BlobContainerClient,
     max_bytes: usize,
-    created: OnceCell<()>,
+    budget: Duration,
 }
 
 impl BlobStore {
-    pub fn new(container: BlobContainerClient, max_bytes: usize) -> Self {
+    pub fn new(container: BlobContainerClient, max_bytes: usize, budget: Duration) -> Self {
         BlobStore {
             container,
             max_bytes,
-            created: OnceCell::new(),
+            budget,
         }
     }
 
@@ -66,7 +69,28 @@ impl BlobStore {
                 limit: self.max_bytes,
             });
         }
-        self.ensure_container().await?;
+        self.within_budget(async {
+            match self.upload(ns, name, content).await {
+                // The container is created on demand: on the first save, and again whenever it has
+                // gone (storage restored empty, container deleted) so saves recover without a restart.
+                Err(e) if is_code(&e, "ContainerNotFound") => match self.create_container().await {
+                    Ok(()) => self.upload(ns, name, content).await,
+                    Err(e) => Err(e),
+                },
+                other => other,
+            }
+            .map_err(|e| SnippetError::from_azure(&e))
+        })
+        .await?;
+        Ok(content.len() as u64)
+    }
+
+    async fn upload(
+        &self,
+        ns: &Namespace,
+        name: &SnippetName,
+        content: &str,
+    ) -> azure_core::Result<()> {
         let body = RequestContent::from(content.as_bytes().to_vec());
         self.container
             .blob_client(&ns.blob_name(name))
@@ -78,11 +102,14 @@ impl BlobStore {
                 }),
             )
             .await
-            .map_err(|e| SnippetError::from_azure(&e))?;
-        Ok(content.len() as u64)
+            .map(drop)
     }
 
     pub async fn get(&self, ns: &Namespace, name: &SnippetName) -> Result<String, SnippetError> {
+        self.within_budget(self.download(ns, name)).await
+    }
+
+    async fn download(&self, ns: &Namespace, name: &SnippetName) -> Result<String, SnippetError> {
         let blob = self.container.blob_client(&ns.blob_name(name));
         let options = BlobClientDownloadOptions {
             parallel: ONE_TRANSFER,
@@ -101,16 +128,30 @@ impl BlobStore {
     }
 
     pub async fn delete(&self, ns: &Namespace, name: &SnippetName) -> Result<(), SnippetError> {
-        self.container
-            .blob_client(&ns.blob_name(name))
-            .delete(None)
-            .await
-            .map_err(|e| not_found_or(e, name))?;
+        self.within_budget(async {
+            self.container
+                .blob_client(&ns.blob_name(name))
+                .delete(None)
+                .await
+                .map_err(|e| not_found_or(e, name))
+        })
+        .await?;
         Ok(())
     }
 
     /// One page of snippets in name order; `cursor` is the opaque marker of the previous page.
     pub async fn list(
+        &self,
+        ns: &Namespace,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<ListPage, SnippetError> {
+        self.within_budget(self.list_page(ns, prefix, limit, cursor))
+            .await
+    }
+
+    async fn list_page(
         &self,
         ns: &Namespace,
         prefix: &str,
@@ -173,23 +214,35 @@ impl BlobStore {
         })
     }
 
-    /// Creates the container on first write; losing the race to another instance is fine.
-    async fn ensure_container(&self) -> Result<(), SnippetError> {
-        self.created
-            .get_or_try_init(|| async {
-                match self.container.create(None).await {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_status(&e, StatusCode::Conflict) => Ok(()),
-                    Err(e) => Err(SnippetError::from_azure(&e)),
-                }
-            })
+    /// Losing the creation race to another instance (409) is success.
+    async fn create_container(&self) -> azure_core::Result<()> {
+        match self.container.create(None).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, StatusCode::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The backstop for the SDK's own retry limits: whatever storage does, the call ends in time.
+    async fn within_budget<T>(
+        &self,
+        work: impl Future<Output = Result<T, SnippetError>>,
+    ) -> Result<T, SnippetError> {
+        tokio::time::timeout(self.budget, work)
             .await
-            .copied()
+            .unwrap_or_else(|_| Err(SnippetError::timed_out(self.budget)))
     }
 }
 
 fn is_status(e: &azure_core::Error, status: StatusCode) -> bool {
     e.http_status() == Some(status)
+}
+
+fn is_code(e: &azure_core::Error, code: &str) -> bool {
+    matches!(
+        e.kind(),
+        azure_core::error::ErrorKind::HttpResponse { error_code: Some(c), .. } if c == code
+    )
 }
 
 fn not_found_or(e: azure_core::Error, name: &SnippetName) -> SnippetError {

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
-use azure_core::http::ClientOptions;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
-use azure_storage_queue::{QueueClient, QueueClientOptions};
+use azure_storage_queue::{
+    QueueClient, QueueClientOptions, QueueServiceClient, QueueServiceClientOptions,
+};
 use url::Url;
 
 use super::sas::{AccountSas, SasPolicy, SasSource};
@@ -55,6 +57,21 @@ pub fn queue_client(config: &StorageConfig, queue: &str) -> Result<QueueClient, 
     QueueClient::new(url.clone(), credential, Some(options)).map_err(|e| client_error(&url, e))
 }
 
+/// The queue service itself: listing queues (the SSE relay's sweep of dead instances' queues).
+pub fn queue_service_client(config: &StorageConfig) -> Result<QueueServiceClient, ClientError> {
+    let url = config
+        .queue_endpoint
+        .clone()
+        .ok_or(ClientError::NoQueueEndpoint)?;
+    let (client_options, credential) = authorisation(config)?;
+    let options = QueueServiceClientOptions {
+        client_options,
+        version: STORAGE_API_VERSION.to_string(),
+    };
+    QueueServiceClient::new(url.clone(), credential, Some(options))
+        .map_err(|e| client_error(&url, e))
+}
+
 fn client_error(url: &Url, e: azure_core::Error) -> ClientError {
     ClientError::Client {
         url: url.to_string(),
@@ -65,7 +82,10 @@ fn client_error(url: &Url, e: azure_core::Error) -> ClientError {
 type Authorisation = (ClientOptions, Option<Arc<dyn TokenCredential>>);
 
 fn authorisation(config: &StorageConfig) -> Result<Authorisation, ClientError> {
-    let mut options = ClientOptions::default();
+    let mut options = ClientOptions {
+        retry: retry_within(config.budget),
+        ..Default::default()
+    };
     let credential: Option<Arc<dyn TokenCredential>> = match &config.auth {
         StorageAuth::SharedKey { account, key } => {
             let allow_http = config.blob_endpoint.scheme() == "http";
@@ -84,6 +104,18 @@ fn authorisation(config: &StorageConfig) -> Result<Authorisation, ClientError> {
         StorageAuth::ManagedIdentity { client_id } => Some(managed_identity(client_id.as_deref())?),
     };
     Ok((options, credential))
+}
+
+/// The SDK's default retries for up to a minute, far past any client's patience. Here retries stop
+/// starting once the budget is spent; `BlobStore` and the relay also cut the whole call off at the budget.
+fn retry_within(budget: std::time::Duration) -> RetryOptions {
+    let budget = time::Duration::try_from(budget).unwrap_or(time::Duration::seconds(5));
+    RetryOptions::exponential(ExponentialRetryOptions {
+        initial_delay: time::Duration::milliseconds(100),
+        max_retries: 4,
+        max_total_elapsed: budget,
+        max_delay: time::Duration::seconds(1),
+    })
 }
 
 fn managed_identity(client_id: Option<&str>) -> Result<Arc<dyn TokenCredential>, ClientError> {

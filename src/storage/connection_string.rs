@@ -50,6 +50,7 @@ pub fn parse(cs: &str) -> Result<StorageConfig, StorageConfigError> {
         blob_endpoint,
         queue_endpoint,
         auth,
+        budget: super::DEFAULT_CALL_BUDGET,
     })
 }
 

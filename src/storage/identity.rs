@@ -60,6 +60,7 @@ pub fn from_env<'a>(
         auth: StorageAuth::ManagedIdentity {
             client_id: get(CLIENT_ID).map(String::from),
         },
+        budget: super::DEFAULT_CALL_BUDGET,
     }))
 }
 
@@ -101,6 +102,7 @@ mod tests {
                 auth: StorageAuth::ManagedIdentity {
                     client_id: Some("00000000-0000-0000-0000-000000000001".into()),
                 },
+                budget: crate::storage::DEFAULT_CALL_BUDGET,
             }
         );
     }

@@ -7,15 +7,22 @@ mod identity;
 mod sas;
 mod secret;
 
-pub use clients::{ClientError, container_client, queue_client};
+pub use clients::{ClientError, container_client, queue_client, queue_service_client};
 pub use sas::AccountSas;
 pub use secret::Secret;
+
+use std::time::Duration;
 
 use url::Url;
 
 /// The storage API version sent as `x-ms-version`; Azurite rejects versions it does not know,
 /// so this is pinned to one both Azure and the Azurite release in package.json accept.
 pub const STORAGE_API_VERSION: &str = "2025-01-05";
+
+/// Default for `STORAGE_TIMEOUT_MS` (see `crate::config`): the most one tool call waits for storage,
+/// SDK retries included. A few seconds: long enough for a retry after a blip, short enough that an
+/// outage answers `storage unavailable:` before clients give up.
+pub const DEFAULT_CALL_BUDGET: Duration = Duration::from_secs(5);
 
 /// Resolved storage settings: the service endpoints and how requests to them are authorised.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +31,8 @@ pub struct StorageConfig {
     /// The queue service, when known: it carries SSE messages between instances.
     pub queue_endpoint: Option<Url>,
     pub auth: StorageAuth,
+    /// The most one storage operation may take, retries included (`STORAGE_TIMEOUT_MS`).
+    pub budget: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

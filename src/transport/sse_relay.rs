@@ -1,20 +1,30 @@
 //! Carries SSE requests between instances: on Flex Consumption a `POST /message` can land on another
 //! instance than its stream, so it is queued to the owner's Storage queue and the owner feeds it in.
+//! Every storage call here has the storage budget (`STORAGE_TIMEOUT_MS`). A crashed instance leaves its
+//! queue and maybe overflow blobs behind: live instances stamp a heartbeat on their queue, and any
+//! instance receiving relayed requests sweeps queues with a stale heartbeat and overflow blobs older
+//! than the same bound (`MCP_SSE_RELAY_STALE_SECS`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use std::time::Duration;
 
 use azure_core::http::{RequestContent, StatusCode};
 use azure_storage_blob::BlobContainerClient;
-use azure_storage_queue::QueueClient;
 use azure_storage_queue::models::{
-    QueueClientReceiveMessagesOptions, QueueClientSendMessageOptions, QueueMessage,
+    ListQueuesIncludeType, QueueClientCreateOptions, QueueClientReceiveMessagesOptions,
+    QueueClientSendMessageOptions, QueueMessage, QueueServiceClientListQueuesOptions,
 };
+use azure_storage_queue::{QueueClient, QueueServiceClient};
 use base64::Engine;
+use futures::TryStreamExt;
 use rmcp::model::ClientJsonRpcMessage;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::storage::{StorageConfig, container_client, queue_client};
+use crate::storage::{StorageConfig, container_client, queue_client, queue_service_client};
 
 /// Queue messages are at most 64 KiB once base64-encoded; larger requests travel as a blob.
 pub const MAX_INLINE_BYTES: usize = 48 * 1024;
@@ -26,9 +36,13 @@ const VISIBILITY_SECS: i32 = 30;
 const BATCH: i32 = 32;
 const INSTANCE_LEN: usize = 12;
 const QUEUE_PREFIX: &str = "mcp-sse-";
-/// Bounds on calls made while a client waits or the process stops: the SDK's retries could take minutes.
-const FORWARD_DEADLINE: Duration = Duration::from_secs(10);
+/// Bound on the queue deletion at shutdown (the host stops the process soon after).
 const CLOSE_DEADLINE: Duration = Duration::from_secs(3);
+/// Queue metadata key holding the owner's last sign of life (Unix seconds).
+const HEARTBEAT_KEY: &str = "heartbeat";
+/// Default for `MCP_SSE_RELAY_STALE_SECS`: a queue without heartbeat for this long belongs to a dead
+/// instance, and an overflow blob this old outlived its message (`MESSAGE_TTL_SECS`) long ago.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(600);
 /// Poll interval bounds: quick after traffic, slower when the queue stays empty.
 pub const POLL_MIN: Duration = Duration::from_millis(25);
 pub const POLL_MAX: Duration = Duration::from_millis(500);
@@ -66,27 +80,39 @@ pub struct Relay {
     instance: String,
     storage: StorageConfig,
     own_queue: QueueClient,
+    service: QueueServiceClient,
     overflow: BlobContainerClient,
     created: OnceCell<()>,
     overflow_created: OnceCell<()>,
+    stale_after: Duration,
+    /// When the heartbeat was last stamped and the last sweep ran (`None`: not yet).
+    housekeeping: Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
 impl Relay {
     /// `None` when no queue service is configured: SSE then works within one instance only.
-    pub fn new(storage: &StorageConfig) -> Option<Relay> {
+    pub fn new(storage: &StorageConfig, stale_after: Duration) -> Option<Relay> {
         let instance = new_instance_id();
-        let clients = queue_client(storage, &queue_name(&instance))
-            .and_then(|q| Ok((q, container_client(storage, OVERFLOW_CONTAINER)?)));
-        let (own_queue, overflow) = clients
+        let clients = queue_client(storage, &queue_name(&instance)).and_then(|q| {
+            Ok((
+                q,
+                queue_service_client(storage)?,
+                container_client(storage, OVERFLOW_CONTAINER)?,
+            ))
+        });
+        let (own_queue, service, overflow) = clients
             .map_err(|e| tracing::warn!(error = %e, "SSE relay disabled"))
             .ok()?;
         Some(Relay {
             instance,
             storage: storage.clone(),
             own_queue,
+            service,
             overflow,
             created: OnceCell::new(),
             overflow_created: OnceCell::new(),
+            stale_after,
+            housekeeping: Mutex::new((None, None)),
         })
     }
 
@@ -128,7 +154,7 @@ impl Relay {
         } else {
             envelope.blob = Some(self.store_overflow(owner, message).await?);
         }
-        let sent = deadline(FORWARD_DEADLINE, self.send(owner, &envelope)).await;
+        let sent = self.within_budget(self.send(owner, &envelope)).await;
         if sent.is_err()
             && let Some(blob) = &envelope.blob
         {
@@ -162,7 +188,7 @@ impl Relay {
     }
 
     async fn store_overflow(&self, owner: &str, message: &[u8]) -> Result<String, RelayError> {
-        deadline(FORWARD_DEADLINE, async {
+        self.within_budget(async {
             self.overflow_created
                 .get_or_try_init(|| create_if_missing(self.overflow.create(None)))
                 .await?;
@@ -177,19 +203,43 @@ impl Relay {
     /// Creates this instance's queue once; called when its first SSE stream opens.
     pub async fn ensure_queue(&self) -> Result<(), RelayError> {
         self.created
-            .get_or_try_init(|| create_if_missing(self.own_queue.create(None)))
+            .get_or_try_init(|| self.within_budget(self.create_own_queue()))
             .await
             .copied()
     }
 
+    /// Creates this instance's queue stamped with a fresh heartbeat (also after it was lost).
+    async fn create_own_queue(&self) -> Result<(), RelayError> {
+        let options = QueueClientCreateOptions {
+            metadata: Some(heartbeat_now()),
+            ..Default::default()
+        };
+        create_if_missing(self.own_queue.create(Some(options))).await
+    }
+
     /// Takes up to a batch of relayed requests off this instance's queue (deleting them) and decodes them.
     pub async fn receive(&self) -> Result<Vec<(Envelope, ClientJsonRpcMessage)>, RelayError> {
+        self.housekeeping().await;
+        self.within_budget(self.receive_batch()).await
+    }
+
+    async fn receive_batch(&self) -> Result<Vec<(Envelope, ClientJsonRpcMessage)>, RelayError> {
         let options = QueueClientReceiveMessagesOptions {
             number_of_messages: Some(BATCH),
             visibility_timeout: Some(VISIBILITY_SECS),
             ..Default::default()
         };
-        let response = self.own_queue.receive_messages(Some(options)).await?;
+        let response = match self.own_queue.receive_messages(Some(options)).await {
+            Ok(response) => response,
+            // The queue went away (storage restored empty, or swept by mistake): recreate it so
+            // requests relayed from now on arrive again.
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                tracing::warn!("SSE relay queue was missing; recreating it");
+                self.create_own_queue().await?;
+                return Ok(vec![]);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let items = response.into_model()?.items.unwrap_or_default();
         let mut out = Vec::with_capacity(items.len());
         for item in items {
@@ -224,6 +274,128 @@ impl Relay {
             tracing::warn!(error = %status_of(&e), "could not delete a relay overflow blob");
         }
         serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Stamps this instance's heartbeat and sweeps dead instances' leftovers, each at most every
+    /// third of the stale bound, so a live queue is never mistaken for a dead one.
+    async fn housekeeping(&self) {
+        let every = self.stale_after / 3;
+        let now = Instant::now();
+        let due = |last: Option<Instant>| last.is_none_or(|t| now.duration_since(t) >= every);
+        let (beat, sweep) = {
+            let mut guard = self.housekeeping.lock().unwrap_or_else(|p| p.into_inner());
+            let (beat, sweep) = (due(guard.0), due(guard.1));
+            if beat {
+                guard.0 = Some(now);
+            }
+            if sweep {
+                guard.1 = Some(now);
+            }
+            (beat, sweep)
+        };
+        if beat {
+            let stamped = self.within_budget(async {
+                match self.own_queue.set_metadata(&heartbeat_now(), None).await {
+                    Ok(_) => Ok(()),
+                    // Swept while this instance had no open stream (no heartbeat): take it back.
+                    Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                        self.create_own_queue().await
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            });
+            if let Err(e) = stamped.await {
+                tracing::warn!(error = %e, "could not stamp the SSE relay heartbeat");
+            }
+        }
+        if sweep {
+            match self.within_budget(self.sweep()).await {
+                Ok((0, 0)) => {}
+                Ok((queues, blobs)) => {
+                    tracing::info!(queues, blobs, "swept SSE relay leftovers of dead instances")
+                }
+                Err(e) => tracing::warn!(error = %e, "SSE relay sweep failed"),
+            }
+        }
+    }
+
+    /// Deletes relay queues whose heartbeat is older than the bound (or missing) and overflow blobs
+    /// older than the bound. Returns how many of each were deleted.
+    async fn sweep(&self) -> Result<(usize, usize), RelayError> {
+        let cutoff = unix_now().saturating_sub(self.stale_after.as_secs());
+        let own = queue_name(&self.instance);
+        let options = QueueServiceClientListQueuesOptions {
+            prefix: Some(QUEUE_PREFIX.to_string()),
+            include: Some(vec![ListQueuesIncludeType::Metadata]),
+            ..Default::default()
+        };
+        let mut pages = self.service.list_queues(Some(options))?.into_pages();
+        let mut stale = Vec::new();
+        while let Some(page) = pages.try_next().await? {
+            let page = page.into_model()?;
+            for item in page.queue_items {
+                if let Some(name) = item.name
+                    && name != own
+                    && is_stale(item.metadata.as_ref(), cutoff)
+                {
+                    stale.push(name);
+                }
+            }
+        }
+        let mut queues = 0;
+        for name in stale {
+            let queue = queue_client(&self.storage, &name)
+                .map_err(|e| RelayError::Storage(e.to_string()))?;
+            match queue.delete(None).await {
+                Ok(_) => queues += 1,
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok((queues, self.sweep_overflow(cutoff).await?))
+    }
+
+    async fn sweep_overflow(&self, cutoff: u64) -> Result<usize, RelayError> {
+        let mut pages = self.overflow.list_blobs(None)?.into_pages();
+        let mut stale = Vec::new();
+        loop {
+            match pages.try_next().await {
+                Ok(Some(page)) => {
+                    let page = page.into_model()?;
+                    for item in page.blob_items {
+                        let modified = item
+                            .properties
+                            .and_then(|p| p.last_modified)
+                            .map(|t| t.unix_timestamp().max(0) as u64);
+                        if let (Some(name), Some(modified)) = (item.name, modified)
+                            && modified < cutoff
+                        {
+                            stale.push(name);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                // No overflow container yet: nothing to sweep.
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(0),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut blobs = 0;
+        for name in stale {
+            match self.overflow.blob_client(&name).delete(None).await {
+                Ok(_) => blobs += 1,
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(blobs)
+    }
+
+    async fn within_budget<T>(
+        &self,
+        work: impl Future<Output = Result<T, RelayError>>,
+    ) -> Result<T, RelayError> {
+        deadline(self.storage.budget, work).await
     }
 
     /// Deletes this instance's queue at shutdown; a crashed instance leaves an empty queue behind.
@@ -265,9 +437,30 @@ async fn deadline<T>(
     limit: Duration,
     work: impl Future<Output = Result<T, RelayError>>,
 ) -> Result<T, RelayError> {
-    tokio::time::timeout(limit, work)
-        .await
-        .unwrap_or_else(|_| Err(RelayError::Storage("storage did not answer in time".into())))
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(RelayError::Storage(
+            crate::snippets::SnippetError::timed_out(limit).to_string(),
+        ))
+    })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A queue without a readable heartbeat (a crash before the first stamp, an older version) counts as stale.
+fn is_stale(metadata: Option<&HashMap<String, String>>, cutoff: u64) -> bool {
+    let beat = metadata
+        .and_then(|m| m.get(HEARTBEAT_KEY))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    beat < cutoff
+}
+
+fn heartbeat_now() -> HashMap<String, String> {
+    HashMap::from([(HEARTBEAT_KEY.to_string(), unix_now().to_string())])
 }
 
 fn decode_envelope(text: &str) -> Option<Envelope> {
@@ -346,6 +539,19 @@ mod tests {
             RelayError::Storage("storage error: HTTP 403 AuthorizationFailure".into())
         );
         assert!(!relay.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn queues_are_stale_when_their_heartbeat_is_older_than_the_cutoff() {
+        let beat = |v: &str| HashMap::from([(HEARTBEAT_KEY.to_string(), v.to_string())]);
+        assert!(!is_stale(Some(&beat("1000")), 1000));
+        assert!(!is_stale(Some(&beat("2000")), 1000));
+        assert!(is_stale(Some(&beat("999")), 1000));
+        assert!(is_stale(Some(&beat("not a number")), 1000));
+        assert!(is_stale(Some(&HashMap::new()), 1000));
+        assert!(is_stale(None, 1000));
+        let fresh = heartbeat_now();
+        assert!(!is_stale(Some(&fresh), unix_now().saturating_sub(600)));
     }
 
     #[test]
