@@ -30,7 +30,7 @@ from infra_helpers import (
 LOAD_RE = re.compile(r"\b(loadTextContent|loadJsonContent|loadFileAsBase64|loadYamlContent)\(\s*'([^']+)'")
 NAMED_VALUE_REF_RE = re.compile(r"\{\{([^{}]+)\}\}")
 
-# Named values the policies rely on (the task's contract with the policies).
+# Named values the policies rely on (the contract between the policies and the infrastructure).
 REQUIRED_NAMED_VALUES = {
     "McpEntraClientId": False,
     "EntraTenantId": False,
