@@ -15,20 +15,10 @@ import pytest
 import e2e_support as sup
 
 
-def started(thing):
-    """`thing.start()`, or stop it and fail the test with its message (and its logs)."""
-    try:
-        thing.start()
-    except Exception as e:  # noqa: BLE001
-        thing.stop()
-        pytest.fail(str(e), pytrace=False)
-    return thing
-
-
 @pytest.fixture(scope="session")
 def azurite():
     workdir = Path(tempfile.mkdtemp(prefix="e2e-azurite-"))
-    az = started(sup.Azurite(workdir))
+    az = sup.started(sup.Azurite(workdir))
     yield az
     az.stop()
     shutil.rmtree(workdir, ignore_errors=True)
@@ -42,7 +32,7 @@ def blobs(azurite: sup.Azurite) -> sup.BlobInspector:
 @pytest.fixture(scope="session")
 def server(azurite: sup.Azurite):
     """The shared server: a full Azurite connection string with explicit endpoints, default limits."""
-    srv = started(sup.Server(sup.base_env({"AzureWebJobsStorage": azurite.connection_string()}), label="server"))
+    srv = sup.started(sup.Server(sup.base_env({"AzureWebJobsStorage": azurite.connection_string()}), label="server"))
     yield srv
     srv.stop()
 

@@ -488,3 +488,15 @@ def bearer(token: str) -> dict[str, str]:
 def auth_env(keys: tuple[bytes, bytes], audience: str = AUDIENCE) -> dict[str, str]:
     """Server settings that turn the session-token check on."""
     return SessionKeys.coerce(keys).server_env(audience)
+
+
+def started(thing):
+    """`thing.start()`, or stop it and fail the test with its message (and its logs)."""
+    import pytest
+
+    try:
+        thing.start()
+    except Exception as e:  # noqa: BLE001
+        thing.stop()
+        pytest.fail(str(e), pytrace=False)
+    return thing

@@ -42,12 +42,7 @@ def auth_server(azurite, keys):
     srv = sup.Server(
         sup.base_env({"AzureWebJobsStorage": azurite.connection_string(), **sup.auth_env(keys)}), label="auth"
     )
-    try:
-        srv.start()
-    except Exception as e:  # noqa: BLE001
-        srv.stop()
-        pytest.fail(str(e), pytrace=False)
-    yield srv
+    yield sup.started(srv)
     srv.stop()
 
 

@@ -27,12 +27,7 @@ def origin_server(azurite):
         }),
         label="origin",
     )  # fmt: skip
-    try:
-        srv.start()
-    except Exception as e:  # noqa: BLE001
-        srv.stop()
-        pytest.fail(str(e), pytrace=False)
-    yield srv
+    yield sup.started(srv)
     srv.stop()
 
 

@@ -495,3 +495,71 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class RecordingBackend:
+    """A loopback HTTP backend that records every request, whatever its method (`requests`: method,
+    path, headers, body); GET /sse streams one event, then waits for the test to set
+    `first_event_seen` before sending the second (proving nothing buffers)."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        self.first_event_seen = threading.Event()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _record(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                recorder.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body})
+
+            def do_GET(self):
+                self._record()
+                if self.path.startswith("/sse"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+
+                    def chunk(text: str) -> None:
+                        data = text.encode()
+                        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                        self.wfile.flush()
+
+                    chunk("event: first\ndata: 1\n\n")
+                    ok = recorder.first_event_seen.wait(timeout=20)
+                    chunk(f"event: second\ndata: {'after-ack' if ok else 'timeout'}\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    return
+                self._reply()
+
+            def do_POST(self):
+                self._record()
+                self._reply()
+
+            do_DELETE = do_OPTIONS = do_PUT = do_PATCH = do_POST
+
+            def _reply(self):
+                body = json.dumps({"ok": True}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -4,10 +4,7 @@ documented host mapping (the machine has no internet)."""
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,39 +15,12 @@ pytestmark = pytest.mark.anyio
 HOST = "https://clients.example"
 
 
-class Documents:
-    def __init__(self):
-        self.docs: dict[str, tuple[int, str]] = {}
-        self.fetches: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                outer.fetches.append(self.path)
-                status, body = outer.docs.get(self.path, (404, "{}"))
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+class Documents(sup.DocumentServer):
+    """The document host's server; `add` answers the document's URL as the gateway sees it."""
 
     def add(self, path: str, doc: dict | str, status: int = 200) -> str:
-        self.docs[path] = (status, doc if isinstance(doc, str) else json.dumps(doc))
+        super().add(path, doc, status)
         return HOST + path
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")

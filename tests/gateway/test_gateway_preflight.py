@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -25,42 +23,9 @@ PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-
 REPO_POLICIES = sup.REPO / "infra" / "policies"
 
 
-class Recorder:
-    """A loopback backend that records every request, whatever its method."""
-
-    def __init__(self):
-        self.requests: list[tuple[str, str, dict]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _any(self):
-                recorder.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
-                body = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_DELETE = do_OPTIONS = do_PUT = _any
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def recorder():
-    r = Recorder()
+    r = sup.RecordingBackend()
     yield r
     r.close()
 
@@ -107,7 +72,7 @@ async def test_non_preflight_options_is_never_forwarded(start_gateway, recorder,
             assert r.json() == {"statusCode": 404, "message": "Resource not found"}
         # The same gateway does forward an authorised POST: the recorder is wired in.
         assert (await http.post(f"{gw.url}/mcp", json={}, headers={"Authorization": f"Bearer {token}"})).status_code == 200
-    assert [(m, p) for m, p, _ in recorder.requests] == [("POST", "/mcp")]
+    assert [(r["method"], r["path"]) for r in recorder.requests] == [("POST", "/mcp")]
 
 
 async def test_explicit_options_operation_skips_cors_preflight_handling(start_gateway, recorder, client_ip):
