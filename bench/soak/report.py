@@ -36,6 +36,16 @@ def verdict(results: dict) -> list[str]:
     return problems
 
 
+def trend_kb(during: list[dict]) -> int | None:
+    """Mean RSS of the last third of the samples minus that of the first third: a leak shows as a
+    steady rise, a garbage collector's sawtooth as roughly zero."""
+    third = len(during) // 3
+    if third == 0:
+        return None
+    first, last = during[:third], during[-third:]
+    return round(sum(x["rss_kb"] for x in last) / third - sum(x["rss_kb"] for x in first) / third)
+
+
 def _mb(kb: int) -> str:
     return f"{kb / 1024:.1f}"
 
@@ -70,20 +80,23 @@ def markdown(results: dict) -> str:
     lines += [
         "",
         f"Resources: *start* is after the warm-up (each user signs in, runs a session on each transport, refreshes its token and runs one more session), *end* after "
-        f"the load stopped and every client closed; *peak* over samples every 10 s. Requests include the "
+        f"the load stopped and every client closed; *peak* over samples every 10 s; *trend* is the mean "
+        f"of the last third of those samples minus that of the first third (a leak rises steadily). Requests include the "
         f"warm-up's. Bounds: RSS at most +{b['rss_pct']:g} % + {b['rss_mb']:g} MB, "
         f"open file descriptors at most +{b['fd_count']}.",
         "",
-        "| Process | RSS launched (MB) | RSS start (MB) | RSS peak (MB) | RSS end (MB) | RSS bound (MB) | fds start | fds end | fd bound | OK |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| Process | RSS launched (MB) | RSS start (MB) | RSS peak (MB) | RSS end (MB) | RSS bound (MB) | trend (MB) | fds start | fds end | fd bound | OK |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, p in results["processes"].items():
         c = p["check"]
         ok = "yes" if c["rss_ok"] and c["fds_ok"] else "**no**"
+        trend = trend_kb(p.get("during", []))
+        trend_text = "-" if trend is None else f"{trend / 1024:+.1f}"
         lines.append(
             f"| {name} | {_mb(p['launched']['rss_kb'])} | {_mb(p['start']['rss_kb'])} | {_mb(p['peak']['rss_kb'])} | "
             f"{_mb(p['end']['rss_kb'])} | "
-            f"{_mb(c['rss_limit_kb'])} | {p['start']['fds']} | {p['end']['fds']} | {c['fd_limit']} | {ok} |"
+            f"{_mb(c['rss_limit_kb'])} | {trend_text} | {p['start']['fds']} | {p['end']['fds']} | {c['fd_limit']} | {ok} |"
         )
     if results["errors"]["listed"]:
         lines += ["", "Errors (first ones, with their text):", ""]

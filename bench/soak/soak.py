@@ -81,6 +81,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--rss-pct", type=float, default=50.0, help="allowed RSS growth in percent (plus --rss-mb)")
     ap.add_argument("--rss-mb", type=float, default=20.0, help="allowed RSS growth in MB (on top of --rss-pct)")
     ap.add_argument("--fd-growth", type=int, default=32, help="allowed growth of open file descriptors")
+    ap.add_argument("--render", type=Path, metavar="JSON", help="only re-render the doc section from a results file")
     ap.add_argument("--logs", type=Path, default=REPO / "test-artifacts" / "soak", help="process logs")
     args = ap.parse_args(argv)
     if not 0 < args.minutes <= 120:
@@ -208,6 +209,10 @@ async def run_load(stack: Stack, args, rec: Recorder, on_phase, stopped_by: list
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.render:
+        report.write_section(args.doc, report.markdown(json.loads(args.render.read_text())))
+        print(f"==> soak: section re-rendered from {args.render} into {args.doc}", file=sys.stderr)
+        return 0
     stop_on_signals()
     command = "bench/soak/run.sh" + (f" {' '.join(argv)}" if argv else "")
     started_utc = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -129,3 +129,11 @@ def test_verdict_fails_on_errors_and_growth_beyond_the_bounds(end_kb, end_fds, p
         assert len(problems) == 1 and problem in problems[0] and problems[0].startswith("server:")
     results["errors"]["count"] = 2
     assert "2 errors" in report.verdict(results)
+
+
+def test_trend_separates_a_steady_rise_from_a_sawtooth():
+    rise = [{"rss_kb": 50_000 + 1_000 * i} for i in range(9)]
+    saw = [{"rss_kb": 50_000 + (i % 3) * 10_000} for i in range(9)]
+    assert report.trend_kb(rise) == 6_000
+    assert report.trend_kb(saw) == 0
+    assert report.trend_kb(rise[:2]) is None  # too few samples to say
