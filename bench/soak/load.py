@@ -88,6 +88,8 @@ class Worker:
             self.rec.ok(f"close:{transport}", time.monotonic() - close_started)
         except Exception as e:  # noqa: BLE001 - every failure is reported with its text
             self.rec.error(phase, self.name, _describe(e))
+            # A failing open fails fast: keep the retry at the planned pace.
+            await asyncio.sleep(max(0.0, 1.0 / self.plan.ops_per_second - (time.monotonic() - started)))
 
     async def _cycle(self, session, transport: str) -> None:
         name = f"soak-{self.name}-{uuid.uuid4().hex[:12]}"

@@ -29,5 +29,9 @@ def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def usage(pid: int) -> Usage:
-    return Usage(rss_kb(pid), fd_count(pid))
+def usage(pid: int) -> Usage | None:
+    """None once the process has exited (its /proc entry is gone, or it is a zombie)."""
+    try:
+        return Usage(rss_kb(pid), fd_count(pid))
+    except (FileNotFoundError, ProcessLookupError, RuntimeError):
+        return None

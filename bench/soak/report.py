@@ -29,6 +29,9 @@ def verdict(results: dict) -> list[str]:
         problems.append(f"{results['errors']['count']} errors")
     for name, p in results["processes"].items():
         c = p["check"]
+        if p["end"].get("exited"):
+            problems.append(f"{name}: exited during the soak")
+            continue
         if not c["rss_ok"]:
             problems.append(f"{name}: RSS {p['end']['rss_kb']} kB > bound {c['rss_limit_kb']} kB")
         if not c["fds_ok"]:
@@ -90,7 +93,7 @@ def markdown(results: dict) -> str:
     ]
     for name, p in results["processes"].items():
         c = p["check"]
-        ok = "yes" if c["rss_ok"] and c["fds_ok"] else "**no**"
+        ok = "**exited**" if p["end"].get("exited") else "yes" if c["rss_ok"] and c["fds_ok"] else "**no**"
         trend = trend_kb(p.get("during", []))
         trend_text = "-" if trend is None else f"{trend / 1024:+.1f}"
         lines.append(
@@ -101,7 +104,8 @@ def markdown(results: dict) -> str:
     if results["errors"]["listed"]:
         lines += ["", "Errors (first ones, with their text):", ""]
         for e in results["errors"]["listed"]:
-            lines.append(f"- `{e['kind']}` ({e['worker']}, {e['at_s']} s): {e['text'][:400]}")
+            text = e["text"][:400].replace("\n", " / ")
+            lines.append(f"- `{e['kind']}` ({e['worker']}, {e['at_s']} s): {text}")
     lines += [
         "",
         "This short run checks the soak and catches gross leaks on a busy machine; its latencies are not "

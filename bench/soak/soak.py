@@ -24,7 +24,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "gateway"), str(Path(__file__).r
 
 from devstack.azurite import Azurite  # noqa: E402
 from devstack.gateway import LocalGateway  # noqa: E402
-from devstack.processes import ManagedProcess, clean_env, free_port, http_ok  # noqa: E402
+from devstack.processes import ManagedProcess, clean_env, free_port, http_ok, tail  # noqa: E402
 from devstack.session_token import generate_keys  # noqa: E402
 
 import load  # noqa: E402
@@ -111,6 +111,7 @@ class Stack:
         self.azurite: Azurite | None = None
         self.server: ManagedProcess | None = None
         self.gateway: LocalGateway | None = None
+        self.reported_exits: set[str] = set()
 
     def start(self) -> Stack:
         self.azurite = Azurite(self.tmp / "azurite", log_dir=self.logs, silent=True).start()
@@ -139,10 +140,15 @@ class Stack:
             "Azurite (node)": self.azurite.process.pid,
         }
 
-    def check_alive(self) -> None:
-        for name, p in [("server", self.server), *((n, q) for n, q in (self.gateway.procs if self.gateway else {}).items())]:
-            if p is not None and p.exited() is not None:
-                raise RuntimeError(f"{name} exited with {p.exited()} during the soak\n{p.logs(40)}")
+    def newly_exited(self) -> list[str]:
+        """One line (with the tail of its log) per process that has exited since the last call."""
+        procs = [self.server, *(self.gateway.procs.values() if self.gateway else []), self.azurite.process if self.azurite else None]
+        lines = []
+        for p in procs:
+            if p is not None and p.exited() is not None and p.name not in self.reported_exits:
+                self.reported_exits.add(p.name)
+                lines.append(f"{p.name} exited with status {p.exited()} during the soak; its log ends:\n{tail(p.stderr_path, 20)}")
+        return lines
 
     def stop(self) -> None:
         if self.gateway is not None:
@@ -168,7 +174,12 @@ def record(samples: dict, phase: str, values: dict) -> None:
 
 
 def sample(pids: dict[str, int]) -> dict[str, dict]:
-    return {name: procstat.usage(pid).as_dict() for name, pid in pids.items()}
+    """Usage per process; an exited one reads as 0 kB and 0 fds, marked `exited`."""
+    out = {}
+    for name, pid in pids.items():
+        u = procstat.usage(pid)
+        out[name] = u.as_dict() if u else {"rss_kb": 0, "fds": 0, "exited": True}
+    return out
 
 
 async def run_load(stack: Stack, args, rec: Recorder, on_phase, stopped_by: list[str]) -> float:
@@ -196,8 +207,12 @@ async def run_load(stack: Stack, args, rec: Recorder, on_phase, stopped_by: list
     try:
         while not all(t.done() for t in tasks):
             await asyncio.wait(tasks, timeout=SAMPLE_EVERY_S)
-            stack.check_alive()
             on_phase("during")
+            dead = stack.newly_exited()
+            if dead:  # a crash is the soak's finding: report it, stop the load, keep the figures
+                for line in dead:
+                    rec.error("process", "-", line)
+                break
             if time.monotonic() > plan.deadline + DRAIN_S:
                 raise RuntimeError("workers did not stop within the drain bound after the deadline")
     finally:
@@ -236,8 +251,9 @@ def main(argv: list[str]) -> int:
             raise Stopped(stopped_by[0]) from None
         finally:
             stop_on_signals()  # closing the loop restored the default handlers
-        stack.check_alive()
         samples["end"] = sample(pids)
+        for line in stack.newly_exited():
+            rec.error("process", "-", line)
     except Stopped as e:
         print(f"soak: stopped by {e}; stopping every process", file=sys.stderr, flush=True)
         return 128 + signal.Signals[str(e)].value

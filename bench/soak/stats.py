@@ -6,8 +6,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-# Errors kept in full in the report; more are counted but their text is cut off here.
-MAX_ERRORS_LISTED = 50
+# Errors kept with their text, per kind (so a flood of one kind cannot hide another); the rest
+# are counted.
+MAX_ERRORS_LISTED_PER_KIND = 10
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -26,22 +27,22 @@ class Recorder:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: list[dict] = field(default_factory=list)
     error_count: int = 0
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
 
     def ok(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
 
     def error(self, kind: str, worker: str, text: str) -> None:
         self.error_count += 1
+        self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + 1
         self.latencies.setdefault(kind, [])
-        if len(self.errors) < MAX_ERRORS_LISTED:
+        if sum(e["kind"] == kind for e in self.errors) < MAX_ERRORS_LISTED_PER_KIND:
             at = round(time.monotonic() - self.started, 1)
             self.errors.append({"kind": kind, "worker": worker, "at_s": at, "text": text[:2000]})
 
     def summary(self) -> dict[str, dict]:
-        """kind -> count, errors, p50_ms, p99_ms, max_ms."""
-        errors_by_kind: dict[str, int] = {}
-        for e in self.errors:
-            errors_by_kind[e["kind"]] = errors_by_kind.get(e["kind"], 0) + 1
+        """kind -> count (successes), errors, p50_ms, p99_ms, max_ms."""
+        errors_by_kind = self.errors_by_kind
         out = {}
         for kind in sorted(self.latencies):
             values = sorted(self.latencies[kind])

@@ -88,12 +88,7 @@ def test_ctrl_c_stops_the_soak_and_every_process(tmp_path: Path):
     with open(err_path, "w") as err:
         proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
-        while "load running" not in err_path.read_text():
-            assert proc.poll() is None, f"soak exited early ({proc.returncode}):\n{err_path.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, "the soak did not start its load in time"
-            time.sleep(0.2)
-        pids = json.loads(PIDS_RE.search(err_path.read_text()).group(1))
+        pids = _wait_for_load(proc, err_path)
         assert not any(_gone(pid) for pid in pids.values())
         proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C delivers to the foreground process
         assert proc.wait(timeout=60) == 128 + signal.SIGINT, err_path.read_text()[-3000:]
@@ -104,6 +99,41 @@ def test_ctrl_c_stops_the_soak_and_every_process(tmp_path: Path):
             proc.wait(timeout=10)
     assert all(_gone(pid) for pid in pids.values()), pids
     assert not (tmp_path / "soak.json").exists()  # an interrupted soak claims no result
+
+
+def _wait_for_load(proc: subprocess.Popen, err_path: Path) -> dict[str, int]:
+    """Waits until the soak's load runs; returns the pids it reported."""
+    deadline = time.monotonic() + 180
+    while "load running" not in err_path.read_text():
+        assert proc.poll() is None, f"soak exited early ({proc.returncode}):\n{err_path.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, "the soak did not start its load in time"
+        time.sleep(0.2)
+    return json.loads(PIDS_RE.search(err_path.read_text()).group(1))
+
+
+def test_a_server_crash_fails_the_soak_with_the_reason_and_stops_the_rest(tmp_path: Path):
+    out, err_path = tmp_path / "soak.json", tmp_path / "stderr.log"
+    cmd = [str(RUN), "--minutes", "3", "--workers", "1", "--rate", "1", "--no-doc", "--out", str(out),
+           "--logs", str(tmp_path / "logs")]  # fmt: skip
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        pids = _wait_for_load(proc, err_path)
+        os.kill(pids["server (snippets-mcp)"], signal.SIGKILL)
+        # The soak notices within a sampling interval and stops long before its 3 minutes.
+        assert proc.wait(timeout=60) == 1, err_path.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    results = json.loads(out.read_text())
+    assert results["verdict"] == "FAIL"
+    assert "server (snippets-mcp): exited during the soak" in results["problems"]
+    crash = [e for e in results["errors"]["listed"] if e["kind"] == "process"]
+    assert len(crash) == 1 and crash[0]["text"].startswith("server exited with status -9 during the soak"), crash
+    assert results["processes"]["server (snippets-mcp)"]["end"] == {"rss_kb": 0, "fds": 0, "exited": True}
+    assert results["elapsed_s"] < 120
+    assert all(_gone(pid) for pid in pids.values()), pids
 
 
 def _figures(start_kb: int, end_kb: int, start_fds: int, end_fds: int) -> dict:
