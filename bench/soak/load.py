@@ -45,6 +45,16 @@ class Worker:
     def _left(self) -> float:
         return self.plan.deadline - time.monotonic()
 
+    async def warm_up(self) -> None:
+        """Every kind of step once (sign-in on HTTP, a session on SSE, a refresh, a session with the
+        refreshed token), so one-off growth (JIT, pools, caches) lands before the start sample."""
+        await self._new_identity()
+        await self._session("http")
+        await self._session("sse")
+        await self._refresh()
+        await self._session("http")
+        self.sessions = 1  # the load goes on with SSE
+
     async def run(self) -> None:
         try:
             while self._left() > 0:

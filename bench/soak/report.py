@@ -40,13 +40,13 @@ def verdict(results: dict) -> list[str]:
 
 
 def trend_kb(during: list[dict]) -> int | None:
-    """Mean RSS of the last third of the samples minus that of the first third: a leak shows as a
-    steady rise, a garbage collector's sawtooth as roughly zero."""
+    """Highest RSS in the last third of the samples minus the highest in the first third. A leak
+    raises the peaks; a garbage collector's sawtooth (Mono, Node) moves between the same peaks, where
+    a mean or a single end sample would depend on where in a cycle it fell."""
     third = len(during) // 3
     if third == 0:
         return None
-    first, last = during[:third], during[-third:]
-    return round(sum(x["rss_kb"] for x in last) / third - sum(x["rss_kb"] for x in first) / third)
+    return max(x["rss_kb"] for x in during[-third:]) - max(x["rss_kb"] for x in during[:third])
 
 
 def _mb(kb: int) -> str:
@@ -83,8 +83,9 @@ def markdown(results: dict) -> str:
     lines += [
         "",
         f"Resources: *start* is after the warm-up (each user signs in, runs a session on each transport, refreshes its token and runs one more session), *end* after "
-        f"the load stopped and every client closed; *peak* over samples every 10 s; *trend* is the mean "
-        f"of the last third of those samples minus that of the first third (a leak rises steadily). Requests include the "
+        f"the load stopped and every client closed; *peak* over samples every 10 s; *trend* is the highest "
+        f"of those samples in the last third of the run minus the highest in the first third (a leak raises the "
+        f"peaks; a garbage collector's sawtooth does not). The verdict uses *start* and *end*. Requests include the "
         f"warm-up's. Bounds: RSS at most +{b['rss_pct']:g} % + {b['rss_mb']:g} MB, "
         f"open file descriptors at most +{b['fd_count']}.",
         "",
