@@ -36,6 +36,18 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM first (the soak then stops its processes), SIGKILL only if it does not exit: killed
+    outright it could not stop its children."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def _gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -94,9 +106,7 @@ def test_ctrl_c_stops_the_soak_and_every_process(tmp_path: Path):
         assert proc.wait(timeout=60) == 128 + signal.SIGINT, err_path.read_text()[-3000:]
         assert "stopped by SIGINT" in err_path.read_text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop(proc)
     assert all(_gone(pid) for pid in pids.values()), pids
     assert not (tmp_path / "soak.json").exists()  # an interrupted soak claims no result
 
@@ -123,9 +133,7 @@ def test_a_server_crash_fails_the_soak_with_the_reason_and_stops_the_rest(tmp_pa
         # The soak notices within a sampling interval and stops long before its 3 minutes.
         assert proc.wait(timeout=60) == 1, err_path.read_text()[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop(proc)
     results = json.loads(out.read_text())
     assert results["verdict"] == "FAIL"
     assert "server (snippets-mcp): exited during the soak" in results["problems"]
