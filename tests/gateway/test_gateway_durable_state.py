@@ -184,6 +184,9 @@ async def test_concurrent_refreshes_of_one_token_have_one_winner(start_gateway, 
         winner = next(r for r in results if r.status_code == 200).json()
         loser = next(r for r in results if r.status_code == 400)
         assert_invalid_grant(loser)
+        # Lost at the compare-and-swap, before calling Entra ID: not refused by Entra for
+        # presenting an upstream refresh token the winner had already rotated.
+        assert "reuse detected" in loser.json()["error_description"], loser.text
         # The loser proves two parties hold the token: the family is revoked, as for reuse.
         assert not family_blob(blob_service, first["refresh_token"]).exists()
         assert_invalid_grant(await oauth.refresh(client_id, winner["refresh_token"]))
