@@ -44,7 +44,7 @@ param functionKey string = ''
 @description('Blob endpoint of the storage account (https://<acct>.blob.<suffix>/).')
 param storageBlobEndpoint string
 
-@description('Container holding OAuth client registrations.')
+@description('Container holding OAuth client registrations and refresh-token families (refresh-families/).')
 param registrationsContainerName string = 'registrations'
 
 @description('Resource id of Application Insights (API Management logs requests there, without headers or bodies).')

@@ -199,7 +199,7 @@ pub fn manifest() -> Manifest {
             nv(
                 NV_REGISTRATION_STORE_URL,
                 false,
-                "Blob container URL for client registrations, https://<account>.blob.core.windows.net/registrations",
+                "Blob container URL for client registrations and refresh-token families, https://<account>.blob.core.windows.net/registrations",
             ),
         ],
         fragments: FRAGMENT_IDS

@@ -36,7 +36,15 @@ pub const HEADER_SUBJECT: &str = "x-mcp-subject";
 pub const HEADER_CLIENT_ID: &str = "x-mcp-client-id";
 /// Header set by the MCP API policy with the verified session id.
 pub const HEADER_SESSION_ID: &str = "x-mcp-session-id";
-/// Storage REST API version used for registration blobs.
+/// Blob name prefix, inside the registrations container, of the refresh-token family records
+/// (`<prefix><family id>.json`). Refresh-token state outlives APIM's cache, which may be
+/// cleared or evict at any time: one blob per sign-in holds the hash of the family's current
+/// refresh token and the sealed Entra refresh token; deleting it revokes the family.
+pub const BLOB_PREFIX_FAMILY: &str = "refresh-families/";
+/// Label that starts the MAC input of a sealed Entra refresh token (domain separation from
+/// session tokens, which use the same keys).
+pub const UPSTREAM_SEAL_LABEL: &str = "mcp-upstream-refresh-v1.";
+/// Storage REST API version used for registration and refresh-family blobs.
 pub const STORAGE_API_VERSION: &str = "2023-11-03";
 
 /// Cookie holding the HMAC-protected list of client ids the user consented to.
@@ -57,10 +65,6 @@ pub const CACHE_AUTH_REQUEST: &str = "mcp-authreq-";
 pub const CACHE_CONSENT_REQUEST: &str = "mcp-consentreq-";
 /// Cache key prefix: an issued authorization code (single use).
 pub const CACHE_AUTH_CODE: &str = "mcp-code-";
-/// Cache key prefix: a refresh token record, keyed by the SHA-256 of the token.
-pub const CACHE_REFRESH: &str = "mcp-refresh-";
-/// Cache key prefix: a refresh token family; removed when the family is revoked.
-pub const CACHE_FAMILY: &str = "mcp-family-";
 /// Cache key prefix: a client registration or fetched client metadata document.
 pub const CACHE_CLIENT: &str = "mcp-client-";
 /// Cache key prefix: a Client ID Metadata Document that could not be loaded, remembered briefly
