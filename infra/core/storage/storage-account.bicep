@@ -82,7 +82,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-// The SSE relay's overflow blobs (container mcp-sse-relay, OVERFLOW_CONTAINER in
+// Lifecycle rules. The SSE relay's overflow blobs (container mcp-sse-relay, OVERFLOW_CONTAINER in
 // src/transport/sse_relay.rs) live seconds; one a crashed instance never read is
 // deleted a day after it was written. Live instances also sweep them sooner.
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
@@ -108,6 +108,31 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: 1
+                }
+              }
+            }
+          }
+        }
+        {
+          // A refresh-token family (registrations/refresh-families/<family>.json, written by
+          // the gateway's token policy) expires 30 days after its last rotation, which rewrites
+          // the blob; one untouched for 31 days can never be used again.
+          enabled: true
+          name: 'expire-refresh-families'
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                'registrations/refresh-families/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: 31
                 }
               }
             }
