@@ -29,7 +29,7 @@ from devstack.session_token import generate_keys  # noqa: E402
 
 import load  # noqa: E402
 import procstat  # noqa: E402
-import report  # noqa: E402
+import soak_report as report  # noqa: E402  (a unique module name: tests/conformance has a report module too)
 from stats import Recorder  # noqa: E402
 
 USERS = ("alice", "bob", "carol", "dave")

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use snippets_mcp::config::Config;
+use snippets_mcp::http::AppState;
 use snippets_mcp::tools::SnippetTools;
 use snippets_mcp::transport::jsonrpc;
 use tokio_util::sync::CancellationToken;
@@ -34,9 +35,14 @@ fn router() -> Router {
             // No storage: tool calls answer `storage not configured:`, so nothing leaves the process.
             let config = Config::from_sources(&[], &HashMap::new()).expect("default config");
             let inflight = TaskTracker::new();
-            let tools = SnippetTools::new(None, inflight.clone());
             let _guard = runtime().enter();
-            snippets_mcp::http::router(tools, &config, inflight, CancellationToken::new(), None)
+            snippets_mcp::http::router(AppState {
+                tools: SnippetTools::new(None, inflight.clone(), config.namespace),
+                config,
+                inflight,
+                stop: CancellationToken::new(),
+                relay: None,
+            })
         })
         .clone()
 }

@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / "bench" / "soak" / "run.sh"
 sys.path.insert(0, str(REPO / "bench" / "soak"))
-import report  # noqa: E402
+import soak_report as report  # noqa: E402  (a unique module name: tests/conformance has a report module too)
 
 KINDS = {"sign-in", "refresh", "open:http", "open:sse", "close:http", "close:sse"} | {
     f"{op}:{t}" for op in ("save", "get", "list", "delete") for t in ("http", "sse")
