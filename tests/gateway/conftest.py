@@ -138,3 +138,12 @@ def start_gateway(stack):
     for gw in started:
         gw.stop()
         shutil.rmtree(gw.state, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def documents():
+    """The stand-in host of Client ID Metadata Documents, one per test module (a module may
+    override it, e.g. test_gateway_client_metadata.py)."""
+    d = sup.DocumentServer()
+    yield d
+    d.close()

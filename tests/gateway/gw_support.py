@@ -25,6 +25,7 @@ import httpx
 
 from devstack import session_token as _session_token
 from devstack.namespaces import user_blob  # noqa: F401 - used by the tests
+from devstack.processes import free_port  # noqa: F401 - used by the tests
 from devstack.session_token import SessionKeys, b64url, b64url_decode  # noqa: F401 - used by the tests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -453,7 +454,7 @@ def extra_backend(name: str, stack, resource_url: str):
     `resource_url` (the MCP URL of an extra gateway); yields its base URL."""
     import subprocess
 
-    port = _free_port()
+    port = free_port()
     binary = Path(os.environ.get("SNIPPETS_MCP_BIN") or REPO / "target" / "debug" / "snippets-mcp")
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     env.update({
@@ -487,14 +488,6 @@ def extra_backend(name: str, stack, resource_url: str):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RecordingBackend:

@@ -19,18 +19,11 @@ INSPECTOR_CIMD_ID = "https://inspector.example/oauth/client-metadata.json"
 
 
 @pytest.fixture(scope="module")
-def documents():
-    d = sup.DocumentServer()
-    yield d
-    d.close()
-
-
-@pytest.fixture(scope="module")
 def clients_gateway(stack, documents):
     """A gateway whose document hosts go to the local document server. Only the metadata paths
     are mapped: claude.ai's web callback must stay what it is in the Location header."""
     host_map = {"https://claude.ai/oauth": documents.url + "/claude", "https://inspector.example": documents.url + "/inspector"}
-    port = sup._free_port()
+    port = sup.free_port()
     # Its own backend: the server checks that tokens name this gateway's MCP URL.
     with sup.extra_backend("clients-server", stack, f"http://127.0.0.1:{port}/mcp") as backend:
         with sup.extra_gateway("clients", stack, host_map=host_map, port=port, backend_url=backend) as gw:

@@ -8,7 +8,6 @@ no stored registration). docs/policies.md ("Threat model") maps each class to it
 from __future__ import annotations
 
 import json
-import socket
 import time
 import httpx
 import pytest
@@ -24,25 +23,12 @@ SSRF_HOSTS = ["https://localhost.", "https://127.0.0.1.", "https://foo.localhost
               "https://intranet"]  # fmt: skip
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 UNREACHABLE_HOST = "https://gone.example"
 
 
 @pytest.fixture(scope="module")
-def documents():
-    d = sup.DocumentServer()
-    yield d
-    d.close()
-
-
-@pytest.fixture(scope="module")
 def cimd_gateway(stack, documents):
-    host_map = {DOC_HOST: documents.url, UNREACHABLE_HOST: f"http://127.0.0.1:{_closed_port()}"}
+    host_map = {DOC_HOST: documents.url, UNREACHABLE_HOST: f"http://127.0.0.1:{sup.free_port()}"}  # nothing listens there
     host_map.update({h: documents.url for h in SSRF_HOSTS})
     with sup.extra_gateway("hardening", stack, host_map=host_map) as gw:
         yield gw
