@@ -95,6 +95,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def build_kind(path: Path) -> str:
+    """Which cargo profile built the server, from its path (target/<profile>/snippets-mcp)."""
+    parts = path.resolve().parts
+    return next((kind for kind in ("release", "debug") if kind in parts), "unknown")
+
+
 def server_binary() -> Path:
     path = Path(os.environ.get("SNIPPETS_MCP_BIN") or REPO / "target" / "debug" / "snippets-mcp")
     if not path.exists():
@@ -237,6 +243,7 @@ def main(argv: list[str]) -> int:
     stop_on_signals()
     command = "bench/soak/run.sh" + (f" {' '.join(argv)}" if argv else "")
     started_utc = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    loadavg_start = os.getloadavg()[0]
     args.logs.mkdir(parents=True, exist_ok=True)
     stack = Stack(args.logs)
     rec = Recorder()
@@ -285,7 +292,9 @@ def main(argv: list[str]) -> int:
             "command": command, "started_utc": started_utc, "minutes": args.minutes, "workers": args.workers,
             "users": list(USERS[: args.workers]), "ops_per_second": args.rate, "cycles_per_session": args.cycles,
             "refresh_every_s": args.refresh_every, "sign_in_every_s": args.sign_in_every, "bounds": bounds,
-            "out": display_path(args.out),
+            "out": display_path(args.out), "server_binary": str(server_binary()),
+            "server_build": build_kind(server_binary()), "loadavg_start": loadavg_start,
+            "loadavg_end": os.getloadavg()[0],
         },  # fmt: skip
         "elapsed_s": round(elapsed, 1),
         "requests_total": sum(k["count"] for k in kinds.values()),

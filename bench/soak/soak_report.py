@@ -53,6 +53,33 @@ def _mb(kb: int) -> str:
     return f"{kb / 1024:.1f}"
 
 
+def _build_text(cfg: dict) -> str:
+    """Older results files name no binary: they were taken with the default, the debug build."""
+    kind = cfg.get("server_build", "debug")
+    return "snippets-mcp" if kind == "unknown" else f"the {kind} build of snippets-mcp"
+
+
+def _load_text(cfg: dict) -> str:
+    if "loadavg_start" not in cfg:
+        return " while other builds and test runs were going on"
+    return (
+        f" (1-minute load average {cfg['loadavg_start']:.1f} at the start, {cfg['loadavg_end']:.1f} at the end; "
+        "other builds and tests were running when it was above 2)"
+    )
+
+
+def _closing_text(minutes: float) -> str:
+    if minutes >= 30:
+        return (
+            "Latencies are end to end through the local gateway (a C# policy runner on Mono) on a shared machine: "
+            "they show that nothing degraded over the run, they are not benchmark figures."
+        )
+    return (
+        "This short run checks the soak and catches gross leaks on a busy machine; its latencies are not "
+        "benchmark figures. The 30-minute soak: `bench/soak/run.sh --minutes 30`."
+    )
+
+
 def markdown(results: dict) -> str:
     cfg = results["config"]
     minutes = cfg["minutes"]
@@ -63,10 +90,10 @@ def markdown(results: dict) -> str:
         f"### Soak: {label} ({results['verdict']})",
         "",
         f"{label.capitalize()}, {cfg['started_utc']}, `{cfg['command']}`, on the shared 2-core development "
-        f"machine while other builds and test runs were going on: {cfg['workers']} users "
+        f"machine{_load_text(cfg)}: {cfg['workers']} users "
         f"({', '.join(cfg['users'])}) each at about {cfg['ops_per_second']:g} tool calls per second, through the local "
         "gateway (the APIM policy runner executing `infra/policies/`, the Entra ID stand-in with its sign-in page), "
-        "the debug build of snippets-mcp and Azurite. Each user signs in with the official MCP SDK "
+        f"{_build_text(cfg)} and Azurite. Each user signs in with the official MCP SDK "
         f"(registration, authorize, consent, sign-in, token) again every {cfg['sign_in_every_s']:g} s, refreshes its "
         f"token every {cfg['refresh_every_s']:g} s (the next session uses the new token), and opens sessions on "
         f"Streamable HTTP and SSE in turn, each with {cfg['cycles_per_session']} rounds of "
@@ -107,11 +134,7 @@ def markdown(results: dict) -> str:
         for e in results["errors"]["listed"]:
             text = e["text"][:400].replace("\n", " / ")
             lines.append(f"- `{e['kind']}` ({e['worker']}, {e['at_s']} s): {text}")
-    lines += [
-        "",
-        "This short run checks the soak and catches gross leaks on a busy machine; its latencies are not "
-        "benchmark figures. The 30-minute soak is for a quiet machine: `bench/soak/run.sh --minutes 30`.",
-    ]
+    lines += ["", _closing_text(minutes)]
     return "\n".join(lines) + "\n"
 
 
