@@ -14,10 +14,11 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{SessionAuth, require_session};
 use crate::config::Config;
 use crate::tools::SnippetTools;
+use crate::transport::direct::DirectTools;
 use crate::transport::host_guard::{AllowedHosts, host_guard};
 use crate::transport::origin_guard::{AllowedOrigins, origin_guard};
 use crate::transport::sse_relay::Relay;
-use crate::transport::{jsonrpc, sse, streamable};
+use crate::transport::{sse, streamable};
 use std::sync::Arc;
 
 /// Everything the HTTP surface is built from.
@@ -43,11 +44,13 @@ pub fn router(state: AppState) -> Router {
     } = state;
     let sessions = sse::SseSessions::new(tools.clone(), stop, relay);
     let limit = config.max_body_bytes;
+    let post_state = streamable::PostState {
+        direct: Arc::new(DirectTools::new(tools.clone())),
+        max_body_bytes: limit,
+    };
     let streamable = Router::new()
         .route_service("/mcp", streamable::service(tools, limit))
-        .route_layer(middleware::from_fn(move |req, next| {
-            jsonrpc::validate_post(limit, req, next)
-        }));
+        .route_layer(middleware::from_fn_with_state(post_state, streamable::post));
     let mut mcp = Router::new()
         .route("/sse", get(sse::open_stream))
         .route("/message", post(sse::post_message))

@@ -2,10 +2,7 @@
 //! rmcp alone answers malformed bodies on `/mcp` with 415 and plain text; clients expect a JSON-RPC 400.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::Request;
-use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::ClientJsonRpcMessage;
 use serde_json::json;
@@ -42,28 +39,6 @@ impl IntoResponse for Rejected {
         let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": self.code, "message": self.message}});
         (StatusCode::BAD_REQUEST, Json(body)).into_response()
     }
-}
-
-/// Middleware for `/mcp`: rmcp parses the body (once, on the hot path); when it refuses one as
-/// undeserialisable (its 415), the kept bytes tell which JSON-RPC error to answer with instead.
-pub async fn validate_post(limit: usize, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
-    };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes.clone())))
-        .await;
-    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
-        && let Err(rejected) = parse(&bytes)
-    {
-        return rejected.into_response();
-    }
-    response
 }
 
 #[cfg(test)]

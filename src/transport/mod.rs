@@ -2,6 +2,7 @@
 //! Both serve the same `SnippetTools`; `host_guard` and `origin_guard` protect both against DNS
 //! rebinding and cross-site requests from browsers.
 
+pub mod direct;
 pub mod host_guard;
 pub mod jsonrpc;
 pub mod origin_guard;

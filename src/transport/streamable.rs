@@ -1,12 +1,21 @@
 //! Streamable HTTP at `/mcp`, served by rmcp in stateless mode: any instance can answer any request.
-//! JSON responses are preferred, so simple calls need no event stream through APIM.
+//! JSON responses are preferred, so simple calls need no event stream through APIM. Each POST body
+//! is read and parsed once here: stateless tool requests are answered directly (`direct`), the rest
+//! go to rmcp, and a body rmcp refuses as undeserialisable gets a precise JSON-RPC 400.
 
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::tools::SnippetTools;
+use crate::transport::direct::DirectTools;
+use crate::transport::jsonrpc;
 
 pub type Service = StreamableHttpService<SnippetTools, LocalSessionManager>;
 
@@ -23,4 +32,41 @@ pub fn service(tools: SnippetTools, max_body_bytes: usize) -> Service {
         Arc::new(LocalSessionManager::default()),
         config,
     )
+}
+
+/// What the `/mcp` POST middleware needs: the direct path and the body limit.
+#[derive(Clone)]
+pub struct PostState {
+    pub direct: Arc<DirectTools>,
+    pub max_body_bytes: usize,
+}
+
+/// Middleware for `/mcp`: reads the body once; answers stateless tool requests directly; hands
+/// everything else (bytes unchanged) to rmcp, and turns rmcp's 415 for an undeserialisable body
+/// into the JSON-RPC 400 clients expect.
+pub async fn post(State(state): State<PostState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+    };
+    let parts = match jsonrpc::parse(&bytes) {
+        Ok(message) => match state.direct.answer(parts, message).await {
+            Ok(response) => return response,
+            Err((parts, _message)) => parts,
+        },
+        Err(_) => parts,
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
+        && let Err(rejected) = jsonrpc::parse(&bytes)
+    {
+        return rejected.into_response();
+    }
+    response
 }
