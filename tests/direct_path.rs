@@ -85,6 +85,10 @@ struct Reply {
 }
 
 async fn post(stack: &Stack, accept: &str, version: Option<&str>, body: &Value) -> Reply {
+    post_raw(stack, accept, version, &body.to_string()).await
+}
+
+async fn post_raw(stack: &Stack, accept: &str, version: Option<&str>, body: &str) -> Reply {
     let mut req = Request::post("/mcp")
         .header("host", "localhost:7071")
         .header("content-type", "application/json")
@@ -258,4 +262,46 @@ async fn direct_answers_match_rmcp_for_a_signed_in_user() {
         read.body["result"]["content"][0]["text"], "direct",
         "{read:?}"
     );
+}
+
+/// Bodies at the edges of the JSON-RPC rules: the direct path's own parser must accept exactly
+/// what rmcp's accepts, read it the same way, and leave the rest to rmcp.
+const ODD_BODIES: &[&str] = &[
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hello_mcp","arguments":{}},"extra":1}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hello_mcp"},"result":null}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hello_mcp"},"error":{}}"#,
+    r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"hello_mcp"}}"#,
+    r#"{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"hello_mcp"}}"#,
+    r#"{"jsonrpc":"2.0","id":-7,"method":"tools/call","params":{"name":"hello_mcp"}}"#,
+    r#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"hello_mcp"}}"#,
+    r#"{"id":1,"method":"tools/call","params":{"name":"hello_mcp"}}"#,
+    r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"hello_mcp"}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":null}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[]}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_snippet","arguments":"snippetname"}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hello_mcp","_meta":{"progressToken":"p1"}}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"hello\u005fmcp"}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"TOOLS/CALL","params":{"name":"hello_mcp"}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"ping","params":{"name":"hello_mcp"}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/list"}"#,
+    r#"{"jsonrpc":"2.0","id":"x","method":"tools/list","params":null}"#,
+    r#"{"jsonrpc":"2.0","id":"x","method":"tools/list","params":{}}"#,
+    r#"{"jsonrpc":"2.0","id":"x","method":"tools/list","params":{"cursor":"abc"}}"#,
+    r#"{"jsonrpc":"2.0","id":"x","method":"tools/list","params":{"_meta":{"k":1}}}"#,
+    r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hello_mcp"}} trailing"#,
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"hello_mcp"}}"#,
+];
+
+#[tokio::test]
+async fn odd_bodies_get_the_same_answer_on_both_paths() {
+    let azurite = Azurite::start();
+    let stack = stack(&azurite, None);
+    for body in ODD_BODIES {
+        let rmcp = post_raw(&stack, RMCP_ACCEPT, Some("2025-06-18"), body).await;
+        let direct = post_raw(&stack, DIRECT_ACCEPT, Some("2025-06-18"), body).await;
+        assert_eq!(rmcp, direct, "{body}");
+    }
 }

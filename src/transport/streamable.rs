@@ -14,7 +14,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::tools::SnippetTools;
-use crate::transport::direct::DirectTools;
+use crate::transport::direct::{self, DirectTools};
 use crate::transport::jsonrpc;
 
 pub type Service = StreamableHttpService<SnippetTools, LocalSessionManager>;
@@ -53,7 +53,11 @@ pub async fn post(State(state): State<PostState>, request: Request, next: Next) 
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
     };
-    let parts = match jsonrpc::parse(&bytes) {
+    let message = match direct::parse_tools_request(&bytes) {
+        Some(message) => Ok(message),
+        None => jsonrpc::parse(&bytes),
+    };
+    let parts = match message {
         Ok(message) => match state.direct.answer(parts, message).await {
             Ok(response) => return response,
             Err((parts, _message)) => parts,
