@@ -9,6 +9,8 @@ forward-request timeout), and the official SDK surfaces it as an error on both t
 sign-in endpoints never call the backend, so discovery, registration, authorize (through the
 IdP), and the token endpoint (code and refresh) keep working. When the backend answers again,
 the very next MCP call through the same gateway process succeeds (nothing caches the failure).
+A backend killed under an open SSE stream ends the client's stream at once; one that accepts a
+request and drops the connection gets the same 500, logged as BackendConnectionFailure.
 """
 
 from __future__ import annotations
@@ -315,3 +317,67 @@ async def test_backend_killed_under_an_open_sse_stream_ends_the_stream(down_stac
         backend.start()
     print(f"backend-down sdk[sse] call after SIGKILL failed in {waited:.3f}s: {failed.value}")
     assert "closed" in str(failed.value).lower(), failed.value
+
+
+class DroppingBackend:
+    """A loopback backend that reads each request's head and drops the connection without an
+    answer: `rst` (SO_LINGER 0: the peer sees a connection reset, as when a host process dies
+    with the request in flight) or a plain close (FIN). Counts the requests it dropped."""
+
+    def __init__(self, mode: str):
+        import struct
+        import threading
+
+        self.mode, self.dropped = mode, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self._linger = struct.pack("ii", 1, 0)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    piece = conn.recv(65536)
+                    if not piece:
+                        break
+                    data += piece
+                if self.mode == "rst":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, self._linger)
+                self.dropped += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("mode", ["rst", "fin"])
+async def test_backend_dropping_the_connection_gets_the_same_500_as_a_refused_one(start_gateway, mode):
+    """The backend accepts the request and drops the connection before any answer (reset or
+    close): the same APIM 500, at once, and context.LastError says BackendConnectionFailure
+    (the gateway log), not Timeout: nothing timed out."""
+    backend = DroppingBackend(mode)
+    try:
+        gw = start_gateway(f"backend-drop-{mode}", backend_url=backend.url)
+        token = sup.seal_token(sup.claims_for(f"{gw.url}/mcp"), gw.session_keys["enc"], gw.session_keys["mac"])
+        port = int(backend.url.rsplit(":", 1)[1])
+        async with httpx.AsyncClient(timeout=ERROR_BOUND_S * 3) as http:
+            for path, method, accept in (("/mcp", "POST", "application/json, text/event-stream"), ("/mcp/sse", "GET", "text/event-stream")):
+                started = time.monotonic()
+                r = await http.request(method, f"{gw.url}{path}", headers=headers(token, accept),
+                                       json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"} if method == "POST" else None)  # fmt: skip
+                elapsed = time.monotonic() - started
+                assert_apim_backend_error(r, port)
+                assert elapsed < ERROR_BOUND_S, f"{method} {path}: {elapsed:.1f}s"
+        assert backend.dropped == 2
+        errors = [line for line in gw.log("gateway", "stderr").splitlines() if " forward-request " in line]
+        assert len(errors) == 2 and all(" forward-request BackendConnectionFailure: " in e for e in errors), errors
+    finally:
+        backend.close()
