@@ -119,9 +119,10 @@ def assert_apim_backend_error(r: httpx.Response, backend_port: int) -> None:
     assert r.status_code == 500, (r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/json"), r.headers
     body = r.json()
+    assert sorted(body) == ["activityId", "message", "statusCode"], body
     assert body["statusCode"] == 500 and body["message"] == "Internal server error", body
     assert isinstance(body["activityId"], str) and len(body["activityId"]) >= 32, body
-    assert str(backend_port) not in r.text and "refused" not in r.text.lower(), r.text
+    assert str(backend_port) not in r.text.replace(body["activityId"], ""), r.text
 
 
 def flatten(e: BaseException) -> list[BaseException]:
@@ -285,8 +286,8 @@ async def test_backend_killed_under_an_open_sse_stream_ends_the_stream(down_stac
             ended = "clean end of stream"
             try:
                 with anyio.fail_after(ERROR_BOUND_S):
-                    async for line in lines:
-                        assert not line.startswith("data:") or "endpoint" not in line, line
+                    async for _ in lines:  # keep-alives at most; the stream must end
+                        pass
             except TimeoutError as e:
                 raise AssertionError("the SSE stream through the gateway hung after the backend died") from e
             except (httpx.RemoteProtocolError, httpx.ReadError) as e:
