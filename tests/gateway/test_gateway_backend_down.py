@@ -10,7 +10,8 @@ sign-in endpoints never call the backend, so discovery, registration, authorize 
 IdP), and the token endpoint (code and refresh) keep working. When the backend answers again,
 the very next MCP call through the same gateway process succeeds (nothing caches the failure).
 A backend killed under an open SSE stream ends the client's stream at once; one that accepts a
-request and drops the connection gets the same 500, logged as BackendConnectionFailure.
+request and drops the connection gets the same 500, logged as BackendConnectionFailure; one
+that never answers gets it when the forward-request timeout expires, logged as Timeout.
 """
 
 from __future__ import annotations
@@ -321,15 +322,16 @@ async def test_backend_killed_under_an_open_sse_stream_ends_the_stream(down_stac
 
 
 class DroppingBackend:
-    """A loopback backend that reads each request's head and drops the connection without an
-    answer: `rst` (SO_LINGER 0: the peer sees a connection reset, as when a host process dies
-    with the request in flight) or a plain close (FIN). Counts the requests it dropped."""
+    """A loopback backend that reads each request's head and never answers it: `rst` resets the
+    connection (SO_LINGER 0, as when a host process dies with the request in flight), `fin`
+    closes it, `hang` keeps it open and silent (a hung host). Counts the requests it took."""
 
     def __init__(self, mode: str):
         import struct
         import threading
 
         self.mode, self.dropped = mode, 0
+        self.held: list[socket.socket] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -343,20 +345,25 @@ class DroppingBackend:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                conn.settimeout(10)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    piece = conn.recv(65536)
-                    if not piece:
-                        break
-                    data += piece
-                if self.mode == "rst":
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, self._linger)
-                self.dropped += 1
+            conn.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                piece = conn.recv(65536)
+                if not piece:
+                    break
+                data += piece
+            self.dropped += 1
+            if self.mode == "hang":
+                self.held.append(conn)
+                continue
+            if self.mode == "rst":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, self._linger)
+            conn.close()
 
     def close(self) -> None:
         self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 @pytest.mark.parametrize("mode", ["rst", "fin"])
@@ -380,5 +387,37 @@ async def test_backend_dropping_the_connection_gets_the_same_500_as_a_refused_on
         assert backend.dropped == 2
         errors = [line for line in gw.log("gateway", "stderr").splitlines() if " forward-request " in line]
         assert len(errors) == 2 and all(" forward-request BackendConnectionFailure: " in e for e in errors), errors
+    finally:
+        backend.close()
+
+
+async def test_hung_backend_is_answered_at_the_forward_request_timeout(stack, start_gateway, tmp_path):
+    """A backend that takes the request and never answers: the gateway answers the same 500 when
+    the MCP API's forward-request timeout expires, with LastError Reason Timeout. The timeout is
+    120 s in infra/policies; this copy of the policies has 3 s so the test stays short."""
+    timeout_s = 3
+    policies = tmp_path / "policies"
+    shutil.copytree(sup.REPO / "infra" / "policies", policies)
+    api = policies / "mcp" / "api.xml"
+    old = '<forward-request timeout="120" buffer-response="false" />'
+    assert old in api.read_text(), "mcp/api.xml changed; update this test"
+    api.write_text(api.read_text().replace(old, old.replace('"120"', f'"{timeout_s}"')))
+    backend = DroppingBackend("hang")
+    try:
+        gw = start_gateway("backend-hung", backend_url=backend.url, policies_dir=policies)
+        token = sup.seal_token(sup.claims_for(f"{gw.url}/mcp"), gw.session_keys["enc"], gw.session_keys["mac"])
+        port = int(backend.url.rsplit(":", 1)[1])
+        async with httpx.AsyncClient(timeout=timeout_s + ERROR_BOUND_S * 3) as http:
+            for path, method, accept in (("/mcp", "POST", "application/json, text/event-stream"), ("/mcp/sse", "GET", "text/event-stream")):
+                started = time.monotonic()
+                r = await http.request(method, f"{gw.url}{path}", headers=headers(token, accept),
+                                       json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"} if method == "POST" else None)  # fmt: skip
+                elapsed = time.monotonic() - started
+                print(f"backend-hung {method} {path}: {r.status_code} after {elapsed:.2f}s")
+                assert_apim_backend_error(r, port)
+                assert timeout_s - 0.5 <= elapsed < timeout_s + ERROR_BOUND_S, f"{method} {path}: {elapsed:.1f}s"
+        assert backend.dropped == 2
+        errors = [line for line in gw.log("gateway", "stderr").splitlines() if " forward-request " in line]
+        assert len(errors) == 2 and all(" forward-request Timeout: " in e for e in errors), errors
     finally:
         backend.close()
