@@ -140,13 +140,13 @@ async def sdk_fails(gw_url: str, transport: str, storage: sup.MemoryTokenStorage
         with anyio.fail_after(ERROR_BOUND_S * 3):
             async with sup.sdk_session(gw_url, transport, agent.client_ip, storage, agent) as session:
                 await session.list_tools()
-        raise AssertionError(f"{transport}: an SDK session through the gateway worked with the backend stopped")
     except TimeoutError as e:
         raise AssertionError(f"{transport}: the SDK hung instead of getting the gateway's error") from e
     except Exception as e:  # noqa: BLE001 - the SDK raises groups of transport errors
         return flatten(e), time.monotonic() - started
     finally:
         await agent.aclose()
+    raise AssertionError(f"{transport}: an SDK session through the gateway worked with the backend stopped")
 
 
 async def call_tool(gw_url: str, storage: sup.MemoryTokenStorage, transport: str, tool: str, args: dict) -> str:
@@ -172,7 +172,7 @@ async def test_backend_stopped_gets_a_clear_500_sign_in_keeps_working_and_calls_
     assert name_before in saved, saved
     raw = sup.OAuth(gw.url, sup.next_client_ip())
     try:
-        client_id, tokens = await raw.login()
+        _, tokens = await raw.login()
         token = tokens["access_token"]
 
         backend.stop()
