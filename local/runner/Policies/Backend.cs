@@ -80,7 +80,7 @@ namespace LocalApim.Policies
             }
             catch (Exception e)
             {
-                throw new PolicyError("forward-request", e is TimeoutException || e is IOException && e.InnerException is System.Net.Sockets.SocketException ? "Timeout" : "BackendConnectionFailure", e.Message);
+                throw new PolicyError("forward-request", TimedOut(e) ? "Timeout" : "BackendConnectionFailure", e.Message);
             }
             var response = new Outgoing { Status = r.Status, Reason = r.Reason };
             foreach (var h in r.Headers.Items) if (!HeaderList.HopByHop.Contains(h.Key)) response.Headers.Add(h.Key, h.Value);
@@ -96,6 +96,17 @@ namespace LocalApim.Policies
                 response.Stream = r;
             }
             ex.SetResponse(response);
+        }
+
+        /// Only an expired connect or read timeout is a Timeout. A socket error of any other kind
+        /// (the backend reset the connection, refused it, closed it unanswered) is a
+        /// BackendConnectionFailure, as APIM reports a backend it cannot get an answer from.
+        private static bool TimedOut(Exception e)
+        {
+            if (e is TimeoutException) return true;
+            var socket = e.InnerException as System.Net.Sockets.SocketException;
+            return e is IOException && socket != null
+                && (socket.SocketErrorCode == System.Net.Sockets.SocketError.TimedOut || socket.SocketErrorCode == System.Net.Sockets.SocketError.WouldBlock);
         }
     }
 }
