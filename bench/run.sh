@@ -41,12 +41,13 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n)"
 
-# --- tools from Debian: wrk (load), taskset (util-linux) ------------------------------------------
-if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null; then
+# --- tools from Debian: wrk (load), taskset (util-linux), openssl (the per-run CA for Azurite's HTTPS) --
+if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null || ! command -v openssl >/dev/null; then
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   log "installing wrk from Debian"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux >/dev/null \
-    || die "apt-get install wrk failed"
+  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux openssl >/dev/null; }; then
+    die "apt-get install wrk failed"
+  fi
 fi
 
 # --- Python: bench/.venv (the Python peer + harness + matplotlib) ---------------------------------

@@ -189,6 +189,29 @@ class Azurite:
             permission=AccountSasPermissions(read=True, write=True, delete=True, list=True, create=True),
             expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), protocol="https,http")
 
+    def bearer_enforced(self) -> dict[str, int]:
+        """Azurite really checks tokens here: a blob read with a wrong-audience token must be refused and the
+        same read with the endpoint's token must succeed (else the bearer table would measure nothing)."""
+        import ssl
+        from credentials import storage_jwt
+
+        def status(token: str) -> int:
+            ctx = ssl.create_default_context(cafile=str(TLS.ca))
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10, context=ctx)
+            try:
+                c.request("GET", f"/{ACCOUNT}/{CONTAINER}/seed-0.json",
+                          headers={"Authorization": f"Bearer {token}", "x-ms-version": "2025-01-05"})
+                r = c.getresponse()
+                r.read()
+                return r.status
+            finally:
+                c.close()
+
+        got = {"good": status(TOKENS.token()), "wrong_audience": status(storage_jwt("https://vault.azure.net")[0])}
+        if got["good"] != 200 or got["wrong_audience"] not in (401, 403):
+            raise RuntimeError(f"Azurite's bearer check is not what the benchmark needs: {got}")
+        return got
+
     def env(self, credential: str) -> dict[str, str]:
         """A server's storage settings: `bearer` = managed identity (IDENTITY_* + blob URI), as on Flex
         Consumption; `key` = the connection string (the Rust server mints an account SAS from it, the
@@ -386,13 +409,14 @@ def raw_blob(cfg: dict, logdir: Path) -> dict:
     az = Azurite(logdir)
     try:
         az.seed()
+        enforced = az.bearer_enforced()
         token = TOKENS.token()
         path = f"/{ACCOUNT}/{CONTAINER}"
         log("raw blob operations against Azurite (no MCP): bearer token, then SAS")
         bearer = dict(token=token, scheme="https")
         sas = dict(sas=az.sas(), scheme="https")
         kc = cfg["key_concurrency"]
-        return {"put": load_series(az.port, "rawput", cfg, path, **bearer),
+        return {"bearer_check": enforced, "put": load_series(az.port, "rawput", cfg, path, **bearer),
                 "get": load_series(az.port, "rawget", cfg, path, **bearer),
                 "put_sas": load_series(az.port, "rawput", cfg, path, conc=kc, **sas),
                 "get_sas": load_series(az.port, "rawget", cfg, path, conc=kc, **sas)}
@@ -673,6 +697,7 @@ def main() -> int:
     res["machine"]["loadavg_end"] = os.getloadavg()
     path = write_results(res, outdir, started, a.mode)
     TOKENS.close()
+    shutil.rmtree(TLS.dir, ignore_errors=True)
     log(f"results: {path}")
     return 0
 

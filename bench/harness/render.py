@@ -502,7 +502,10 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
     quick = res["mode"] == "quick"
     view = {**res, **median_run(res)}
     made = charts(view, chart_dir, quick) if with_charts else []
-    rel = Path("benchmarks") if doc.parent == chart_dir.parent else chart_dir
+    try:
+        rel = chart_dir.resolve().relative_to(doc.resolve().parent)
+    except ValueError:  # charts outside the doc's folder: link them by absolute path
+        rel = chart_dir.resolve()
     m = res["machine"]
     cfg = res["config"]
     L, echo = view["load"], view["limits"].get("echo", {})

@@ -1,13 +1,18 @@
-"""Offline checks of the benchmark renderer (bench/harness/render.py) on a small synthetic results file.
+"""Offline checks of the benchmark's renderer and token endpoint (bench/harness/render.py, credentials.py).
 
-A goal passes only when it passes in every repetition (a median that passes is not enough), counters add
-up over repetitions, and the README headline is rewritten between its markers and nowhere else.
+Renderer, on a small synthetic results file: a goal passes only when it passes in every repetition (a median
+that passes is not enough), counters add up over repetitions, and the README headline is rewritten between
+its markers and nowhere else. Token endpoint, on loopback: the App Service managed identity protocol, and a
+refusal (with nothing issued) for a missing or wrong secret, api-version or resource.
 Standard library only: charts are skipped, so matplotlib need not be installed.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
+import time
 import importlib.util
 from pathlib import Path
 
@@ -147,3 +152,53 @@ def test_a_results_file_from_before_repetitions_renders_as_one(render):
     single.update(copy.deepcopy({k: _rep(1)[k] for k in ("cold_start", "load", "sse", "limits")}))
     _, measured, result = _row(render, single, SAVE_CPU)
     assert result == "**PASS**" and "1/1 reps pass" in measured
+
+
+# ------------------------------------------------------------------ the managed identity endpoint (credentials.py)
+
+
+@pytest.fixture()
+def tokens():
+    spec = importlib.util.spec_from_file_location("bench_credentials", RENDER.parent / "credentials.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    endpoint = mod.TokenEndpoint()
+    yield mod, endpoint
+    endpoint.close()
+
+
+def _get(endpoint, query, secret):
+    import http.client
+
+    c = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=5)
+    try:
+        c.request("GET", f"/msi/token?{query}", headers={} if secret is None else {"X-IDENTITY-HEADER": secret})
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
+
+
+def test_token_endpoint_speaks_the_app_service_protocol(tokens):
+    mod, endpoint = tokens
+    status, body = _get(endpoint, "resource=https://storage.azure.com&api-version=2019-08-01", endpoint.secret)
+    assert status == 200 and body["token_type"] == "Bearer" and body["resource"] == "https://storage.azure.com"
+    assert isinstance(body["expires_on"], str) and int(body["expires_on"]) > time.time() + 3000
+    payload = body["access_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == "https://storage.azure.com" and claims["iss"].startswith("https://sts.windows.net/")
+    assert claims["nbf"] <= time.time() <= claims["exp"] and "iat" in claims  # what Azurite's basic check reads
+    assert endpoint.issued == 1
+
+
+@pytest.mark.parametrize("query,secret,code", [
+    ("resource=https://storage.azure.com&api-version=2019-08-01", None, 401),
+    ("resource=https://storage.azure.com&api-version=2019-08-01", "wrong", 401),
+    ("resource=https://storage.azure.com&api-version=2017-09-01", "SECRET", 400),
+    ("resource=https://vault.azure.net&api-version=2019-08-01", "SECRET", 400),
+])
+def test_token_endpoint_refuses_bad_requests_and_issues_nothing(tokens, query, secret, code):
+    _, endpoint = tokens
+    status, body = _get(endpoint, query, endpoint.secret if secret == "SECRET" else secret)
+    assert status == code and "access_token" not in body
+    assert endpoint.issued == 0 and len(endpoint.refused) == 1
