@@ -4,7 +4,7 @@
 #
 #   bench/run.sh            full run (~30 min): 3 interleaved repetitions, 5 s per load point (+1 s warm-up),
 #                           10 cold starts, 10,000 SSE sessions; every figure the median of the repetitions
-#   bench/run.sh --quick    quick run (~8 min): 3 repetitions, 2 s per point, 3 cold starts, 1,000 SSE sessions
+#   bench/run.sh --quick    quick run (~8 min): 3 repetitions, 2 s per point (no warm-up), 3 cold starts, 1,000 SSE sessions
 #   options: --reps N   --only rust,python,ts   --skip cold,load,limits,sse,package   --no-render
 #   env:     BENCH_SERVER_CPUS / BENCH_LOAD_CPUS / BENCH_AZURITE_CPUS (taskset lists), BENCH_WRK_THREADS,
 #            BENCH_NO_BUILD=1 (measure the existing target/release binary), BENCH_SKIP_PACKAGE_SH=1
