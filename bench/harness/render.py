@@ -560,7 +560,7 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
     for s in ORDER:
         if s in C:
             c = C[s]
-            rows.append((SHORT[s], span(c["median_ms"], 1), f"{c['min_ms']:.1f}", f"{c['max_ms']:.1f}",
+            rows.append((SHORT[s], span(c["median_ms"], 1), fmt(float(c["min_ms"]), 1), fmt(float(c["max_ms"]), 1),
                          f"{len(c['runs_ms'])} x {len(reps)}",
                          "1.0x" if s == "rust" else ratio(c["median_ms"], C.get("rust", {}).get("median_ms"))))
     lines += ["## Cold start", "",
