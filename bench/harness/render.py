@@ -208,6 +208,9 @@ def goals(res):
         f"legacy SSE: RSS per idle session <= {SSE_KIB_GOAL} KiB", reps,
         lambda r: r.get("sse", {}).get("rust", {}).get("per_session_kib"), lambda v: v <= SSE_KIB_GOAL,
         lambda v: f"{span(v, 1)} KiB"))
+    rows.append(goal_row(
+        "no errors: every reply of every load point correct (all servers and limits, both storage tables)", reps,
+        rep_errors, lambda v: v == 0, lambda v: f"{span(v, 0)} errors per rep"))
     name = f"legacy SSE: 10,000 concurrent sessions under {SSE_10K_MB_GOAL} MB"
     if quick:
         proj = [(lambda d: None if not d or d.get("per_session_kib") is None else
@@ -224,6 +227,13 @@ def goals(res):
             return d["rss_kib"] * 1024 / MB if d["opened"] >= 10000 else float("inf")
         rows.append(goal_row(name, reps, sse_10k, lambda v: v < SSE_10K_MB_GOAL, lambda v: f"{span(v, 1)} MB"))
     return rows
+
+
+def rep_errors(rep) -> int | None:
+    """Errors over every load point of a repetition (None when it measured no load at all)."""
+    sources = list(rep.get("load", {}).values()) + list(rep.get("limits", {}).values())
+    points = [p for src in sources for v in src.values() if isinstance(v, list) for p in v if isinstance(p, dict)]
+    return sum(p.get("errors", 0) for p in points) if points else None
 
 
 def goal_verdicts(res) -> dict[str, str]:

@@ -202,3 +202,11 @@ def test_token_endpoint_refuses_bad_requests_and_issues_nothing(tokens, query, s
     status, body = _get(endpoint, query, endpoint.secret if secret == "SECRET" else secret)
     assert status == code and "access_token" not in body
     assert endpoint.issued == 0 and len(endpoint.refused) == 1
+
+
+def test_an_error_in_any_repetition_misses_the_no_errors_goal(render):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    assert _row(render, _results(reps), "no errors")[2] == "**PASS**"
+    reps[1]["limits"]["blob"]["get_sas"][1]["errors"] = 3  # the second table's raw GET, one repetition
+    _, measured, result = _row(render, _results(reps), "no errors")
+    assert result == "**MISS**" and "2/3 reps pass" in measured
