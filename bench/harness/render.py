@@ -320,7 +320,7 @@ def charts(res, outdir: Path, quick: bool):
                 if p:
                     vals[(s, c)] = p["p50_us"] / 1000
         bar_groups(ax, conc, series, vals, "p50 latency, ms (log)", log=True)
-        ax.set_title(f"{title}: p50 latency{tag}")
+        ax.set_title(f"{title}: p50 latency, bearer tokens{tag}", fontsize=10)
         ax.set_xlabel("concurrent connections")
     fig.tight_layout()
     fig.savefig(outdir / "storage.png", dpi=110)
