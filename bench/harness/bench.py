@@ -632,7 +632,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(BENCH / "results"))
     ap.add_argument("--command", default="bench/run.sh")
     ap.add_argument("--sse-sessions", type=int, help="override the mode's SSE session count")
-    ap.add_argument("--reps", type=int, default=DEFAULT_REPS, help="interleaved repetitions (every figure: their median)")
+    ap.add_argument("--reps", type=int, default=DEFAULT_REPS,
+                    help="interleaved repetitions (every figure: their median)")
     a = ap.parse_args()
     if a.reps < 1:
         ap.error("--reps must be at least 1")

@@ -485,7 +485,8 @@ def readme_block(res, view) -> str:
     sse = S.get("rust")
     mode = "quick" if res.get("mode") == "quick" else "full"
     return "\n".join([
-        f"Medians of {n} interleaved repetition{'s' if n != 1 else ''} ({mode} run of commit {res.get('git', {}).get('commit', '?')}, "
+        f"Medians of {n} interleaved repetition{'s' if n != 1 else ''} ({mode} run of commit "
+        f"{res.get('git', {}).get('commit', '?')}, "
         f"{res['started_utc'][:10]}; same tools, same Azurite, same machine; `bench/run.sh`):", "",
         "| | snippets-mcp (Rust) | Python SDK | TypeScript SDK |", "|---|---|---|---|",
         *["| " + " | ".join(row) + " |" for row in rows], "",
@@ -705,8 +706,8 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
               "one and caches it; the count issued per run is in the results JSON. The second storage table "
               "uses the connection string (`AzureWebJobsStorage`) instead.",
               "- The Node SDK sends its own (newer) `x-ms-version`; the others pin 2025-01-05.",
-              "- Load: wrk 4.x, closed loop, keep-alive, fixed duration per point (after a discarded warm-up in full runs), "
-              "loopback only. "
+              "- Load: wrk 4.x, closed loop, keep-alive, fixed duration per point (after a discarded warm-up in "
+              "full runs), loopback only. "
               "Every response body is checked; a non-2xx status or an `isError` tool result is an error and is "
               "excluded from throughput (so a refused token shows as errors, not as fast replies). wrk checks "
               "each body in Lua on one CPU, so the echo limit's highest figures may be wrk's own ceiling.",
