@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -152,6 +153,21 @@ _HTTPS_LISTEN_RE = re.compile(
     r"Azurite Blob service (?:is successfully listening at|successfully listens on) https://127\.0\.0\.1:(\d+)")
 
 
+@contextlib.contextmanager
+def _trusting_run_ca():
+    """devstack's readiness probe (urllib's default context) trusts the run's CA while Azurite starts, and only
+    then: children such as pip in the package phase must keep the system's trust store."""
+    saved = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = str(TLS.ca)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = saved
+
+
 class Azurite:
     """Blob-only Azurite in memory over HTTPS, without an access log, on its own CPU set (devstack/azurite.py)."""
 
@@ -164,7 +180,8 @@ class Azurite:
             Path(self.dir), log_dir=logdir, name=f"azurite-{Azurite._started}", services=("blob",), in_memory=True,
             silent=True, argv_prefix=["taskset", "-c", CPUS.azurite])
         az.tls = TLS
-        self.az = az.start(timeout=30)
+        with _trusting_run_ca():
+            self.az = az.start(timeout=30)
         self.port = self.az.ports["blob"]
         self.blob_uri = self.az.endpoint("blob")
 
@@ -639,8 +656,6 @@ def main() -> int:
         ap.error("--reps must be at least 1")
     CPUS = Cpus()
     TLS = Tls(Path(tempfile.mkdtemp(prefix="bench-tls-")))
-    # The harness itself (seeding, readiness probes) trusts the run's CA too.
-    os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(TLS.ca)
     TOKENS = TokenEndpoint()
     cfg = dict(MODES[a.mode])
     if a.sse_sessions:
