@@ -651,7 +651,11 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
     for s in ORDER:
         if s in S:
             d = S[s]
-            err = "; ".join(f"{k} x{v}" for k, v in d["errors"].items()) or "none"
+            counts: dict[str, int] = {}  # summed over repetitions, like the load tables' errors
+            for r in reps:
+                for k, v in r.get("sse", {}).get(s, {}).get("errors", {}).items():
+                    counts[k] = counts.get(k, 0) + v
+            err = "; ".join(f"{k} x{v}" for k, v in counts.items()) or "none"
             rows.append((SHORT[s], f"{d['opened']:,.0f} / {d['target']:,.0f}", f"{d['open_seconds']:.1f}",
                          f"{d['base_rss_kib'] * 1024 / MB:.1f}", span(d["rss_kib"], 1, 1024 / MB),
                          span(d["per_session_kib"], 1), err))
