@@ -210,3 +210,11 @@ def test_an_error_in_any_repetition_misses_the_no_errors_goal(render):
     reps[1]["limits"]["blob"]["get_sas"][1]["errors"] = 3  # the second table's raw GET, one repetition
     _, measured, result = _row(render, _results(reps), "no errors")
     assert result == "**MISS**" and "2/3 reps pass" in measured
+
+
+def test_the_repository_readme_has_one_bench_block(render):
+    readme = (RENDER.parents[2] / "README.md").read_text()
+    rewritten = render.rewrite_between(readme, "BLOCK")  # raises unless exactly one marker pair, in order
+    head = readme.split(render.README_BEGIN)[0]
+    assert rewritten.startswith(head) and "BLOCK" in rewritten
+    assert head[head.rfind("\n## "):].startswith("\n## Benchmarks")  # the block sits in the Benchmarks section
