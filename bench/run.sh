@@ -2,9 +2,10 @@
 # The benchmark: snippets-mcp (Rust) against the official Python and TypeScript MCP SDKs and the limits
 # (raw blob operations on Azurite, a minimal axum JSON echo), all on this machine, one server at a time.
 #
-#   bench/run.sh            full run (~15-20 min): 8 s per load point, 10 cold starts, 10,000 SSE sessions
-#   bench/run.sh --quick    quick run (a few minutes): 2 s per point, 3 cold starts, 1,000 SSE sessions
-#   options: --only rust,python,ts   --skip cold,load,limits,sse,package   --no-render
+#   bench/run.sh            full run (~30 min): 3 interleaved repetitions, 5 s per load point (+1 s warm-up),
+#                           10 cold starts, 10,000 SSE sessions; every figure the median of the repetitions
+#   bench/run.sh --quick    quick run (~8 min): 3 repetitions, 2 s per point (no warm-up), 3 cold starts, 1,000 SSE sessions
+#   options: --reps N   --only rust,python,ts   --skip cold,load,limits,sse,package   --no-render
 #   env:     BENCH_SERVER_CPUS / BENCH_LOAD_CPUS / BENCH_AZURITE_CPUS (taskset lists), BENCH_WRK_THREADS,
 #            BENCH_NO_BUILD=1 (measure the existing target/release binary), BENCH_SKIP_PACKAGE_SH=1
 #
@@ -25,9 +26,9 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) MODE=quick ;;
     --full) MODE=full ;;
-    --only|--skip) HARNESS_ARGS+=("$1" "$2"); shift ;;
+    --only|--skip|--reps) HARNESS_ARGS+=("$1" "$2"); shift ;;
     --no-render) RENDER=0 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -40,12 +41,13 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n)"
 
-# --- tools from Debian: wrk (load), taskset (util-linux) ------------------------------------------
-if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null; then
+# --- tools from Debian: wrk (load), taskset (util-linux), openssl (the per-run CA for Azurite's HTTPS) --
+if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null || ! command -v openssl >/dev/null; then
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
   log "installing wrk from Debian"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux >/dev/null \
-    || die "apt-get install wrk failed"
+  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux openssl >/dev/null; }; then
+    die "apt-get install wrk failed"
+  fi
 fi
 
 # --- Python: bench/.venv (the Python peer + harness + matplotlib) ---------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -31,6 +33,9 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 from devstack import azurite as devstack_azurite  # noqa: E402 - the repository's dev stack, standard library only
 from devstack.processes import free_port, stop_popen  # noqa: E402,F401
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from credentials import TokenEndpoint, Tls  # noqa: E402
 
 LUA = BENCH / "lua" / "mcp.lua"
 ACCOUNT = devstack_azurite.ACCOUNT
@@ -46,11 +51,16 @@ MCP_HEADERS = {
 TOOLS_LIST = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 HELLO_CALL = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"hello_mcp","arguments":{}}}'
 
+# Per-point duration and warm-up are short so that every figure can be the median of several interleaved
+# repetitions within ~35 minutes (full) / ~8 minutes (quick) on a 2-core machine. `key_concurrency`: the
+# points of the second storage table (connection string: SAS for Rust, Shared Key for the peers).
 MODES = {
-    "quick": dict(duration=2, warmup=1, cold_runs=3, sse_sessions=1000, sse_timeout=60),
-    "full": dict(duration=8, warmup=2, cold_runs=10, sse_sessions=10000, sse_timeout=240),
+    "quick": dict(duration=2, warmup=0, cold_runs=3, sse_sessions=1000, sse_timeout=60, concurrency=[1, 16],
+                  key_concurrency=[16]),
+    "full": dict(duration=5, warmup=1, cold_runs=10, sse_sessions=10000, sse_timeout=240, concurrency=[1, 16, 64],
+                 key_concurrency=[1, 16]),
 }
-CONCURRENCY = [1, 16, 64]
+DEFAULT_REPS = 3
 # The binary under test is copied here at start, so a rebuild during the run cannot change it half-way.
 RUST_BIN = BENCH / "results" / "bin" / "snippets-mcp"
 
@@ -79,6 +89,8 @@ class Cpus:
 
 
 CPUS: Cpus
+TLS: Tls  # the run's CA + Azurite's certificate
+TOKENS: TokenEndpoint  # the managed identity endpoint every server's credential calls
 
 
 def wait_port(port: int, timeout: float) -> None:
@@ -118,31 +130,74 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+class _HttpsAzurite(devstack_azurite.Azurite):
+    """devstack's Azurite, over HTTPS with `--oauth basic` (bearer tokens; Shared Key and SAS still work)."""
+
+    tls: Tls
+
+    def argv(self) -> list[str]:
+        return [*super().argv(), "--oauth", "basic", "--cert", str(self.tls.cert), "--key", str(self.tls.key)]
+
+    def _ports_reported(self) -> bool:
+        assert self.process is not None
+        m = _HTTPS_LISTEN_RE.search(self.process.stdout())
+        if m:
+            self.ports["blob"] = int(m.group(1))
+        return "blob" in self.ports
+
+    def endpoint(self, kind: str) -> str:
+        return f"https://127.0.0.1:{self.ports[kind]}/{ACCOUNT}"
+
+
+_HTTPS_LISTEN_RE = re.compile(
+    r"Azurite Blob service (?:is successfully listening at|successfully listens on) https://127\.0\.0\.1:(\d+)")
+
+
+@contextlib.contextmanager
+def _trusting_run_ca():
+    """devstack's readiness probe (urllib's default context) trusts the run's CA while Azurite starts, and only
+    then: children such as pip in the package phase must keep the system's trust store."""
+    saved = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = str(TLS.ca)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = saved
+
+
 class Azurite:
-    """Blob-only Azurite in memory, without an access log, on its own CPU set (devstack/azurite.py)."""
+    """Blob-only Azurite in memory over HTTPS, without an access log, on its own CPU set (devstack/azurite.py)."""
 
     _started = 0
 
     def __init__(self, logdir: Path) -> None:
         Azurite._started += 1
         self.dir = tempfile.mkdtemp(prefix="bench-azurite-")
-        self.az = devstack_azurite.Azurite(
+        az = _HttpsAzurite(
             Path(self.dir), log_dir=logdir, name=f"azurite-{Azurite._started}", services=("blob",), in_memory=True,
-            silent=True, argv_prefix=["taskset", "-c", CPUS.azurite],
-        ).start(timeout=30)
+            silent=True, argv_prefix=["taskset", "-c", CPUS.azurite])
+        az.tls = TLS
+        with _trusting_run_ca():
+            self.az = az.start(timeout=30)
         self.port = self.az.ports["blob"]
+        self.blob_uri = self.az.endpoint("blob")
 
     @property
     def connection_string(self) -> str:
-        return self.az.connection_string()
+        return (f"DefaultEndpointsProtocol=https;AccountName={ACCOUNT};AccountKey={KEY};"
+                f"BlobEndpoint={self.blob_uri};")
 
     def seed(self) -> None:
         from azure.storage.blob import BlobServiceClient
-        svc = BlobServiceClient.from_connection_string(self.connection_string, api_version="2025-01-05")
+        svc = BlobServiceClient.from_connection_string(self.connection_string, api_version="2025-01-05",
+                                                       connection_verify=str(TLS.ca))
         c = svc.get_container_client(CONTAINER)
         c.create_container()
-        for i in range(SEEDS):
-            c.upload_blob(f"seed-{i}.json", SNIPPET.encode(), overwrite=True)
+        with ThreadPoolExecutor(8) as pool:  # seeding is set-up, not measurement: keep it short
+            list(pool.map(lambda i: c.upload_blob(f"seed-{i}.json", SNIPPET.encode(), overwrite=True), range(SEEDS)))
 
     def sas(self) -> str:
         """An account SAS for blobs, like the one snippets-mcp mints from the account key (same check in Azurite)."""
@@ -151,6 +206,45 @@ class Azurite:
             ACCOUNT, KEY, resource_types=ResourceTypes(service=True, container=True, object=True),
             permission=AccountSasPermissions(read=True, write=True, delete=True, list=True, create=True),
             expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2), protocol="https,http")
+
+    def bearer_enforced(self) -> dict[str, int]:
+        """Azurite really checks tokens here: a blob read with a wrong-audience token must be refused and the
+        same read with the endpoint's token must succeed (else the bearer table would measure nothing)."""
+        import ssl
+        from credentials import storage_jwt
+
+        def status(token: str) -> int:
+            ctx = ssl.create_default_context(cafile=str(TLS.ca))
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10, context=ctx)
+            try:
+                c.request("GET", f"/{ACCOUNT}/{CONTAINER}/seed-0.json",
+                          headers={"Authorization": f"Bearer {token}", "x-ms-version": "2025-01-05"})
+                r = c.getresponse()
+                r.read()
+                return r.status
+            finally:
+                c.close()
+
+        got = {"good": status(TOKENS.token()), "wrong_audience": status(storage_jwt("https://vault.azure.net")[0])}
+        if got["good"] != 200 or got["wrong_audience"] not in (401, 403):
+            raise RuntimeError(f"Azurite's bearer check is not what the benchmark needs: {got}")
+        return got
+
+    def env(self, credential: str) -> dict[str, str]:
+        """A server's storage settings: `bearer` = managed identity (IDENTITY_* + blob URI), as on Flex
+        Consumption; `key` = the connection string (the Rust server mints an account SAS from it, the
+        peers' SDKs sign with Shared Key). Either way the server trusts the run's CA for Azurite's HTTPS."""
+        ca = str(TLS.ca)
+        env = {"SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "NODE_EXTRA_CA_CERTS": ca}
+        if credential == "bearer":
+            env.update(TOKENS.env())
+            env["AzureWebJobsStorage__blobServiceUri"] = self.blob_uri
+            env["AzureWebJobsStorage__credential"] = "managedidentity"
+        elif credential == "key":
+            env["AzureWebJobsStorage"] = self.connection_string
+        else:
+            raise ValueError(f"unknown credential {credential!r}")
+        return env
 
     def close(self) -> None:
         self.az.stop()
@@ -172,14 +266,14 @@ SERVERS = {
 }
 
 
-def spawn(name: str, port: int, conn: str, logdir: Path) -> subprocess.Popen:
+def spawn(name: str, port: int, storage: dict[str, str], logdir: Path) -> subprocess.Popen:
     _, argv, extra, _ = SERVERS[name]
     # A clean environment, as on a Functions instance: nothing inherited from the shell that changes how a
     # runtime behaves (RUST_BACKTRACE makes every azure_core error capture a backtrace, NODE_OPTIONS,
     # PYTHON* flags, RUST_LOG...).
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
     env.update(extra)
-    env["AzureWebJobsStorage"] = conn
+    env.update(storage)
     errlog = open(logdir / f"{name}-{port}.log", "w")
     # taskset execs the server, so the pid is the server's own.
     return subprocess.Popen(["taskset", "-c", CPUS.server] + argv(port), env=env, stdout=errlog,
@@ -221,12 +315,12 @@ def wait_ready_any(port: int, proc: subprocess.Popen, mcp: bool) -> None:
 # --------------------------------------------------------------------------- measurements
 
 
-def cold_start(name: str, runs: int, conn: str, logdir: Path) -> dict:
+def cold_start(name: str, runs: int, storage: dict[str, str], logdir: Path) -> dict:
     samples = []
     for i in range(runs + 1):  # the first run warms the page cache and is discarded
         port = free_port()
         t0 = time.perf_counter()
-        proc = spawn(name, port, conn, logdir)
+        proc = spawn(name, port, storage, logdir)
         try:
             t1 = wait_tools_list(port, proc)
         finally:
@@ -237,10 +331,11 @@ def cold_start(name: str, runs: int, conn: str, logdir: Path) -> dict:
             "max_ms": max(samples)}
 
 
-def wrk(port: int, mode: str, conc: int, seconds: float, path: str, sas: str = "") -> dict:
+def wrk(port: int, mode: str, conc: int, seconds: float, path: str, sas: str = "", token: str = "",
+        scheme: str = "http") -> dict:
     threads = max(1, min(conc, int(os.environ.get("BENCH_WRK_THREADS", str(len(CPUS.load.split(",")))))))
     cmd = ["taskset", "-c", CPUS.load, "wrk", "-t", str(threads), "-c", str(conc), "-d", f"{seconds}s",
-           "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}", "--", mode, path, sas]
+           "--timeout", "10s", "-s", str(LUA), f"{scheme}://127.0.0.1:{port}", "--", mode, path, sas, token]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"^BENCHJSON (.*)$", out.stdout, re.M)
     if not m:
@@ -254,12 +349,15 @@ def wrk(port: int, mode: str, conc: int, seconds: float, path: str, sas: str = "
     return r
 
 
-def load_series(port: int, mode: str, cfg: dict, path: str, sas: str = "", pid: int | None = None) -> list[dict]:
+def load_series(port: int, mode: str, cfg: dict, path: str, pid: int | None = None, conc: list[int] | None = None,
+                **raw) -> list[dict]:
+    """One wrk point per concurrency (after a discarded warm-up); `raw` = sas/token/scheme for raw blob."""
     series = []
-    for c in CONCURRENCY:
-        wrk(port, mode, c, cfg["warmup"], path, sas)  # warm-up, discarded
+    for c in conc or cfg["concurrency"]:
+        if cfg["warmup"]:
+            wrk(port, mode, c, cfg["warmup"], path, **raw)  # warm-up, discarded
         cpu0 = cpu_seconds(pid) if pid is not None else None
-        r = wrk(port, mode, c, cfg["duration"], path, sas)
+        r = wrk(port, mode, c, cfg["duration"], path, **raw)
         if pid is not None:
             r["rss_after_kib"] = proc_status(pid)["VmRSS"]
             r["server_cpu_s"] = cpu_seconds(pid) - cpu0
@@ -273,44 +371,74 @@ def load_series(port: int, mode: str, cfg: dict, path: str, sas: str = "", pid: 
     return series
 
 
-def server_load(name: str, cfg: dict, logdir: Path) -> dict:
-    az = Azurite(logdir)
-    proc = None
+def start_server(name: str, storage: dict[str, str], logdir: Path) -> tuple[subprocess.Popen, int]:
+    """Spawns a server and waits until it answers one hello_mcp correctly."""
+    port = free_port()
+    proc = spawn(name, port, storage, logdir)
     try:
-        az.seed()
-        port = free_port()
-        proc = spawn(name, port, az.connection_string, logdir)
-        mcp = SERVERS[name][3]
-        wait_ready_any(port, proc, mcp)
+        wait_ready_any(port, proc, SERVERS[name][3])
         status, text = post(port, HELLO_CALL)
         assert status == 200 and "Hello I am MCPTool!" in text, (status, text[:300])
-        time.sleep(1.0)
-        idle = proc_status(proc.pid)
-        log(f"{name}: idle RSS {idle['VmRSS'] / 1024:.1f} MiB")
-        res = {"idle_rss_kib": idle["VmRSS"], "idle_hwm_kib": idle["VmHWM"], "hello": load_series(
-            port, "hello", cfg, "/mcp", pid=proc.pid)}
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port
+
+
+def server_load(name: str, cfg: dict, logdir: Path) -> dict:
+    """The primary table (bearer tokens: hello, save, get), then the second one (connection string: save, get),
+    each from a fresh process of the server, on one fresh Azurite."""
+    az = Azurite(logdir)
+    mcp = SERVERS[name][3]
+    try:
         if mcp:
-            res["save"] = load_series(port, "save", cfg, "/mcp", pid=proc.pid)
-            res["get"] = load_series(port, "get", cfg, "/mcp", pid=proc.pid)
-        st = proc_status(proc.pid)
-        res["peak_rss_kib"] = st["VmHWM"]
-        res["rss_after_load_kib"] = st["VmRSS"]
-        log(f"{name}: peak RSS under load {st['VmHWM'] / 1024:.1f} MiB")
+            az.seed()
+        proc, port = start_server(name, az.env("bearer"), logdir)
+        try:
+            time.sleep(1.0)
+            idle = proc_status(proc.pid)
+            log(f"{name}: idle RSS {idle['VmRSS'] / 1024:.1f} MiB")
+            res = {"idle_rss_kib": idle["VmRSS"], "idle_hwm_kib": idle["VmHWM"],
+                   "hello": load_series(port, "hello", cfg, "/mcp", pid=proc.pid)}
+            if mcp:
+                res["save"] = load_series(port, "save", cfg, "/mcp", pid=proc.pid)
+                res["get"] = load_series(port, "get", cfg, "/mcp", pid=proc.pid)
+            st = proc_status(proc.pid)
+            res["peak_rss_kib"] = st["VmHWM"]
+            res["rss_after_load_kib"] = st["VmRSS"]
+            log(f"{name}: peak RSS under load {st['VmHWM'] / 1024:.1f} MiB")
+        finally:
+            stop(proc)
+        if mcp:
+            log(f"{name}: storage with the connection string (SAS / Shared Key)")
+            proc, port = start_server(name, az.env("key"), logdir)
+            try:
+                res["save_key"] = load_series(port, "save", cfg, "/mcp", pid=proc.pid, conc=cfg["key_concurrency"])
+                res["get_key"] = load_series(port, "get", cfg, "/mcp", pid=proc.pid, conc=cfg["key_concurrency"])
+            finally:
+                stop(proc)
         return res
     finally:
-        stop(proc)
         az.close()
 
 
 def raw_blob(cfg: dict, logdir: Path) -> dict:
+    """The same blob operations straight to Azurite: with a bearer token (the managed identity endpoint's own
+    token), then with an account SAS."""
     az = Azurite(logdir)
     try:
         az.seed()
-        sas = az.sas()
+        enforced = az.bearer_enforced()
+        token = TOKENS.token()
         path = f"/{ACCOUNT}/{CONTAINER}"
-        log("raw blob operations against Azurite (no MCP)")
-        return {"put": load_series(az.port, "rawput", cfg, path, sas),
-                "get": load_series(az.port, "rawget", cfg, path, sas)}
+        log("raw blob operations against Azurite (no MCP): bearer token, then SAS")
+        bearer = dict(token=token, scheme="https")
+        sas = dict(sas=az.sas(), scheme="https")
+        kc = cfg["key_concurrency"]
+        return {"bearer_check": enforced, "put": load_series(az.port, "rawput", cfg, path, **bearer),
+                "get": load_series(az.port, "rawget", cfg, path, **bearer),
+                "put_sas": load_series(az.port, "rawput", cfg, path, conc=kc, **sas),
+                "get_sas": load_series(az.port, "rawget", cfg, path, conc=kc, **sas)}
     finally:
         az.close()
 
@@ -372,10 +500,7 @@ def sse_hold(name: str, cfg: dict, logdir: Path) -> dict:
     az = Azurite(logdir)
     proc = None
     try:
-        port = free_port()
-        proc = spawn(name, port, az.connection_string, logdir)
-        wait_tools_list(port, proc)
-        post(port, HELLO_CALL)
+        proc, port = start_server(name, az.env("bearer"), logdir)
         time.sleep(1.0)
         base = proc_status(proc.pid)["VmRSS"]
         n = cfg["sse_sessions"]
@@ -516,7 +641,7 @@ def machine() -> dict:
 
 
 def main() -> int:
-    global CPUS
+    global CPUS, TLS, TOKENS
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=MODES, default="full")
     ap.add_argument("--only", default="rust,python,ts", help="comma-separated servers to measure")
@@ -524,8 +649,14 @@ def main() -> int:
     ap.add_argument("--out", default=str(BENCH / "results"))
     ap.add_argument("--command", default="bench/run.sh")
     ap.add_argument("--sse-sessions", type=int, help="override the mode's SSE session count")
+    ap.add_argument("--reps", type=int, default=DEFAULT_REPS,
+                    help="interleaved repetitions (every figure: their median)")
     a = ap.parse_args()
+    if a.reps < 1:
+        ap.error("--reps must be at least 1")
     CPUS = Cpus()
+    TLS = Tls(Path(tempfile.mkdtemp(prefix="bench-tls-")))
+    TOKENS = TokenEndpoint()
     cfg = dict(MODES[a.mode])
     if a.sse_sessions:
         cfg["sse_sessions"] = a.sse_sessions
@@ -540,7 +671,8 @@ def main() -> int:
     shutil.copy2(ROOT / "target" / "release" / "snippets-mcp", RUST_BIN)
     built = dt.datetime.fromtimestamp(RUST_BIN.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
     res: dict = {
-        "mode": a.mode, "config": cfg, "concurrency": CONCURRENCY, "command": a.command,
+        "mode": a.mode, "config": cfg, "concurrency": cfg["concurrency"], "command": a.command,
+        "reps_requested": a.reps,
         "started_utc": started.isoformat(timespec="seconds"),
         "cpus": {"server": CPUS.server, "load": CPUS.load, "azurite": CPUS.azurite, "available": CPUS.total},
         "nofile_limit": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)[0],
@@ -550,7 +682,7 @@ def main() -> int:
                                       "Cargo.lock"]))},
         "rust_binary": {"built_utc": built, "bytes": RUST_BIN.stat().st_size,
                         "sha256": sh(["sha256sum", str(RUST_BIN)]).split()[0][:16]},
-        "cold_start": {}, "load": {}, "sse": {}, "limits": {}, "package": {}, "failures": [],
+        "package": {}, "failures": [],
     }
     log(f"mode {a.mode}; server CPUs {CPUS.server}, load CPUs {CPUS.load}, Azurite CPUs {CPUS.azurite}")
 
@@ -562,47 +694,71 @@ def main() -> int:
             res["failures"].append(f"{what}: {e!r}")
             return None
 
-    if "cold" not in skip:
-        az = Azurite(logdir)
-        try:
-            for s in servers:
-                r = attempt(f"cold start {s}", lambda: cold_start(s, cfg["cold_runs"], az.connection_string, logdir))
-                if r:
-                    res["cold_start"][s] = r
-                    log(f"{s}: cold start median {r['median_ms']:.1f} ms ({r['runs_ms']})")
-        finally:
-            az.close()
-    if "load" not in skip:
-        for s in servers:
-            log(f"load: {s}")
-            r = attempt(f"load {s}", lambda: server_load(s, cfg, logdir))
-            if r:
-                res["load"][s] = r
-    if "limits" not in skip:
-        r = attempt("raw blob", lambda: raw_blob(cfg, logdir))
-        if r:
-            res["limits"]["blob"] = r
-        log("load: echo (limit)")
-        r = attempt("echo", lambda: server_load("echo", cfg, logdir))
-        if r:
-            res["limits"]["echo"] = r
-    if "sse" not in skip:
-        for s in servers:
-            r = attempt(f"sse {s}", lambda: sse_hold(s, cfg, logdir))
-            if r:
-                res["sse"][s] = r
+    # Interleaved: every repetition measures every server once, so drift on the machine hits them alike.
+    res["reps"] = []
+    for i in range(1, a.reps + 1):
+        log(f"=== repetition {i}/{a.reps}")
+        rep = {"rep": i, "started_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+               "loadavg_start": os.getloadavg()[0], "cold_start": {}, "load": {}, "sse": {}, "limits": {}}
+        res["reps"].append(rep)
+        measure_rep(rep, servers, skip, cfg, logdir, lambda what, fn, i=i: attempt(f"rep {i}: {what}", fn))
+        rep["loadavg_end"] = os.getloadavg()[0]
+        rep["tokens_issued"], rep["tokens_refused"] = TOKENS.issued, list(TOKENS.refused)
+        log(f"rep {i}: load average {rep['loadavg_start']:.2f} -> {rep['loadavg_end']:.2f}; "
+            f"{TOKENS.issued} tokens issued so far, {len(TOKENS.refused)} refused")
+        write_results(res, outdir, started, a.mode)  # a later crash keeps the finished repetitions
     if "package" not in skip:
         r = attempt("package sizes", lambda: package_sizes(outdir / "packages"))
         if r:
             res["package"] = r
     res["finished_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     res["machine"]["loadavg_end"] = os.getloadavg()
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    path = outdir / f"{stamp}-{a.mode}.json"
-    path.write_text(json.dumps(res, indent=1))
-    (outdir / "latest.json").write_text(json.dumps(res, indent=1))
+    path = write_results(res, outdir, started, a.mode)
+    TOKENS.close()
+    shutil.rmtree(TLS.dir, ignore_errors=True)
     log(f"results: {path}")
     return 0
+
+
+def measure_rep(rep: dict, servers: list[str], skip: set[str], cfg: dict, logdir: Path, attempt) -> None:
+    """One repetition: cold starts, then load (servers, then the limits), then SSE; fresh Azurite per server."""
+    if "cold" not in skip:
+        az = Azurite(logdir)
+        try:
+            for s in servers:
+                r = attempt(f"cold start {s}", lambda s=s: cold_start(s, cfg["cold_runs"], az.env("bearer"), logdir))
+                if r:
+                    rep["cold_start"][s] = r
+                    log(f"{s}: cold start median {r['median_ms']:.1f} ms ({r['runs_ms']})")
+        finally:
+            az.close()
+    if "load" not in skip:
+        for s in servers:
+            log(f"load: {s}")
+            r = attempt(f"load {s}", lambda s=s: server_load(s, cfg, logdir))
+            if r:
+                rep["load"][s] = r
+    if "limits" not in skip:
+        r = attempt("raw blob", lambda: raw_blob(cfg, logdir))
+        if r:
+            rep["limits"]["blob"] = r
+        log("load: echo (limit)")
+        r = attempt("echo", lambda: server_load("echo", cfg, logdir))
+        if r:
+            rep["limits"]["echo"] = r
+    if "sse" not in skip:
+        for s in servers:
+            r = attempt(f"sse {s}", lambda s=s: sse_hold(s, cfg, logdir))
+            if r:
+                rep["sse"][s] = r
+
+
+def write_results(res: dict, outdir: Path, started: dt.datetime, mode: str) -> Path:
+    path = outdir / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{mode}.json"
+    text = json.dumps(res, indent=1)
+    path.write_text(text)
+    (outdir / "latest.json").write_text(text)
+    return path
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 -- wrk script for every load point of bench/run.sh. Arguments after `--`:
 --   mode   hello | save | get | rawput | rawget
 --   path   request path (MCP: /mcp; raw: /devstoreaccount1/snippets)
---   sas    query string for raw blob requests (without '?'), else ignored
+--   sas    query string for raw blob requests (without '?'), may be empty
+--   token  bearer token for raw blob requests (sent as `Authorization: Bearer`), may be empty
 -- Every response is checked: MCP replies must be HTTP 200 with a JSON-RPC "result" that is not an
 -- isError tool result; raw PUT must answer 201, raw GET 200. Failures are counted and reported.
 -- done() prints one line "BENCHJSON {...}" that the harness parses.
@@ -31,6 +32,8 @@ function init(args)
   mode = args[1]
   path = args[2]
   sas = args[3] or ""
+  token = args[4] or ""
+  query = sas ~= "" and ("?" .. sas) or ""
   bad = 0
   bad_sample = ""
   if mode == "hello" then
@@ -62,10 +65,12 @@ function request()
     return wrk.format("POST", path, MCP_HEADERS, body)
   elseif mode == "rawput" then
     local headers = {["x-ms-blob-type"] = "BlockBlob", ["x-ms-version"] = "2025-01-05", ["Content-Type"] = "application/octet-stream"}
-    return wrk.format("PUT", path .. "/r" .. tid .. "-" .. counter .. ".json?" .. sas, headers, SNIPPET)
+    if token ~= "" then headers["Authorization"] = "Bearer " .. token end
+    return wrk.format("PUT", path .. "/r" .. tid .. "-" .. counter .. ".json" .. query, headers, SNIPPET)
   else -- rawget
     local headers = {["x-ms-version"] = "2025-01-05"}
-    return wrk.format("GET", path .. "/seed-" .. (counter % SEEDS) .. ".json?" .. sas, headers)
+    if token ~= "" then headers["Authorization"] = "Bearer " .. token end
+    return wrk.format("GET", path .. "/seed-" .. (counter % SEEDS) .. ".json" .. query, headers)
   end
 end
 

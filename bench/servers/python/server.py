@@ -2,7 +2,10 @@
 
 Same tools, reply text, container and blob layout as snippets-mcp. One process, one uvicorn worker,
 stateless Streamable HTTP with JSON responses at /mcp, legacy SSE at /sse (+ /messages/), GET / readiness.
-Usage: python server.py --port N   (env AzureWebJobsStorage = connection string)
+Usage: python server.py --port N
+Storage, chosen from the same settings snippets-mcp reads: `AzureWebJobsStorage` (a connection string: Shared
+Key) or `AzureWebJobsStorage__blobServiceUri` (managed identity: `ManagedIdentityCredential`, which reads
+IDENTITY_ENDPOINT / IDENTITY_HEADER as on Azure Functions). HTTPS trust comes from SSL_CERT_FILE.
 """
 
 import argparse
@@ -10,6 +13,7 @@ import os
 
 import uvicorn
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.identity.aio import ManagedIdentityCredential
 from azure.storage.blob.aio import BlobServiceClient
 from mcp.server.mcpserver import MCPServer
 from starlette.responses import PlainTextResponse
@@ -27,9 +31,15 @@ _created = False
 def container():
     global _container
     if _container is None:
-        service = BlobServiceClient.from_connection_string(
-            os.environ["AzureWebJobsStorage"], api_version=API_VERSION
-        )
+        conn = os.environ.get("AzureWebJobsStorage")
+        if conn:
+            service = BlobServiceClient.from_connection_string(conn, api_version=API_VERSION)
+        else:
+            service = BlobServiceClient(
+                os.environ["AzureWebJobsStorage__blobServiceUri"],
+                credential=ManagedIdentityCredential(),
+                api_version=API_VERSION,
+            )
         _container = service.get_container_client(CONTAINER)
     return _container
 

@@ -3,12 +3,16 @@
 // (lighter than the express app of the SDK's examples, so this favours the peer), stateless Streamable HTTP
 // with JSON responses at /mcp (a fresh McpServer + transport per request, the SDK's stateless pattern),
 // legacy SSE at /sse + /message (SSEServerTransport), GET / readiness.
-// Usage: node server.mjs --port N   (env AzureWebJobsStorage = connection string)
+// Usage: node server.mjs --port N
+// Storage, chosen from the same settings snippets-mcp reads: `AzureWebJobsStorage` (a connection string: Shared
+// Key) or `AzureWebJobsStorage__blobServiceUri` (managed identity: `ManagedIdentityCredential`, which reads
+// IDENTITY_ENDPOINT / IDENTITY_HEADER as on Azure Functions). HTTPS trust comes from NODE_EXTRA_CA_CERTS.
 import http from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { ManagedIdentityCredential } from '@azure/identity';
 import { z } from 'zod';
 
 const HELLO = 'Hello I am MCPTool!';
@@ -20,7 +24,11 @@ let containerClient;
 let created = false;
 function container() {
   if (!containerClient) {
-    containerClient = BlobServiceClient.fromConnectionString(process.env.AzureWebJobsStorage).getContainerClient(CONTAINER);
+    const conn = process.env.AzureWebJobsStorage;
+    const service = conn
+      ? BlobServiceClient.fromConnectionString(conn)
+      : new BlobServiceClient(process.env.AzureWebJobsStorage__blobServiceUri, new ManagedIdentityCredential());
+    containerClient = service.getContainerClient(CONTAINER);
   }
   return containerClient;
 }

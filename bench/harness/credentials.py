@@ -1,0 +1,135 @@
+"""The production credential path on loopback: a per-run CA for Azurite's HTTPS, and a managed identity endpoint.
+
+Azure Functions hands an app its managed identity through the App Service protocol: `IDENTITY_ENDPOINT` +
+`IDENTITY_HEADER` in the environment, `GET <endpoint>?resource=<aud>&api-version=2019-08-01` with the secret
+in `X-IDENTITY-HEADER`, answered with `access_token`, `expires_on` (epoch seconds as a string), `resource`,
+`token_type`. `TokenEndpoint` speaks exactly that, so every SDK under test takes its real managed identity
+code path. The token is a JWT that Azurite's `--oauth basic` accepts: it checks issuer prefix, audience and
+nbf/exp/iat, not the signature (node_modules/azurite/dist/src/blob/authentication/BlobTokenAuthenticator.js).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import secrets
+import subprocess
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+# Audiences Azurite accepts for blob (VALID_BLOB_AUDIENCES), and the issuer prefix of Entra ID's v1 tokens.
+STORAGE_RESOURCES = ("https://storage.azure.com", "https://storage.azure.com/")
+ISSUER = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/"
+API_VERSION = "2019-08-01"
+TOKEN_LIFETIME_S = 3600
+
+
+class Tls:
+    """A throw-away CA and a server certificate for 127.0.0.1 signed by it (openssl), in `workdir`."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ca = self.dir / "ca.pem"
+        self.cert = self.dir / "server.pem"
+        self.key = self.dir / "server-key.pem"
+        ca_key = self.dir / "ca-key.pem"
+        csr = self.dir / "server.csr"
+        ext = self.dir / "server.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                       "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+        run = [
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", ca_key, "-out", self.ca, "-days", "2", "-subj", "/CN=snippets-mcp bench CA",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", self.key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+            ["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial",
+             "-out", self.cert, "-days", "2", "-extfile", ext],
+        ]
+        for argv in run:
+            subprocess.run([str(a) for a in argv], check=True, capture_output=True, timeout=30)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def storage_jwt(audience: str, now: float | None = None) -> tuple[str, int]:
+    """A JWT with the claims Azurite's basic OAuth check reads; returns it and its expiry (epoch seconds)."""
+    now = int(now if now is not None else time.time())
+    exp = now + TOKEN_LIFETIME_S
+    claims = {"aud": audience, "iss": ISSUER, "iat": now - 60, "nbf": now - 60, "exp": exp,
+              "oid": "00000000-0000-0000-0000-0000000000be", "sub": "bench", "ver": "1.0"}
+    head = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    return f"{head}.{body}.{_b64(secrets.token_bytes(32))}", exp
+
+
+class TokenEndpoint:
+    """App Service managed identity endpoint on 127.0.0.1 (a thread of the harness). Counts what it served."""
+
+    def __init__(self) -> None:
+        self.secret = secrets.token_urlsafe(24)
+        self.issued = 0
+        self.refused: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args) -> None:  # quiet: the harness logs its own summary
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                status, body = outer.answer(self.path, self.headers.get("X-IDENTITY-HEADER"))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, name="token-endpoint", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/msi/token"
+
+    def env(self) -> dict[str, str]:
+        return {"IDENTITY_ENDPOINT": self.url, "IDENTITY_HEADER": self.secret}
+
+    def answer(self, path: str, secret: str | None) -> tuple[int, dict]:
+        """The endpoint's whole behaviour: (status, JSON body) for one request."""
+        url = urllib.parse.urlsplit(path)
+        q = urllib.parse.parse_qs(url.query)
+        resource = (q.get("resource") or [""])[0]
+        if url.path != "/msi/token":
+            return self._refuse(404, f"unknown path {url.path}")
+        if secret is None or not hmac.compare_digest(secret.encode(), self.secret.encode()):
+            return self._refuse(401, "missing or wrong X-IDENTITY-HEADER")
+        if (q.get("api-version") or [""])[0] != API_VERSION:
+            return self._refuse(400, f"api-version must be {API_VERSION}, got {q.get('api-version')}")
+        if resource not in STORAGE_RESOURCES:
+            return self._refuse(400, f"resource must be Azure Storage, got {resource!r}")
+        token, exp = storage_jwt(resource.rstrip("/"))
+        self.issued += 1
+        return 200, {"access_token": token, "expires_on": str(exp), "resource": resource, "token_type": "Bearer"}
+
+    def token(self) -> str:
+        """A token as the endpoint would issue it, for the raw blob limit (wrk sends it as is)."""
+        return storage_jwt(STORAGE_RESOURCES[0])[0]
+
+    def _refuse(self, status: int, why: str) -> tuple[int, dict]:
+        self.refused.append(why)
+        return status, {"error": "invalid_request", "error_description": why}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

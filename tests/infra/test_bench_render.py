@@ -1,0 +1,220 @@
+"""Offline checks of the benchmark's renderer and token endpoint (bench/harness/render.py, credentials.py).
+
+Renderer, on a small synthetic results file: a goal passes only when it passes in every repetition (a median
+that passes is not enough), counters add up over repetitions, and the README headline is rewritten between
+its markers and nowhere else. Token endpoint, on loopback: the App Service managed identity protocol, and a
+refusal (with nothing issued) for a missing or wrong secret, api-version or resource.
+Standard library only: charts are skipped, so matplotlib need not be installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+RENDER = Path(__file__).resolve().parents[2] / "bench" / "harness" / "render.py"
+
+
+@pytest.fixture(scope="module")
+def render():
+    spec = importlib.util.spec_from_file_location("bench_render", RENDER)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _point(c, rps, p50, p99, cpu, errors=0):
+    return {"concurrency": c, "ok_rps": rps, "rps": rps, "p50_us": p50, "p95_us": p99, "p99_us": p99,
+            "cpu_us_per_req": cpu, "errors": errors, "bad": errors, "requests": int(rps * 5)}
+
+
+def _server(rps, p99, cpu, save_cpu, get_cpu, p50_storage, idle_kib=9000):
+    series = lambda cpu_, p50: [_point(c, rps, p50, p99, cpu_) for c in (1, 16)]  # noqa: E731
+    return {"idle_rss_kib": idle_kib, "peak_rss_kib": idle_kib * 2, "hello": series(cpu, 1000),
+            "save": series(save_cpu, p50_storage), "get": series(get_cpu, p50_storage),
+            "save_key": [_point(16, 90, p50_storage, p99, save_cpu)],
+            "get_key": [_point(16, 90, p50_storage, p99, get_cpu)]}
+
+
+def _rep(i, rust_save_cpu=150.0):
+    raw = lambda p50: [_point(c, 100, p50, 2 * p50, None) for c in (1, 16)]  # noqa: E731
+    return {
+        "rep": i, "loadavg_start": 0.5 + i, "loadavg_end": 0.75 + i,
+        "cold_start": {s: {"runs_ms": [v], "median_ms": v, "min_ms": v, "max_ms": v}
+                       for s, v in (("rust", 12.0), ("python", 1200.0), ("ts", 550.0))},
+        "load": {"rust": _server(20000, 2000, 40.0, rust_save_cpu, 120.0, 100_000),
+                 "python": _server(1500, 50000, 900.0, 7000.0, 7000.0, 200_000, idle_kib=95000),
+                 "ts": _server(900, 50000, 1000.0, 3000.0, 3000.0, 150_000, idle_kib=90000)},
+        "limits": {"echo": {"idle_rss_kib": 3000, "peak_rss_kib": 3500,
+                            "hello": [_point(c, 40000 + 1000 * i, 500, 900, 25.0) for c in (1, 16)]},
+                   "blob": {"put": raw(95_000), "get": raw(95_000), "put_sas": raw(95_000),
+                            "get_sas": raw(95_000)}},
+        "sse": {"rust": {"opened": 1000, "target": 1000, "open_seconds": 1.0, "errors": {}, "base_rss_kib": 9000,
+                         "rss_kib": 17000, "per_session_kib": 8.0}},
+    }
+
+
+def _results(reps):
+    return {
+        "mode": "quick", "config": {"duration": 2, "warmup": 1, "cold_runs": 3, "sse_sessions": 1000,
+                                    "concurrency": [1, 16], "key_concurrency": [16]},
+        "concurrency": [1, 16], "command": "bench/run.sh --quick", "started_utc": "2026-01-01T00:00:00+00:00",
+        "finished_utc": "2026-01-01T00:08:00+00:00", "cpus": {"server": "0", "load": "1", "azurite": "1"},
+        "nofile_limit": 65536, "git": {"commit": "abc1234"}, "rust_binary": {"bytes": 10_000_000},
+        "machine": {"nproc": 2, "cpu_model": "test CPU", "mem_total_gib": 8, "kernel": "6", "os": "test",
+                    "versions": {"wrk": "4"}},
+        "package": {}, "failures": [], "reps": reps,
+    }
+
+
+SAVE_CPU = "save_snippet server CPU per call"
+
+
+def _row(render, res, prefix):
+    return next(r for r in render.goals(res) if r[0].startswith(prefix))
+
+
+def test_a_goal_passes_when_every_repetition_passes(render):
+    res = _results([_rep(1), _rep(2), _rep(3)])
+    name, measured, result = _row(render, res, SAVE_CPU)
+    assert result == "**PASS**"
+    assert "3/3 reps pass" in measured
+
+
+def test_one_failing_repetition_is_a_miss_even_when_the_median_passes(render):
+    res = _results([_rep(1, 150.0), _rep(2, 400.0), _rep(3, 150.0)])
+    _, measured, result = _row(render, res, SAVE_CPU)
+    assert result == "**MISS**"
+    assert measured.startswith("150 [150-400] us"), measured
+    assert "2/3 reps pass" in measured
+
+
+def test_a_repetition_without_the_measurement_does_not_pass(render):
+    missing = _rep(3)
+    del missing["load"]["rust"]["save"]
+    _, measured, result = _row(render, _results([_rep(1), _rep(2), missing]), SAVE_CPU)
+    assert result == "**MISS**"
+    assert "2/3 reps pass" in measured
+
+
+def test_ratios_are_taken_per_repetition(render):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    reps[1]["limits"]["echo"]["hello"][1]["cpu_us_per_req"] = 10.0  # rust 40 / echo 10 = 4x in rep 2 only
+    _, measured, result = _row(render, _results(reps), "hello_mcp server CPU per request")
+    assert result == "**MISS**"
+    assert "[1.60-4.00]x" in measured, measured
+
+
+def test_errors_add_up_over_repetitions_and_the_doc_reports_noise(render, tmp_path):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    reps[2]["load"]["rust"]["get"][1]["errors"] = 7
+    res = _results(reps)
+    view = render.median_run(res)
+    assert render.point(view["load"]["rust"]["get"], 16)["errors"] == 7
+    doc = tmp_path / "benchmarks.md"
+    render.render(res, doc, tmp_path / "benchmarks", with_charts=False)
+    text = doc.read_text()
+    assert "rep 1: 1.50 -> 1.75" in text and "rep 3: 3.50 -> 3.75" in text
+    assert "42,000 [41,000-43,000] req/s" in text  # the echo limit's spread
+    assert "QUICK RUN" in text
+    assert not (tmp_path / "benchmarks").exists()  # no charts asked for, none written
+
+
+def test_readme_block_is_rewritten_between_the_markers_only(render, tmp_path):
+    res = _results([_rep(1), _rep(2), _rep(3)])
+    before, after = "# Title\n\n## Benchmarks\n\nintro line\n", "\n\n## Next section\n\ntext\n"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{before}{render.README_BEGIN}\nstale figures\n{render.README_END}{after}")
+    render.write_readme(res, readme)
+    once = readme.read_text()
+    assert once.startswith(before + render.README_BEGIN + "\n") and once.endswith(render.README_END + after)
+    assert "stale figures" not in once
+    assert "Medians of 3 interleaved repetitions" in once and "| `hello_mcp` at concurrency 16 |" in once
+    render.write_readme(res, readme)
+    assert readme.read_text() == once  # idempotent: a second render changes nothing
+
+
+@pytest.mark.parametrize("text", ["no markers at all\n", "<!-- bench:end -->\n<!-- bench:begin -->\n",
+                                  "<!-- bench:begin -->\n<!-- bench:begin -->\n<!-- bench:end -->\n"])
+def test_readme_without_exactly_one_marker_pair_is_refused(render, text):
+    with pytest.raises(ValueError, match="expected one"):
+        render.rewrite_between(text, "block")
+
+
+def test_a_results_file_from_before_repetitions_renders_as_one(render):
+    single = {k: v for k, v in _results([]).items() if k != "reps"}
+    single.update(copy.deepcopy({k: _rep(1)[k] for k in ("cold_start", "load", "sse", "limits")}))
+    _, measured, result = _row(render, single, SAVE_CPU)
+    assert result == "**PASS**" and "1/1 reps pass" in measured
+
+
+# ------------------------------------------------------------------ the managed identity endpoint (credentials.py)
+
+
+@pytest.fixture()
+def tokens():
+    spec = importlib.util.spec_from_file_location("bench_credentials", RENDER.parent / "credentials.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    endpoint = mod.TokenEndpoint()
+    yield mod, endpoint
+    endpoint.close()
+
+
+def _get(endpoint, query, secret):
+    import http.client
+
+    c = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=5)
+    try:
+        c.request("GET", f"/msi/token?{query}", headers={} if secret is None else {"X-IDENTITY-HEADER": secret})
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
+
+
+def test_token_endpoint_speaks_the_app_service_protocol(tokens):
+    mod, endpoint = tokens
+    status, body = _get(endpoint, "resource=https://storage.azure.com&api-version=2019-08-01", endpoint.secret)
+    assert status == 200 and body["token_type"] == "Bearer" and body["resource"] == "https://storage.azure.com"
+    assert isinstance(body["expires_on"], str) and int(body["expires_on"]) > time.time() + 3000
+    payload = body["access_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == "https://storage.azure.com" and claims["iss"].startswith("https://sts.windows.net/")
+    assert claims["nbf"] <= time.time() <= claims["exp"] and "iat" in claims  # what Azurite's basic check reads
+    assert endpoint.issued == 1
+
+
+@pytest.mark.parametrize("query,secret,code", [
+    ("resource=https://storage.azure.com&api-version=2019-08-01", None, 401),
+    ("resource=https://storage.azure.com&api-version=2019-08-01", "wrong", 401),
+    ("resource=https://storage.azure.com&api-version=2017-09-01", "SECRET", 400),
+    ("resource=https://vault.azure.net&api-version=2019-08-01", "SECRET", 400),
+])
+def test_token_endpoint_refuses_bad_requests_and_issues_nothing(tokens, query, secret, code):
+    _, endpoint = tokens
+    status, body = _get(endpoint, query, endpoint.secret if secret == "SECRET" else secret)
+    assert status == code and "access_token" not in body
+    assert endpoint.issued == 0 and len(endpoint.refused) == 1
+
+
+def test_an_error_in_any_repetition_misses_the_no_errors_goal(render):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    assert _row(render, _results(reps), "no errors")[2] == "**PASS**"
+    reps[1]["limits"]["blob"]["get_sas"][1]["errors"] = 3  # the second table's raw GET, one repetition
+    _, measured, result = _row(render, _results(reps), "no errors")
+    assert result == "**MISS**" and "2/3 reps pass" in measured
+
+
+def test_the_repository_readme_has_one_bench_block(render):
+    readme = (RENDER.parents[2] / "README.md").read_text()
+    rewritten = render.rewrite_between(readme, "BLOCK")  # raises unless exactly one marker pair, in order
+    head = readme.split(render.README_BEGIN)[0]
+    assert rewritten.startswith(head) and "BLOCK" in rewritten
+    assert head[head.rfind("\n## "):].startswith("\n## Benchmarks")  # the block sits in the Benchmarks section
