@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
@@ -14,7 +14,6 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{SessionAuth, require_session};
 use crate::config::Config;
 use crate::tools::SnippetTools;
-use crate::transport::direct::DirectTools;
 use crate::transport::host_guard::{AllowedHosts, host_guard};
 use crate::transport::origin_guard::{AllowedOrigins, origin_guard};
 use crate::transport::sse_relay::Relay;
@@ -44,13 +43,9 @@ pub fn router(state: AppState) -> Router {
     } = state;
     let sessions = sse::SseSessions::new(tools.clone(), stop, relay);
     let limit = config.max_body_bytes;
-    let post_state = streamable::PostState {
-        direct: Arc::new(DirectTools::new(tools.clone())),
-        max_body_bytes: limit,
-    };
     let streamable = Router::new()
-        .route_service("/mcp", streamable::service(tools, limit))
-        .route_layer(middleware::from_fn_with_state(post_state, streamable::post));
+        .route("/mcp", any(streamable::endpoint))
+        .with_state(streamable::Endpoint::new(tools, limit));
     let mut mcp = Router::new()
         .route("/sse", get(sse::open_stream))
         .route("/message", post(sse::post_message))

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -34,22 +33,39 @@ pub fn service(tools: SnippetTools, max_body_bytes: usize) -> Service {
     )
 }
 
-/// What the `/mcp` POST middleware needs: the direct path and the body limit.
+/// The `/mcp` endpoint: the direct path for stateless tool requests, rmcp for everything else.
+/// A handler rather than a layer over rmcp's service, so a direct answer never clones that service
+/// (its clone copies a cancellation token, which takes a lock).
 #[derive(Clone)]
-pub struct PostState {
-    pub direct: Arc<DirectTools>,
-    pub max_body_bytes: usize,
+pub struct Endpoint {
+    direct: Arc<DirectTools>,
+    rmcp: Service,
+    max_body_bytes: usize,
 }
 
-/// Middleware for `/mcp`: reads the body once; answers stateless tool requests directly; hands
-/// everything else (bytes unchanged) to rmcp, and turns rmcp's 415 for an undeserialisable body
-/// into the JSON-RPC 400 clients expect.
-pub async fn post(State(state): State<PostState>, request: Request, next: Next) -> Response {
+impl Endpoint {
+    pub fn new(tools: SnippetTools, max_body_bytes: usize) -> Self {
+        Endpoint {
+            direct: Arc::new(DirectTools::new(tools.clone())),
+            rmcp: service(tools, max_body_bytes),
+            max_body_bytes,
+        }
+    }
+
+    async fn to_rmcp(&self, request: Request) -> Response {
+        self.rmcp.handle(request).await.map(Body::new)
+    }
+}
+
+/// Every method on `/mcp`. A POST body is read once: stateless tool requests are answered
+/// directly; everything else goes to rmcp with the bytes unchanged, and rmcp's 415 for an
+/// undeserialisable body becomes the JSON-RPC 400 clients expect.
+pub async fn endpoint(State(endpoint): State<Endpoint>, request: Request) -> Response {
     if request.method() != Method::POST {
-        return next.run(request).await;
+        return endpoint.to_rmcp(request).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+    let bytes: Bytes = match axum::body::to_bytes(body, endpoint.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
     };
@@ -58,14 +74,14 @@ pub async fn post(State(state): State<PostState>, request: Request, next: Next) 
         None => jsonrpc::parse(&bytes),
     };
     let parts = match message {
-        Ok(message) => match state.direct.answer(parts, message).await {
+        Ok(message) => match endpoint.direct.answer(parts, message).await {
             Ok(response) => return response,
             Err((parts, _message)) => parts,
         },
         Err(_) => parts,
     };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+    let response = endpoint
+        .to_rmcp(Request::from_parts(parts, Body::from(bytes.clone())))
         .await;
     if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
         && let Err(rejected) = jsonrpc::parse(&bytes)
