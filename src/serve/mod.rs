@@ -7,6 +7,15 @@
 //! separately, so hyper's read buffer grows from 8 to 16 KiB. Here the router is built once and shared,
 //! and connections are HTTP/1.1 only: the Functions host, APIM and every MCP client speak HTTP/1.1 to
 //! the handler, and `axum::serve` without axum's `http2` feature offered nothing else either.
+//! A long-lived response (an SSE stream) leaves hyper altogether once its head is out (`handover`).
+//!
+//! - `handover`: how a handler detaches its response body from hyper's connection;
+//! - `chunked`: writes a detached body on the bare socket.
+
+mod chunked;
+mod handover;
+
+pub use handover::Handover;
 
 use std::future::Future;
 use std::io;
@@ -14,12 +23,15 @@ use std::pin::pin;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::Version;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_service::Service;
 
 /// Pause after an accept error that is not about one connection (e.g. out of file descriptors),
 /// so the loop does not spin while the process is at its limit.
@@ -48,22 +60,40 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
     connections.wait().await;
 }
 
-/// One connection: requests in order, until the client closes it or shutdown ends it between requests.
+/// One connection: requests in order, until the client closes it, shutdown ends it between requests,
+/// or a handler detaches its response body (then the body is written here, without hyper).
 async fn serve_connection(stream: TcpStream, app: Router, closing: CancellationToken) {
-    let service = TowerToHyperService::new(app);
-    let mut connection =
-        pin!(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+    let handover = Handover::new();
+    let io = TokioIo::new(handover::HandoverIo::new(stream, handover.clone()));
+    let offer = handover.clone();
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        // The detached body is written chunked, which only HTTP/1.1 clients accept.
+        if request.version() == Version::HTTP_11 {
+            request.extensions_mut().insert(offer.clone());
+        }
+        app.clone().call(request)
+    });
+    // Boxed so that dropping it at a handover frees hyper's state while the body is still written.
+    let mut connection = Box::pin(http1::Builder::new().serve_connection(io, service));
     let result = tokio::select! {
-        result = connection.as_mut() => result,
+        result = connection.as_mut() => Some(result),
+        () = handover.detached() => None,
         () = closing.cancelled() => {
             // Lets the exchange in progress finish (an SSE stream ends when the server's stop
             // token is cancelled), then closes instead of waiting for another request.
             connection.as_mut().graceful_shutdown();
-            connection.await
+            tokio::select! {
+                result = connection.as_mut() => Some(result),
+                () = handover.detached() => None,
+            }
         }
     };
-    if let Err(e) = result {
+    drop(connection);
+    if let Some(Err(e)) = result {
         tracing::trace!(error = %e, "connection ended with an error");
+    }
+    if let Some((stream, body)) = handover.take() {
+        chunked::write_body(stream, body).await;
     }
 }
 
