@@ -35,30 +35,42 @@ pub(super) async fn write_body(mut stream: TcpStream, body: Body) {
             () = client_closed(&stream) => return,
         }
     }
-    let _ = bounded(stream.write_all(b"0\r\n\r\n")).await;
-    let _ = bounded(stream.shutdown()).await;
+    if write_all(&mut stream, b"0\r\n\r\n").await.is_ok() {
+        let _ = tokio::time::timeout(WRITE_DEADLINE, stream.shutdown()).await;
+    }
 }
 
 async fn write_chunk(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<()> {
+    // One buffer per event, so a small event is one write; it lives only while it is written.
     let mut frame = Vec::with_capacity(bytes.len() + 12);
     frame.extend_from_slice(format!("{:X}\r\n", bytes.len()).as_bytes());
     frame.extend_from_slice(bytes);
     frame.extend_from_slice(b"\r\n");
-    bounded(stream.write_all(&frame)).await
+    write_all(stream, &frame).await
 }
 
-async fn bounded(write: impl Future<Output = io::Result<()>>) -> io::Result<()> {
-    match tokio::time::timeout(WRITE_DEADLINE, write).await {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "client took no bytes within the write deadline",
-        )),
+/// Writes all of `bytes`, failing when the client takes none of them for `WRITE_DEADLINE`; a large
+/// event to a slow but live client is not cut, however long it takes in total.
+async fn write_all(stream: &mut TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let written = tokio::time::timeout(WRITE_DEADLINE, stream.write(bytes))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client took no bytes within the write deadline",
+                )
+            })??;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[written..];
     }
+    Ok(())
 }
 
 /// Resolves when the client has closed the connection (end of file or an error). Bytes a client sends
-/// on a streaming connection have no meaning here and are discarded, as hyper does mid-response.
+/// on a streaming connection have no meaning here (no second request is served on it) and are discarded.
 async fn client_closed(stream: &TcpStream) {
     let mut discard = [0u8; 64];
     loop {
