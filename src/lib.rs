@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod serve;
 pub mod shutdown;
 pub mod snippets;
 pub mod storage;

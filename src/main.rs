@@ -11,7 +11,7 @@ use snippets_mcp::snippets::{BlobStore, NamespaceMode};
 use snippets_mcp::storage::container_client;
 use snippets_mcp::tools::SnippetTools;
 use snippets_mcp::transport::sse_relay::Relay;
-use snippets_mcp::{http, shutdown, telemetry};
+use snippets_mcp::{http, serve, shutdown, telemetry};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -87,10 +87,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     tracing::info!(port, "listening on http://127.0.0.1:{port}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown::on_signal(inflight, stop))
-        .await
-        .context("server error")?;
+    serve::serve(listener, app, shutdown::on_signal(inflight, stop)).await;
     if let Some(relay) = relay {
         relay.close().await;
     }

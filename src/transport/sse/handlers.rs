@@ -17,14 +17,18 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::KEEP_ALIVE;
 use super::registry::{Lookup, SseSessions};
+use crate::serve::Handover;
 use crate::transport::jsonrpc;
 use crate::transport::sse_relay::RelayError;
 
 /// `GET /sse`: the `endpoint` event carries a relative reference, which resolves to `/message`
 /// when called directly and to `/mcp/message` behind APIM's `/mcp` prefix.
+/// Under the server's own accept loop the stream leaves hyper once its head is sent (see
+/// `serve::Handover`): an idle stream then costs a few hundred bytes instead of hyper's 16 KiB buffers.
 pub async fn open_stream(
     State(sessions): State<SseSessions>,
     claims: Option<Extension<Claims>>,
+    handover: Option<Extension<Handover>>,
 ) -> Response {
     let owner = claims.map(|Extension(c)| c.sub);
     // The session's tools are bound to the opener's namespace now: every later call on the
@@ -47,9 +51,13 @@ pub async fn open_stream(
         .chain(messages)
         .map(Ok::<_, Infallible>)
         .take_until(stop);
-    Sse::new(events)
+    let response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
+        .into_response();
+    match handover {
+        Some(Extension(handover)) => handover.detach_body(response),
+        None => response,
+    }
 }
 
 fn message_event(message: &ServerJsonRpcMessage) -> Event {
