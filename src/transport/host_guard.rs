@@ -3,10 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 
 #[derive(Clone)]
 pub struct AllowedHosts(Arc<Vec<String>>);
@@ -35,22 +32,14 @@ fn strip_port(authority: &str) -> &str {
     }
 }
 
-pub async fn host_guard(
-    State(allowed): State<AllowedHosts>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
-    match host {
-        Some(h) if allowed.allows(h) => next.run(request).await,
-        _ => (
-            StatusCode::FORBIDDEN,
-            "Host not allowed (set MCP_ALLOWED_HOSTS)",
-        )
-            .into_response(),
+impl AllowedHosts {
+    /// The request's `Host` must be one of the allowed hosts; the refusal (answered with 403) names the setting to change.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        match host {
+            Some(h) if self.allows(h) => Ok(()),
+            _ => Err("Host not allowed (set MCP_ALLOWED_HOSTS)"),
+        }
     }
 }
 

@@ -6,10 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 
 /// Allowed origins in ASCII serialisation (`scheme://host[:port]`, default port omitted).
 #[derive(Clone, Debug)]
@@ -54,28 +51,23 @@ fn same_origin(origin: &str, host: Option<&header::HeaderValue>) -> bool {
         .any(|scheme| normalise(&format!("{scheme}://{host}")).as_deref() == Some(origin.as_str()))
 }
 
-pub async fn origin_guard(
-    State(allowed): State<AllowedOrigins>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut origins = request.headers().get_all(header::ORIGIN).iter();
-    let verdict = match (origins.next(), origins.next()) {
-        (None, _) => true,
-        (Some(one), None) => one.to_str().is_ok_and(|o| {
-            allowed.allows(o) || same_origin(o, request.headers().get(header::HOST))
-        }),
-        // Two Origin headers are never sent by a browser; refuse rather than pick one.
-        (Some(_), Some(_)) => false,
-    };
-    if verdict {
-        next.run(request).await
-    } else {
-        (
-            StatusCode::FORBIDDEN,
-            "Origin not allowed (set MCP_ALLOWED_ORIGINS)",
-        )
-            .into_response()
+impl AllowedOrigins {
+    /// No `Origin`, or one allowed or same-origin `Origin`; the refusal (answered with 403) names the setting.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let mut origins = headers.get_all(header::ORIGIN).iter();
+        let allowed = match (origins.next(), origins.next()) {
+            (None, _) => true,
+            (Some(one), None) => one
+                .to_str()
+                .is_ok_and(|o| self.allows(o) || same_origin(o, headers.get(header::HOST))),
+            // Two Origin headers are never sent by a browser; refuse rather than pick one.
+            (Some(_), Some(_)) => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err("Origin not allowed (set MCP_ALLOWED_ORIGINS)")
+        }
     }
 }
 

@@ -35,8 +35,7 @@ pub fn service(tools: SnippetTools, max_body_bytes: usize) -> Service {
 
 /// The `/mcp` endpoint: the direct path for stateless tool requests, rmcp for everything else.
 /// A handler rather than a layer over rmcp's service, so a direct answer never clones that service
-/// (its clone copies a cancellation token, which takes a lock).
-#[derive(Clone)]
+/// (its clone copies a cancellation token, which takes a lock); the router holds it in an `Arc`.
 pub struct Endpoint {
     direct: Arc<DirectTools>,
     rmcp: Service,
@@ -60,7 +59,7 @@ impl Endpoint {
 /// Every method on `/mcp`. A POST body is read once: stateless tool requests are answered
 /// directly; everything else goes to rmcp with the bytes unchanged, and rmcp's 415 for an
 /// undeserialisable body becomes the JSON-RPC 400 clients expect.
-pub async fn endpoint(State(endpoint): State<Endpoint>, request: Request) -> Response {
+pub async fn endpoint(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
     if request.method() != Method::POST {
         return endpoint.to_rmcp(request).await;
     }
