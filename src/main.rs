@@ -15,6 +15,13 @@ use snippets_mcp::{http, serve, shutdown, telemetry};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// mimalloc instead of the system allocator: a storage call makes a few hundred small allocations
+/// (the SDK's headers, URLs and pipeline futures), and glibc's malloc and free were a quarter of
+/// its instructions in the profile; mimalloc cuts a call's instructions by about a fifth. Built
+/// without transparent huge pages (`no_thp`): with them its arenas added ~8 MB to the idle RSS.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match Config::from_process() {
