@@ -204,8 +204,11 @@ async fn assert_same_answers(stack: &Stack) {
     for version in [Some("2025-06-18"), Some("2025-11-25"), None] {
         for (what, setup, request) in cases() {
             let mut replies = Vec::new();
-            for accept in [RMCP_ACCEPT, DIRECT_ACCEPT] {
-                for s in &setup {
+            // A delete uses up what its set-up saved, so that runs before each path; any other set-up
+            // runs once (saving again would move `lastModified`, which listings show, by a second).
+            let consumes = request["params"]["name"] == "delete_snippet";
+            for (i, accept) in [RMCP_ACCEPT, DIRECT_ACCEPT].into_iter().enumerate() {
+                for s in setup.iter().filter(|_| i == 0 || consumes) {
                     let r = post(stack, accept, version, s).await;
                     assert_eq!(r.status, StatusCode::OK, "{what}: setup {s}: {r:?}");
                 }
