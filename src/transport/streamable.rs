@@ -72,20 +72,22 @@ pub async fn endpoint(State(endpoint): State<Arc<Endpoint>>, request: Request) -
         Some(message) => Ok(message),
         None => jsonrpc::parse(&bytes),
     };
-    let parts = match message {
+    // The body is parsed once: a body that is no JSON-RPC message keeps its rejection for the
+    // case rmcp refuses it as undeserialisable (its 415).
+    let (parts, rejected) = match message {
         Ok(message) => match endpoint.direct.answer(parts, message).await {
             Ok(response) => return response,
-            Err((parts, _message)) => parts,
+            Err((parts, _message)) => (parts, None),
         },
-        Err(_) => parts,
+        Err(rejected) => (parts, Some(rejected)),
     };
     let response = endpoint
-        .to_rmcp(Request::from_parts(parts, Body::from(bytes.clone())))
+        .to_rmcp(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
-        && let Err(rejected) = jsonrpc::parse(&bytes)
-    {
-        return rejected.into_response();
+    match rejected {
+        Some(rejected) if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            rejected.into_response()
+        }
+        _ => response,
     }
-    response
 }
