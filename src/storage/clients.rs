@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential;
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 use azure_storage_queue::{
@@ -13,6 +13,7 @@ use azure_storage_queue::{
 use url::Url;
 
 use super::sas::{AccountSas, SasPolicy, SasSource};
+use super::transport::HyperTransport;
 use super::{STORAGE_API_VERSION, StorageAuth, StorageConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum ClientError {
         "no queue endpoint is configured (QueueEndpoint= or AzureWebJobsStorage__queueServiceUri)"
     )]
     NoQueueEndpoint,
+    #[error(transparent)]
+    Transport(#[from] super::transport::TransportError),
     #[error("could not create the storage client for {url}: {reason}")]
     Client { url: String, reason: String },
 }
@@ -82,8 +85,10 @@ fn client_error(url: &Url, e: azure_core::Error) -> ClientError {
 type Authorisation = (ClientOptions, Option<Arc<dyn TokenCredential>>);
 
 fn authorisation(config: &StorageConfig) -> Result<Authorisation, ClientError> {
+    let transport = HyperTransport::new(config.budget)?;
     let mut options = ClientOptions {
         retry: retry_within(config.budget),
+        transport: Some(Transport::new(Arc::new(transport))),
         ..Default::default()
     };
     let credential: Option<Arc<dyn TokenCredential>> = match &config.auth {

@@ -6,6 +6,7 @@ mod connection_string;
 mod identity;
 mod sas;
 mod secret;
+mod transport;
 
 pub use clients::{ClientError, container_client, queue_client, queue_service_client};
 pub use sas::AccountSas;

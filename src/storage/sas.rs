@@ -89,13 +89,47 @@ fn format_time(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).expect("UTC timestamps always format")
 }
 
-/// A minted token's expiry and query pairs.
-type Minted = (OffsetDateTime, Vec<(&'static str, String)>);
+/// A SAS as it goes on the wire: the query string, percent-encoded once, and its parameter names.
+#[derive(Debug, PartialEq)]
+pub struct SasQuery {
+    encoded: String,
+    names: Vec<String>,
+}
+
+impl SasQuery {
+    fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Self {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+            .finish();
+        let names = pairs.iter().map(|(k, _)| k.as_ref().to_owned()).collect();
+        SasQuery { encoded, names }
+    }
+
+    /// `existing` (a request's query) with this SAS appended, after dropping any parameter of the
+    /// same name (a retried request already carries the previous one). The other parameters are
+    /// kept byte for byte, in order.
+    fn applied_to(&self, existing: Option<&str>) -> String {
+        let mut query =
+            String::with_capacity(existing.map_or(0, str::len) + self.encoded.len() + 1);
+        for pair in existing.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let name = pair.split('=').next().unwrap_or(pair);
+            if !self.names.iter().any(|n| n == name) {
+                query.push_str(pair);
+                query.push('&');
+            }
+        }
+        query.push_str(&self.encoded);
+        query
+    }
+}
+
+/// A minted token's expiry and its query.
+type Minted = (OffsetDateTime, Arc<SasQuery>);
 
 /// Where a request's SAS comes from.
 #[derive(Debug)]
 pub enum SasSource {
-    Fixed(Vec<(String, String)>),
+    Fixed(Arc<SasQuery>),
     Minted {
         sas: AccountSas,
         cached: Mutex<Option<Minted>>,
@@ -104,10 +138,10 @@ pub enum SasSource {
 
 impl SasSource {
     pub fn fixed(query: &str) -> Self {
-        let pairs = url::form_urlencoded::parse(query.as_bytes())
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-        SasSource::Fixed(pairs)
+        SasSource::Fixed(Arc::new(SasQuery::from_pairs(&pairs)))
     }
 
     pub fn minted(sas: AccountSas) -> Self {
@@ -117,9 +151,10 @@ impl SasSource {
         }
     }
 
-    fn current(&self) -> Vec<(String, String)> {
+    /// Minted tokens are made once an hour and shared by every request until renewal.
+    fn current(&self) -> Arc<SasQuery> {
         match self {
-            SasSource::Fixed(pairs) => pairs.clone(),
+            SasSource::Fixed(query) => query.clone(),
             SasSource::Minted { sas, cached } => {
                 let now = OffsetDateTime::now_utc();
                 let mut guard = cached.lock().unwrap_or_else(|p| p.into_inner());
@@ -127,13 +162,10 @@ impl SasSource {
                     .as_ref()
                     .is_some_and(|(expiry, _)| *expiry - RENEW_BEFORE > now);
                 if !fresh {
-                    *guard = Some((now + LIFETIME, sas.query_pairs(now)));
+                    let query = SasQuery::from_pairs(&sas.query_pairs(now));
+                    *guard = Some((now + LIFETIME, Arc::new(query)));
                 }
-                let (_, pairs) = guard.as_ref().expect("just filled");
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect()
+                guard.as_ref().expect("just filled").1.clone()
             }
         }
     }
@@ -161,15 +193,8 @@ impl Policy for SasPolicy {
     ) -> PolicyResult {
         let sas = self.source.current();
         let url = request.url_mut();
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| !sas.iter().any(|(s, _)| s == k))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        url.query_pairs_mut()
-            .clear()
-            .extend_pairs(kept)
-            .extend_pairs(sas);
+        let query = sas.applied_to(url.query());
+        url.set_query(Some(&query));
         next[0].send(ctx, request, &next[1..]).await
     }
 }
@@ -217,20 +242,47 @@ mod tests {
     const EXPECTED_SIG: &str = include_str!("testdata/account_sas_sig.txt");
 
     #[test]
-    fn fixed_sas_is_parsed_once() {
+    fn fixed_sas_is_parsed_once_and_encoded_once() {
         let s = SasSource::fixed("sv=2022-11-02&sig=a%2Bb%3D");
-        assert_eq!(
-            s.current(),
-            vec![
-                ("sv".into(), "2022-11-02".into()),
-                ("sig".into(), "a+b=".into())
-            ]
-        );
+        let query = s.current();
+        assert_eq!(query.encoded, "sv=2022-11-02&sig=a%2Bb%3D");
+        assert_eq!(query.names, vec!["sv", "sig"]);
+        assert!(Arc::ptr_eq(&query, &s.current()));
     }
 
     #[test]
     fn minted_sas_is_cached_until_renewal() {
         let s = SasSource::minted(sas());
-        assert_eq!(s.current(), s.current());
+        let first = s.current();
+        assert!(Arc::ptr_eq(&first, &s.current()));
+        assert!(first.encoded.contains("&sig="), "{}", first.encoded);
+    }
+
+    fn query() -> SasQuery {
+        SasQuery::from_pairs(&[("sv", "2022-11-02"), ("sig", "a+b=")])
+    }
+
+    #[test]
+    fn sas_goes_after_the_request_parameters_which_are_kept_as_they_are() {
+        let q = query();
+        assert_eq!(q.applied_to(None), "sv=2022-11-02&sig=a%2Bb%3D");
+        assert_eq!(q.applied_to(Some("")), "sv=2022-11-02&sig=a%2Bb%3D");
+        assert_eq!(
+            q.applied_to(Some("restype=container&comp=list&prefix=a%20b&marker=")),
+            "restype=container&comp=list&prefix=a%20b&marker=&sv=2022-11-02&sig=a%2Bb%3D"
+        );
+    }
+
+    #[test]
+    fn a_retried_request_carries_one_sas_not_two() {
+        let q = query();
+        let once = q.applied_to(Some("comp=list"));
+        let twice = q.applied_to(Some(&once));
+        assert_eq!(twice, once);
+        // A parameter that only starts like a SAS name is the request's own.
+        assert_eq!(
+            q.applied_to(Some("svc=1&sig=old&signature=x")),
+            "svc=1&signature=x&sv=2022-11-02&sig=a%2Bb%3D"
+        );
     }
 }

@@ -199,8 +199,10 @@ fn content_type_is_json(headers: &HeaderMap) -> bool {
 /// rmcp's JSON response mode: status 200 and `Content-Type: application/json`, results and
 /// JSON-RPC errors alike.
 fn json_response(reply: &ServerJsonRpcMessage) -> Response {
-    match serde_json::to_vec(reply) {
-        Ok(body) => {
+    // serde_json starts at 128 bytes and doubles; a snippet reply is a KiB or more.
+    let mut body = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut body, reply) {
+        Ok(()) => {
             let mut response = Response::new(Body::from(Bytes::from(body)));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,

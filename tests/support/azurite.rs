@@ -19,6 +19,21 @@ pub struct Azurite {
 
 impl Azurite {
     pub fn start() -> Azurite {
+        Self::spawn(&[], "http")
+    }
+
+    /// Azurite over HTTPS with this certificate and key (PEM files).
+    pub fn start_https(cert: &std::path::Path, key: &std::path::Path) -> Azurite {
+        let args = [
+            "--cert".to_string(),
+            cert.display().to_string(),
+            "--key".to_string(),
+            key.display().to_string(),
+        ];
+        Self::spawn(&args, "https")
+    }
+
+    fn spawn(extra: &[String], scheme: &'static str) -> Azurite {
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let script = repo.join("node_modules/azurite/dist/src/blob/main.js");
         assert!(
@@ -33,6 +48,7 @@ impl Azurite {
             .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
             .arg(&dir)
             .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -46,7 +62,7 @@ impl Azurite {
                 if !line.contains("successfully") {
                     continue;
                 }
-                if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+                if let Some(rest) = line.split(&format!("{scheme}://127.0.0.1:")).nth(1) {
                     let _ = tx.send(rest.trim().parse::<u16>().ok());
                 }
             }

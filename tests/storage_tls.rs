@@ -1,0 +1,124 @@
+//! Storage over HTTPS through the server's own transport: a certificate from a trusted CA is
+//! accepted, and one from an unknown CA or for another host name is refused before any request is
+//! sent, with the `storage unavailable:` error, and nothing is stored. Azurite serves HTTPS with
+//! certificates made here; the CA is trusted through `SSL_CERT_FILE`, as on a real machine.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use snippets_mcp::config::Config;
+use snippets_mcp::snippets::{BlobStore, Namespace, SnippetError, SnippetName};
+use snippets_mcp::storage::container_client;
+use support::azurite::Azurite;
+
+const ACCOUNT: &str = "devstoreaccount1";
+const KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    pem: String,
+}
+
+fn ca(name: &str) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: Issuer::new(params, key),
+    }
+}
+
+/// A server certificate for `names` signed by `ca`, written as PEM files into `dir`.
+fn server_cert(dir: &Path, stem: &str, ca: &Ca, names: Vec<SanType>) -> (PathBuf, PathBuf) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.subject_alt_names = names;
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let cert_path = dir.join(format!("{stem}.pem"));
+    let key_path = dir.join(format!("{stem}-key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+fn ip_127() -> SanType {
+    SanType::IpAddress("127.0.0.1".parse().unwrap())
+}
+
+fn store(host: &str, port: u16) -> BlobStore {
+    let conn = format!(
+        "DefaultEndpointsProtocol=https;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint=https://{host}:{port}/{ACCOUNT};"
+    );
+    let env: HashMap<String, String> = [("AzureWebJobsStorage".to_string(), conn)].into();
+    let config = Config::from_sources(&[], &env).expect("valid test configuration");
+    let storage = config.storage.as_ref().unwrap();
+    let container = container_client(storage, "snippets").expect("client builds");
+    BlobStore::new(container, config.max_body_bytes, Duration::from_secs(10))
+}
+
+/// The handshake fails, so the tool says what any unreachable storage gets.
+fn refused(result: Result<u64, SnippetError>) {
+    let message = result.expect_err("the TLS handshake must fail").to_string();
+    assert_eq!(message, "storage unavailable: cannot connect to storage");
+}
+
+/// One test: the trust store is process-wide (`SSL_CERT_FILE`), so it is set once, first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_checked_against_the_trusted_roots_and_the_host_name() {
+    let dir = std::env::temp_dir().join(format!("storage-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trusted = ca("snippets-mcp test CA");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &trusted.pem).unwrap();
+    // SAFETY: the only test in this binary, and no other thread reads the environment yet.
+    unsafe { std::env::set_var("SSL_CERT_FILE", &ca_file) };
+
+    let ns = Namespace::shared();
+    let name = SnippetName::parse("tls-check").unwrap();
+
+    // Trusted CA, certificate for 127.0.0.1: a save and a get round-trip.
+    let (cert, key) = server_cert(&dir, "good", &trusted, vec![ip_127()]);
+    let good = Azurite::start_https(&cert, &key);
+    let ok = store("127.0.0.1", good.port);
+    assert_eq!(ok.save(&ns, &name, "fn main() {}").await.unwrap(), 12);
+    assert_eq!(ok.get(&ns, &name).await.unwrap(), "fn main() {}");
+
+    // Trusted CA, certificate for another name only: refused, and nothing was stored.
+    let (cert, key) = server_cert(
+        &dir,
+        "other-host",
+        &trusted,
+        vec![SanType::DnsName("localhost".try_into().unwrap())],
+    );
+    let wrong_host = Azurite::start_https(&cert, &key);
+    refused(
+        store("127.0.0.1", wrong_host.port)
+            .save(&ns, &name, "x")
+            .await,
+    );
+    let by_its_name = store("localhost", wrong_host.port);
+    let listed = by_its_name.list(&ns, "", 10, None).await.unwrap();
+    assert!(listed.snippets.is_empty(), "{listed:?}");
+
+    // A certificate for 127.0.0.1 from a CA nobody trusts: refused.
+    let stranger = ca("unknown CA");
+    let (cert, key) = server_cert(&dir, "stranger", &stranger, vec![ip_127()]);
+    let untrusted = Azurite::start_https(&cert, &key);
+    refused(
+        store("127.0.0.1", untrusted.port)
+            .save(&ns, &name, "x")
+            .await,
+    );
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
