@@ -64,7 +64,27 @@ if [[ "$(cat "$BENCH/.venv/.bench-req" 2>/dev/null)" != "$REQ_SUM" ]]; then
 fi
 
 # --- Node: bench/node_modules (the TypeScript peer), root node_modules (Azurite) ------------------
-if [[ ! -f "$BENCH/node_modules/.package-lock.json" || "$BENCH/package-lock.json" -nt "$BENCH/node_modules/.package-lock.json" ]]; then
+# Whether node_modules holds every package of package-lock.json at its version (npm's hidden lock file
+# records what is installed). By content, not mtime: a fresh checkout's lock file is newer than any install.
+installed_per_lock() {
+  "$PY" - "$1" <<'PY'
+import json, sys
+from pathlib import Path
+d = Path(sys.argv[1])
+try:
+    want = json.loads((d / "package-lock.json").read_text())["packages"]
+    have = json.loads((d / "node_modules" / ".package-lock.json").read_text())["packages"]
+except (OSError, ValueError, KeyError):
+    sys.exit(1)
+missing = [k for k, v in want.items() if k and not v.get("optional")
+           and have.get(k, {}).get("version") != v.get("version")]
+sys.exit(1 if missing else 0)
+PY
+}
+if ! installed_per_lock "$BENCH"; then
+  # npm ci empties node_modules first: through a symlink that would wipe an install others share.
+  [[ -L "$BENCH/node_modules" ]] && die "bench/node_modules is a symlink ($(readlink "$BENCH/node_modules")) \
+and does not match bench/package-lock.json: run npm ci where it points"
   log "npm ci in bench/"
   (cd "$BENCH" && npm ci --no-audit --no-fund --silent) || die "npm ci in bench/ failed"
 fi
