@@ -6,7 +6,8 @@ connection string: the server mints an account SAS from it). For each call kind 
 zeroes the counters and switches collection on (`callgrind_control -z` / `-i on`), makes N calls on one
 keep-alive connection, dumps (`callgrind_control -d`) and switches collection off again, so a dump holds exactly
 those N calls. Instructions per call = the dump's `summary:` / N. Instruction counts are deterministic up to
-timer-driven and scheduling work (a run-to-run spread well under 1%), so one run per benchmark is enough.
+timer-driven and scheduling work (run to run within about 1%), so one run per benchmark is enough. They do
+depend on how many CPUs the server sees (tokio's worker count): compare runs with the same `--cpus`.
 
     bench/profile/instructions.py target/release/snippets-mcp                 # hello, save, get
     bench/profile/instructions.py BIN --call hello --calls 2000 --top 15       # + top functions
@@ -118,7 +119,12 @@ def top_functions(dump: Path, k: int, inclusive: bool) -> list[dict]:
     argv = ["callgrind_annotate", "--auto=no", "--threshold=100", f"--inclusive={'yes' if inclusive else 'no'}",
             str(dump)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
-    total = summary(dump)
+    return parse_annotate(out, summary(dump), k, inclusive)
+
+
+def parse_annotate(out: str, total: int, k: int, inclusive: bool) -> list[dict]:
+    """The first k rows of callgrind_annotate's per-function table, without cargo's source cache prefix and
+    the object file; for inclusive costs without the recursion levels (`name'2`) and cycle artefacts."""
     rows, started = [], False
     for line in out.splitlines():
         if "file:function" in line:
@@ -240,6 +246,7 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=0, help="also print the top K functions, inclusive and exclusive")
     ap.add_argument("--no-storage", action="store_true", help="no Azurite; readiness by a hello_mcp call (echo)")
     ap.add_argument("--out", type=Path, help="folder for the dumps and logs (default: a temporary one)")
+    ap.add_argument("--cpus", help="taskset CPU list for the server (tokio sizes its pool from it; default: all)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     a = ap.parse_args()
     if a.calls is not None and a.calls < 1:
@@ -249,7 +256,7 @@ def main() -> int:
         ap.error("--no-storage measures hello only")
     out = a.out or Path(tempfile.mkdtemp(prefix="instructions-"))
     res = profile(a.binary.resolve(), [(op, a.calls or DEFAULT_CALLS[op]) for op in ops], out,
-                  storage=not a.no_storage, top=a.top, name=a.binary.name)
+                  storage=not a.no_storage, top=a.top, cpus=a.cpus, name=a.binary.name)
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
@@ -260,7 +267,8 @@ def main() -> int:
             if kind in r:
                 print(f"  top {len(r[kind])} by {kind.split('_')[1]} cost:")
                 for f in r[kind]:
-                    print(f"    {f['instructions'] / r['calls']:>11,.0f}/call {f['share'] * 100:5.1f}%  {f['function']}")
+                    per_call = f["instructions"] / r["calls"]
+                    print(f"    {per_call:>11,.0f}/call {f['share'] * 100:5.1f}%  {f['function']}")
     return 0
 
 
