@@ -492,6 +492,7 @@ def storage_pairs(cfg: dict, logdir: Path) -> dict:
     """The storage-bound goal's own measurement: the Rust server (bearer tokens) and the raw blob operation on
     one Azurite, in alternating short windows at PAIR_CONC, so both sides of each ratio see the same Azurite at
     nearly the same moment."""
+    t0 = time.monotonic()
     az = Azurite(logdir)
     proc = None
     try:
@@ -512,6 +513,7 @@ def storage_pairs(cfg: dict, logdir: Path) -> dict:
 
             res[op] = _paired(raw_window, mcp_window, cfg["pairs"], label)
             log(f"rust: {label}, paired: median p50 ratio {res[op]['median_p50_ratio'] or 0:.3f}")
+        res["seconds"] = time.monotonic() - t0  # the phase's share of the run's time, set-up included
         return res
     finally:
         stop(proc)
@@ -523,11 +525,13 @@ def instruction_counts(logdir: Path) -> dict:
     pinned, as the baselines were measured: tokio sizes its pool from the CPUs it sees, which moves the counts
     by 1-3% (bench/README.md)."""
     binaries = {"rust": (RUST_BIN, True), "echo": (BENCH / "target" / "release" / "bench-echo", False)}
-    out = {}
+    out: dict = {}
+    t0 = time.monotonic()
     for name, (binary, storage) in binaries.items():
         r = callgrind.profile(binary, INSTR_CALLS[name], logdir / "callgrind", storage=storage, top=10, name=name)
         out[name] = r
         log("instructions: " + ", ".join(f"{name} {op} {v['per_call']:,.0f}/call" for op, v in r.items()))
+    out["seconds"] = time.monotonic() - t0
     return out
 
 

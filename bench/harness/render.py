@@ -752,7 +752,8 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
     cpus = res["cpus"]
     lines += ["## Method and fairness", "",
               f"- Repetitions: {len(reps)}, interleaved: each repetition measures every server in turn (Rust, "
-              "Python, TypeScript, then the raw blob and echo limits), so drift on the machine hits them alike. "
+              "Python, TypeScript, then the raw blob and echo limits, then the paired storage windows), so drift "
+              "on the machine hits them alike. "
               "Every server and limit gets a fresh in-memory Azurite in every repetition. Tables show medians over "
               "the repetitions ([min-max] where shown); goals are evaluated per repetition.",
               f"- One server process at a time, pinned to CPU {cpus['server']} (`taskset`); "
