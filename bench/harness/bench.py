@@ -66,8 +66,8 @@ MODES = {
 # The paired storage phase (`pairs`): K raw/MCP window pairs per operation at this concurrency, `pair_window`
 # seconds each, after one warm-up window of each side of `pair_warmup` seconds.
 PAIR_CONC = 16
-# Instruction counts under callgrind (`instructions`, once per run): calls per kind, as bench/profile documents.
-INSTR_CALLS = {"rust": [("hello", 2000), ("save", 400), ("get", 400)], "echo": [("hello", 2000)]}
+# Instruction counts under callgrind (`instructions`, once per run): calls per kind, bench/profile's defaults.
+INSTR_CALLS = {"rust": list(callgrind.DEFAULT_CALLS.items()), "echo": [("hello", callgrind.DEFAULT_CALLS["hello"])]}
 DEFAULT_REPS = 3
 # The binary under test is copied here at start, so a rebuild during the run cannot change it half-way.
 RUST_BIN = BENCH / "results" / "bin" / "snippets-mcp"
@@ -749,6 +749,8 @@ def main() -> int:
     a = ap.parse_args()
     if a.reps < 1:
         ap.error("--reps must be at least 1")
+    if a.instr_runs < 1:
+        ap.error("--instr-runs must be at least 1")
     CPUS = Cpus()
     TLS = Tls(Path(tempfile.mkdtemp(prefix="bench-tls-")))
     TOKENS = TokenEndpoint()
@@ -806,7 +808,7 @@ def main() -> int:
     if "instructions" not in skip:
         # Once per run: counts barely move between runs (see bench/profile/instructions.py).
         res["instructions"] = {"valgrind": callgrind.valgrind_version(), "calls": INSTR_CALLS, "runs": []}
-        for k in range(1, max(1, a.instr_runs) + 1):
+        for k in range(1, a.instr_runs + 1):
             log(f"=== instructions per call under callgrind, run {k}/{a.instr_runs}")
             r = attempt(f"instructions run {k}", lambda: instruction_counts(logdir))
             if r:
