@@ -13,8 +13,8 @@ depend on how many CPUs the server sees (tokio's worker count): compare runs wit
     bench/profile/instructions.py BIN --call hello --calls 2000 --top 15       # + top functions
     bench/profile/instructions.py bench/target/release/bench-echo --call hello --no-storage
 
-Needs valgrind (callgrind_control, callgrind_annotate) and the root node_modules (Azurite). bench/bench.py's
-`instructions` phase imports `profile()` from here.
+Needs valgrind (callgrind_control, callgrind_annotate) and the root node_modules (Azurite). The `instructions`
+phase of bench/harness/bench.py imports `profile()` from here.
 """
 
 from __future__ import annotations
@@ -203,18 +203,19 @@ def profile(binary: Path, calls: list[tuple[str, int]], workdir: Path, storage: 
     for old in [out_file, *dumps(out_file)]:
         old.unlink(missing_ok=True)
     az = Azurite(Path(tempfile.mkdtemp(prefix="instr-azurite-")), log_dir=workdir, name=f"azurite-{name}",
-                 services=("blob",), in_memory=True, silent=True).start() if storage else None
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
-    if az is not None:
-        env["AzureWebJobsStorage"] = az.connection_string()
-    port = free_port()
-    argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
-            str(binary), "--port", str(port)]
-    if cpus:
-        argv = ["taskset", "-c", cpus, *argv]
-    log = open(workdir / f"{name}-valgrind.log", "w")
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                 services=("blob",), in_memory=True, silent=True) if storage else None
+    proc = None
     try:
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
+        if az is not None:
+            env["AzureWebJobsStorage"] = az.start(timeout=60).connection_string()
+        port = free_port()
+        argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
+                str(binary), "--port", str(port)]
+        if cpus:
+            argv = ["taskset", "-c", cpus, *argv]
+        with open(workdir / f"{name}-valgrind.log", "w") as log:
+            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_ready(port, proc, mcp=storage)
         conn = Connection(port)
         try:
@@ -223,8 +224,8 @@ def profile(binary: Path, calls: list[tuple[str, int]], workdir: Path, storage: 
         finally:
             conn.close()
     finally:
-        stop_popen(proc, grace=30)
-        log.close()
+        if proc is not None:
+            stop_popen(proc, grace=30)
         if az is not None:
             az.stop()
             shutil.rmtree(az.workdir, ignore_errors=True)
@@ -255,8 +256,12 @@ def main() -> int:
     if a.no_storage and set(ops) - {"hello"}:
         ap.error("--no-storage measures hello only")
     out = a.out or Path(tempfile.mkdtemp(prefix="instructions-"))
-    res = profile(a.binary.resolve(), [(op, a.calls or DEFAULT_CALLS[op]) for op in ops], out,
-                  storage=not a.no_storage, top=a.top, cpus=a.cpus, name=a.binary.name)
+    try:
+        res = profile(a.binary.resolve(), [(op, a.calls or DEFAULT_CALLS[op]) for op in ops], out,
+                      storage=not a.no_storage, top=a.top, cpus=a.cpus, name=a.binary.name)
+    except ProfileError as e:
+        print(f"instructions.py: error: {e} (logs in {out})", file=sys.stderr)
+        return 1
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
