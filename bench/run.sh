@@ -2,14 +2,17 @@
 # The benchmark: snippets-mcp (Rust) against the official Python and TypeScript MCP SDKs and the limits
 # (raw blob operations on Azurite, a minimal axum JSON echo), all on this machine, one server at a time.
 #
-#   bench/run.sh            full run (~30 min): 3 interleaved repetitions, 5 s per load point (+1 s warm-up),
-#                           10 cold starts, 10,000 SSE sessions; every figure the median of the repetitions
-#   bench/run.sh --quick    quick run (~8 min): 3 repetitions, 2 s per point (no warm-up), 3 cold starts, 1,000 SSE sessions
-#   options: --reps N   --only rust,python,ts   --skip cold,load,limits,sse,package   --no-render
+#   bench/run.sh            full run (~26 min): 3 interleaved repetitions, 5 s per load point (+1 s warm-up),
+#                           10 cold starts, 10,000 SSE sessions, 4 storage pairs; every figure the median of the
+#                           repetitions; instructions per call once
+#   bench/run.sh --quick    quick run (~10 min): 3 repetitions, 2 s per point (no warm-up), 3 cold starts,
+#                           1,000 SSE sessions, 2 storage pairs
+#   options: --reps N   --only rust,python,ts   --skip cold,load,limits,pairs,sse,instructions,package
+#            --instr-runs N   --no-render
 #   env:     BENCH_SERVER_CPUS / BENCH_LOAD_CPUS / BENCH_AZURITE_CPUS (taskset lists), BENCH_WRK_THREADS,
 #            BENCH_NO_BUILD=1 (measure the existing target/release binary), BENCH_SKIP_PACKAGE_SH=1
 #
-# Installs what it needs project-locally (wrk from Debian, bench/.venv, bench/node_modules, the root
+# Installs what it needs project-locally (wrk, valgrind from Debian, bench/.venv, bench/node_modules, the root
 # node_modules for Azurite), builds the release binaries, writes bench/results/<stamp>-<mode>.json and
 # renders docs/benchmarks.md + docs/benchmarks/*.png from it.
 set -euo pipefail
@@ -26,7 +29,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) MODE=quick ;;
     --full) MODE=full ;;
-    --only|--skip|--reps) HARNESS_ARGS+=("$1" "$2"); shift ;;
+    --only|--skip|--reps|--instr-runs) HARNESS_ARGS+=("$1" "$2"); shift ;;
     --no-render) RENDER=0 ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
@@ -41,12 +44,14 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n)"
 
-# --- tools from Debian: wrk (load), taskset (util-linux), openssl (the per-run CA for Azurite's HTTPS) --
-if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null || ! command -v openssl >/dev/null; then
+# --- tools from Debian: wrk (load), taskset (util-linux), openssl (the per-run CA for Azurite's HTTPS),
+# valgrind (callgrind: instructions per call) --------------------------------------------------------
+if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null || ! command -v openssl >/dev/null \
+   || ! command -v callgrind_control >/dev/null; then
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  log "installing wrk from Debian"
-  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux openssl >/dev/null; }; then
-    die "apt-get install wrk failed"
+  log "installing wrk, valgrind from Debian"
+  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux openssl valgrind >/dev/null; }; then
+    die "apt-get install wrk valgrind failed"
   fi
 fi
 
@@ -61,7 +66,27 @@ if [[ "$(cat "$BENCH/.venv/.bench-req" 2>/dev/null)" != "$REQ_SUM" ]]; then
 fi
 
 # --- Node: bench/node_modules (the TypeScript peer), root node_modules (Azurite) ------------------
-if [[ ! -f "$BENCH/node_modules/.package-lock.json" || "$BENCH/package-lock.json" -nt "$BENCH/node_modules/.package-lock.json" ]]; then
+# Whether node_modules holds every package of package-lock.json at its version (npm's hidden lock file
+# records what is installed). By content, not mtime: a fresh checkout's lock file is newer than any install.
+installed_per_lock() {
+  "$PY" - "$1" <<'PY'
+import json, sys
+from pathlib import Path
+d = Path(sys.argv[1])
+try:
+    want = json.loads((d / "package-lock.json").read_text())["packages"]
+    have = json.loads((d / "node_modules" / ".package-lock.json").read_text())["packages"]
+except (OSError, ValueError, KeyError):
+    sys.exit(1)
+missing = [k for k, v in want.items() if k and not v.get("optional")
+           and have.get(k, {}).get("version") != v.get("version")]
+sys.exit(1 if missing else 0)
+PY
+}
+if ! installed_per_lock "$BENCH"; then
+  # npm ci empties node_modules first: through a symlink that would wipe an install others share.
+  [[ -L "$BENCH/node_modules" ]] && die "bench/node_modules is a symlink ($(readlink "$BENCH/node_modules")) \
+and does not match bench/package-lock.json: run npm ci where it points"
   log "npm ci in bench/"
   (cd "$BENCH" && npm ci --no-audit --no-fund --silent) || die "npm ci in bench/ failed"
 fi

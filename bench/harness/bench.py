@@ -37,6 +37,9 @@ from devstack.processes import free_port, stop_popen  # noqa: E402,F401
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from credentials import TokenEndpoint, Tls  # noqa: E402
 
+sys.path.insert(0, str(BENCH / "profile"))
+import instructions as callgrind  # noqa: E402 - bench/profile/instructions.py
+
 LUA = BENCH / "lua" / "mcp.lua"
 ACCOUNT = devstack_azurite.ACCOUNT
 KEY = devstack_azurite.KEY
@@ -56,10 +59,15 @@ HELLO_CALL = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"h
 # points of the second storage table (connection string: SAS for Rust, Shared Key for the peers).
 MODES = {
     "quick": dict(duration=2, warmup=0, cold_runs=3, sse_sessions=1000, sse_timeout=60, concurrency=[1, 16],
-                  key_concurrency=[16]),
+                  key_concurrency=[16], pairs=2, pair_window=2, pair_warmup=1),
     "full": dict(duration=5, warmup=1, cold_runs=10, sse_sessions=10000, sse_timeout=240, concurrency=[1, 16, 64],
-                 key_concurrency=[1, 16]),
+                 key_concurrency=[1, 16], pairs=4, pair_window=3, pair_warmup=2),
 }
+# The paired storage phase (`pairs`): K raw/MCP window pairs per operation at this concurrency, `pair_window`
+# seconds each, after one warm-up window of each side of `pair_warmup` seconds.
+PAIR_CONC = 16
+# Instruction counts under callgrind (`instructions`, once per run): calls per kind, bench/profile's defaults.
+INSTR_CALLS = {"rust": list(callgrind.DEFAULT_CALLS.items()), "echo": [("hello", callgrind.DEFAULT_CALLS["hello"])]}
 DEFAULT_REPS = 3
 # The binary under test is copied here at start, so a rebuild during the run cannot change it half-way.
 RUST_BIN = BENCH / "results" / "bin" / "snippets-mcp"
@@ -331,11 +339,17 @@ def cold_start(name: str, runs: int, storage: dict[str, str], logdir: Path) -> d
             "max_ms": max(samples)}
 
 
+_WRK_RUNS = 0
+
+
 def wrk(port: int, mode: str, conc: int, seconds: float, path: str, sas: str = "", token: str = "",
         scheme: str = "http") -> dict:
+    global _WRK_RUNS
+    _WRK_RUNS += 1
+    tag = f"{_WRK_RUNS}x"  # name prefix: saves and raw PUTs of every wrk run write blobs no earlier run wrote
     threads = max(1, min(conc, int(os.environ.get("BENCH_WRK_THREADS", str(len(CPUS.load.split(",")))))))
     cmd = ["taskset", "-c", CPUS.load, "wrk", "-t", str(threads), "-c", str(conc), "-d", f"{seconds}s",
-           "--timeout", "10s", "-s", str(LUA), f"{scheme}://127.0.0.1:{port}", "--", mode, path, sas, token]
+           "--timeout", "10s", "-s", str(LUA), f"{scheme}://127.0.0.1:{port}", "--", mode, path, sas, token, tag]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"^BENCHJSON (.*)$", out.stdout, re.M)
     if not m:
@@ -441,6 +455,89 @@ def raw_blob(cfg: dict, logdir: Path) -> dict:
                 "get_sas": load_series(az.port, "rawget", cfg, path, conc=kc, **sas)}
     finally:
         az.close()
+
+
+def _window(port: int, mode: str, seconds: float, path: str, server_pid: int, azurite_pid: int, **raw) -> dict:
+    """One wrk window at PAIR_CONC with the CPU the server and Azurite spent on it, per request."""
+    s0, a0 = cpu_seconds(server_pid), cpu_seconds(azurite_pid)
+    r = wrk(port, mode, PAIR_CONC, seconds, path, **raw)
+    n = max(1, r["requests"])
+    r["server_cpu_us_per_req"] = (cpu_seconds(server_pid) - s0) * 1e6 / n
+    r["azurite_cpu_us_per_req"] = (cpu_seconds(azurite_pid) - a0) * 1e6 / n
+    if mode in ("save", "get"):
+        r["cpu_us_per_req"] = r["server_cpu_us_per_req"]
+    return r
+
+
+def _paired(raw_window, mcp_window, pairs: int, label: str) -> dict:
+    """Warm-up (raw, MCP), then `pairs` adjacent raw/MCP windows, ABBA: even pairs raw first, odd pairs MCP
+    first, so a steady trend over the phase raises as many ratios as it lowers."""
+    out = {"warmup": {"raw": raw_window(warm=True), "mcp": mcp_window(warm=True)}, "pairs": []}
+    for k in range(pairs):
+        first = "raw" if k % 2 == 0 else "mcp"
+        w = {}
+        for side in (("raw", "mcp") if first == "raw" else ("mcp", "raw")):
+            w[side] = raw_window(warm=False) if side == "raw" else mcp_window(warm=False)
+        ratio = w["mcp"]["p50_us"] / w["raw"]["p50_us"] if w["raw"]["p50_us"] else None
+        out["pairs"].append({"first": first, "raw": w["raw"], "mcp": w["mcp"], "p50_ratio": ratio})
+        log(f"  pair {k + 1}/{pairs} {label} ({first} first): raw p50 {w['raw']['p50_us'] / 1000:6.2f} ms, MCP p50 "
+            f"{w['mcp']['p50_us'] / 1000:6.2f} ms, ratio {ratio or 0:.3f}; errors {w['raw']['errors']}/"
+            f"{w['mcp']['errors']}; server CPU {w['mcp']['server_cpu_us_per_req']:.0f} us/call")
+    ratios = [p["p50_ratio"] for p in out["pairs"] if p["p50_ratio"] is not None]
+    out["median_p50_ratio"] = statistics.median(ratios) if ratios else None
+    return out
+
+
+def storage_pairs(cfg: dict, logdir: Path) -> dict:
+    """The storage-bound goal's own measurement: the Rust server (bearer tokens) and the raw blob operation on
+    one Azurite, in alternating short windows at PAIR_CONC, so both sides of each ratio see the same Azurite at
+    nearly the same moment."""
+    t0 = time.monotonic()
+    az = Azurite(logdir)
+    proc = None
+    try:
+        az.seed()
+        enforced = az.bearer_enforced()
+        proc, port = start_server("rust", az.env("bearer"), logdir)
+        raw = dict(token=TOKENS.token(), scheme="https")
+        path = f"/{ACCOUNT}/{CONTAINER}"
+        pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
+        res = {"concurrency": PAIR_CONC, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
+               "warmup_s": cfg["pair_warmup"], "bearer_check": enforced}
+        for op, raw_mode, label in (("save", "rawput", "save vs raw PUT"), ("get", "rawget", "get vs raw GET")):
+            def raw_window(warm, m=raw_mode):
+                return _window(az.port, m, cfg["pair_warmup" if warm else "pair_window"], path, **pids, **raw)
+
+            def mcp_window(warm, o=op):
+                return _window(port, o, cfg["pair_warmup" if warm else "pair_window"], "/mcp", **pids)
+
+            res[op] = _paired(raw_window, mcp_window, cfg["pairs"], label)
+            log(f"rust: {label}, paired: median p50 ratio {res[op]['median_p50_ratio'] or 0:.3f}")
+        res["seconds"] = time.monotonic() - t0  # the phase's share of the run's time, set-up included
+        return res
+    finally:
+        stop(proc)
+        az.close()
+
+
+def instruction_counts(logdir: Path) -> dict:
+    """Instructions per call under callgrind: the binary this run measures and the echo limit (hello). On every
+    CPU of the machine, as the baselines were measured, not on the harness's load CPUs it would inherit: tokio
+    sizes its pool from the CPUs it sees, which moves the counts by 1-3% (bench/README.md)."""
+    binaries = {"rust": (RUST_BIN, True), "echo": (BENCH / "target" / "release" / "bench-echo", False)}
+    try:  # run.sh pins only this harness; its own shell keeps every CPU the machine (or container) allows
+        every_cpu = ",".join(str(c) for c in sorted(os.sched_getaffinity(os.getppid())))
+    except OSError:
+        every_cpu = f"0-{CPUS.total - 1}"
+    out: dict = {"cpus": every_cpu}
+    t0 = time.monotonic()
+    for name, (binary, storage) in binaries.items():
+        r = callgrind.profile(binary, INSTR_CALLS[name], logdir / "callgrind", storage=storage, top=10,
+                              cpus=every_cpu, name=name)
+        out[name] = r
+        log("instructions: " + ", ".join(f"{name} {op} {v['per_call']:,.0f}/call" for op, v in r.items()))
+    out["seconds"] = time.monotonic() - t0
+    return out
 
 
 async def _open_sse(port: int, sem: asyncio.Semaphore, timeout: float):
@@ -645,7 +742,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=MODES, default="full")
     ap.add_argument("--only", default="rust,python,ts", help="comma-separated servers to measure")
-    ap.add_argument("--skip", default="", help="comma-separated phases to skip: cold,load,limits,sse,package")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated phases to skip: cold,load,limits,pairs,sse,instructions,package")
+    ap.add_argument("--instr-runs", type=int, default=1,
+                    help="callgrind runs of the instructions phase (their spread is recorded)")
     ap.add_argument("--out", default=str(BENCH / "results"))
     ap.add_argument("--command", default="bench/run.sh")
     ap.add_argument("--sse-sessions", type=int, help="override the mode's SSE session count")
@@ -654,6 +754,8 @@ def main() -> int:
     a = ap.parse_args()
     if a.reps < 1:
         ap.error("--reps must be at least 1")
+    if a.instr_runs < 1:
+        ap.error("--instr-runs must be at least 1")
     CPUS = Cpus()
     TLS = Tls(Path(tempfile.mkdtemp(prefix="bench-tls-")))
     TOKENS = TokenEndpoint()
@@ -699,7 +801,8 @@ def main() -> int:
     for i in range(1, a.reps + 1):
         log(f"=== repetition {i}/{a.reps}")
         rep = {"rep": i, "started_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "loadavg_start": os.getloadavg()[0], "cold_start": {}, "load": {}, "sse": {}, "limits": {}}
+               "loadavg_start": os.getloadavg()[0], "cold_start": {}, "load": {}, "sse": {}, "limits": {},
+               "pairs": {}}
         res["reps"].append(rep)
         measure_rep(rep, servers, skip, cfg, logdir, lambda what, fn, i=i: attempt(f"rep {i}: {what}", fn))
         rep["loadavg_end"] = os.getloadavg()[0]
@@ -707,6 +810,15 @@ def main() -> int:
         log(f"rep {i}: load average {rep['loadavg_start']:.2f} -> {rep['loadavg_end']:.2f}; "
             f"{TOKENS.issued} tokens issued so far, {len(TOKENS.refused)} refused")
         write_results(res, outdir, started, a.mode)  # a later crash keeps the finished repetitions
+    if "instructions" not in skip:
+        # Once per run: counts barely move between runs (see bench/profile/instructions.py).
+        res["instructions"] = {"valgrind": callgrind.valgrind_version(), "calls": INSTR_CALLS, "runs": []}
+        for k in range(1, a.instr_runs + 1):
+            log(f"=== instructions per call under callgrind, run {k}/{a.instr_runs}")
+            r = attempt(f"instructions run {k}", lambda: instruction_counts(logdir))
+            if r:
+                res["instructions"]["runs"].append(r)
+        write_results(res, outdir, started, a.mode)
     if "package" not in skip:
         r = attempt("package sizes", lambda: package_sizes(outdir / "packages"))
         if r:
@@ -721,7 +833,8 @@ def main() -> int:
 
 
 def measure_rep(rep: dict, servers: list[str], skip: set[str], cfg: dict, logdir: Path, attempt) -> None:
-    """One repetition: cold starts, then load (servers, then the limits), then SSE; fresh Azurite per server."""
+    """One repetition: cold starts, load (servers, then the limits), the paired storage windows (Rust), SSE;
+    a fresh Azurite for each."""
     if "cold" not in skip:
         az = Azurite(logdir)
         try:
@@ -746,6 +859,11 @@ def measure_rep(rep: dict, servers: list[str], skip: set[str], cfg: dict, logdir
         r = attempt("echo", lambda: server_load("echo", cfg, logdir))
         if r:
             rep["limits"]["echo"] = r
+    if "pairs" not in skip and "rust" in servers:
+        log("storage pairs: rust vs raw blob, alternating windows on one Azurite (bearer tokens)")
+        r = attempt("storage pairs", lambda: storage_pairs(cfg, logdir))
+        if r:
+            rep["pairs"] = r
     if "sse" not in skip:
         for s in servers:
             r = attempt(f"sse {s}", lambda s=s: sse_hold(s, cfg, logdir))

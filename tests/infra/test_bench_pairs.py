@@ -1,0 +1,55 @@
+"""Offline check of the benchmark's paired storage windows (bench/harness/bench.py `_paired`): the windows
+alternate ABBA after one warm-up window of each side, and a steady drift of Azurite over the phase cancels out
+of the median pair ratio instead of biasing it. The windows are stand-ins returning p50 figures, so no wrk or
+Azurite is needed; what is checked is the order and the arithmetic the storage goal rests on."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+HARNESS = Path(__file__).resolve().parents[2] / "bench" / "harness"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(HARNESS))
+    spec = importlib.util.spec_from_file_location("bench_harness", HARNESS / "bench.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _drifting_windows(mcp_factor, drift_per_window):
+    """raw and MCP windows on one Azurite whose p50 grows by `drift_per_window` us with every window run."""
+    order = []
+
+    def window(side, warm):
+        order.append(f"{side}-warm" if warm else side)
+        p50 = 100_000 + drift_per_window * (len(order) - 1)
+        return {"p50_us": p50 * (mcp_factor if side == "mcp" else 1.0), "errors": 0, "server_cpu_us_per_req": 0.0}
+
+    return order, (lambda warm: window("raw", warm)), (lambda warm: window("mcp", warm))
+
+
+def test_windows_alternate_abba_after_a_warm_up_of_each_side(bench):
+    order, raw, mcp = _drifting_windows(1.0, 0)
+    out = bench._paired(raw, mcp, 4, "test")
+    assert order == ["raw-warm", "mcp-warm", "raw", "mcp", "mcp", "raw", "raw", "mcp", "mcp", "raw"]
+    assert [p["first"] for p in out["pairs"]] == ["raw", "mcp", "raw", "mcp"]
+    assert out["median_p50_ratio"] == pytest.approx(1.0)
+
+
+def test_a_steady_drift_cancels_out_of_the_median_ratio(bench):
+    # Azurite slows by 10% of its p50 per window; the MCP path really costs +10%.
+    _, raw, mcp = _drifting_windows(1.10, 10_000)
+    out = bench._paired(raw, mcp, 4, "test")
+    ratios = [p["p50_ratio"] for p in out["pairs"]]
+    assert ratios[0] > 1.15 and ratios[1] < 1.05  # each pair alone is off by the drift, in opposite directions
+    assert out["median_p50_ratio"] == pytest.approx(1.10, abs=0.02)
+    # the same drift with raw always first would read about +17%: a 15% goal would flip on drift alone
+    always_raw_first = [1.10 * (100_000 + 10_000 * (2 * k + 3)) / (100_000 + 10_000 * (2 * k + 2)) for k in range(4)]
+    assert sorted(always_raw_first)[1] > 1.15
