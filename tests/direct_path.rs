@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
-use session_token::{Claims, Keys};
+use session_token::Keys;
 use snippets_mcp::config::Config;
 use snippets_mcp::http::{AppState, router};
 use snippets_mcp::snippets::BlobStore;
@@ -52,21 +52,7 @@ fn stack(azurite: &Azurite, keys: Option<&Keys>) -> Stack {
     );
     let inflight = TaskTracker::new();
     let tools = SnippetTools::new(Some(Arc::new(store)), inflight.clone(), config.namespace);
-    let token = keys.map(|keys| {
-        let now = session_token::unix_now();
-        session_token::seal(
-            keys,
-            &Claims {
-                sid: Claims::new_session_id(),
-                sub: "alice".into(),
-                cid: "client".into(),
-                scp: "mcp".into(),
-                aud: RESOURCE.into(),
-                iat: now,
-                exp: now + 300,
-            },
-        )
-    });
+    let token = keys.map(|keys| support::session::alice_token(keys, RESOURCE));
     let app = router(AppState {
         tools,
         config,

@@ -2,11 +2,13 @@
 //! the readiness probe, the session-token check's scheme parsing, the Origin check on every MCP
 //! route, and the tool schemas clients receive. No storage is needed for any of these.
 
+mod support;
+
 use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
-use session_token::{Claims, Keys};
+use session_token::Keys;
 use snippets_mcp::config::Config;
 use snippets_mcp::http::{AppState, router};
 use snippets_mcp::tools::SnippetTools;
@@ -43,19 +45,7 @@ fn keyed_app(keys: &Keys) -> axum::Router {
 }
 
 fn token(keys: &Keys) -> String {
-    let now = session_token::unix_now();
-    session_token::seal(
-        keys,
-        &Claims {
-            sid: Claims::new_session_id(),
-            sub: "alice".into(),
-            cid: "client".into(),
-            scp: "mcp".into(),
-            aud: RESOURCE.into(),
-            iat: now,
-            exp: now + 300,
-        },
-    )
+    support::session::alice_token(keys, RESOURCE)
 }
 
 fn mcp_post(headers: &[(&str, &str)]) -> Request<Body> {

@@ -339,17 +339,11 @@ def cold_start(name: str, runs: int, storage: dict[str, str], logdir: Path) -> d
             "max_ms": max(samples)}
 
 
-_WRK_RUNS = 0
-
-
 def wrk(port: int, mode: str, conc: int, seconds: float, path: str, sas: str = "", token: str = "",
         scheme: str = "http") -> dict:
-    global _WRK_RUNS
-    _WRK_RUNS += 1
-    tag = f"{_WRK_RUNS}x"  # name prefix: saves and raw PUTs of every wrk run write blobs no earlier run wrote
     threads = max(1, min(conc, int(os.environ.get("BENCH_WRK_THREADS", str(len(CPUS.load.split(",")))))))
     cmd = ["taskset", "-c", CPUS.load, "wrk", "-t", str(threads), "-c", str(conc), "-d", f"{seconds}s",
-           "--timeout", "10s", "-s", str(LUA), f"{scheme}://127.0.0.1:{port}", "--", mode, path, sas, token, tag]
+           "--timeout", "10s", "-s", str(LUA), f"{scheme}://127.0.0.1:{port}", "--", mode, path, sas, token]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"^BENCHJSON (.*)$", out.stdout, re.M)
     if not m:

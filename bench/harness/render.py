@@ -632,7 +632,13 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
               "through its partitioned path, so every get is a ranged read (`Range: bytes=0-4194303`) where the "
               "raw limit is a plain GET. Against Azure Storage, which scales per partition, this is not expected "
               "to matter; it has not been measured there.", "",
-              *pairs_note(res), ""]
+              *pairs_note(res), "",
+              "Server CPU per storage call counts the cost of waking the server twice per call (once for the "
+              "client's request, once for storage's answer), and on a virtual machine that cost can be far larger "
+              "than the work itself: `bench/profile/wakeups.py` measures `hello_mcp` and the axum echo limit busy "
+              "and with idle gaps between requests. [performance.md](performance.md) has those figures and says "
+              "why the CPU-per-call goals are read together with the instruction counts, which only the code "
+              "moves.", ""]
 
     # cold start
     C = view["cold_start"]

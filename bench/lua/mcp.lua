@@ -3,14 +3,16 @@
 --   path   request path (MCP: /mcp; raw: /devstoreaccount1/snippets)
 --   sas    query string for raw blob requests (without '?'), may be empty
 --   token  bearer token for raw blob requests (sent as `Authorization: Bearer`), may be empty
---   tag    prefix for the names saves and raw PUTs write, unique per wrk run (so every write makes a new blob
---          even when one Azurite sees several runs), may be empty
 -- Every response is checked: MCP replies must be HTTP 200 with a JSON-RPC "result" that is not an
 -- isError tool result; raw PUT must answer 201, raw GET 200. Failures are counted and reported.
 -- done() prints one line "BENCHJSON {...}" that the harness parses.
 
 local SNIPPET = string.rep("fn main() { println!(\"hello, snippets\"); }\n", 24)  -- 1,032 bytes
 local SEEDS = 256
+-- Saves and raw PUTs cycle over this many names per wrk thread, so after the first window every write
+-- overwrites a blob and Azurite holds the same number of blobs for the rest of a run: its in-memory store
+-- slows down as it grows, which made latency drift upwards within a phase when every write was a new blob.
+local WRITE_NAMES = 512
 local threads = {}
 local counter = 0
 
@@ -35,7 +37,6 @@ function init(args)
   path = args[2]
   sas = args[3] or ""
   token = args[4] or ""
-  tag = args[5] or ""
   query = sas ~= "" and ("?" .. sas) or ""
   bad = 0
   bad_sample = ""
@@ -61,7 +62,7 @@ function request()
   if mode == "hello" then
     return wrk.format()
   elseif mode == "save" then
-    local body = '{"jsonrpc":"2.0","id":' .. counter .. ',"method":"tools/call","params":{"name":"save_snippet","arguments":{"snippetname":"w' .. tag .. tid .. '-' .. counter .. '","snippet":' .. SNIPPET_JSON .. '}}}'
+    local body = '{"jsonrpc":"2.0","id":' .. counter .. ',"method":"tools/call","params":{"name":"save_snippet","arguments":{"snippetname":"w' .. tid .. '-' .. (counter % WRITE_NAMES) .. '","snippet":' .. SNIPPET_JSON .. '}}}'
     return wrk.format("POST", path, MCP_HEADERS, body)
   elseif mode == "get" then
     local body = '{"jsonrpc":"2.0","id":' .. counter .. ',"method":"tools/call","params":{"name":"get_snippet","arguments":{"snippetname":"seed-' .. (counter % SEEDS) .. '"}}}'
@@ -69,7 +70,7 @@ function request()
   elseif mode == "rawput" then
     local headers = {["x-ms-blob-type"] = "BlockBlob", ["x-ms-version"] = "2025-01-05", ["Content-Type"] = "application/octet-stream"}
     if token ~= "" then headers["Authorization"] = "Bearer " .. token end
-    return wrk.format("PUT", path .. "/r" .. tag .. tid .. "-" .. counter .. ".json" .. query, headers, SNIPPET)
+    return wrk.format("PUT", path .. "/r" .. tid .. "-" .. (counter % WRITE_NAMES) .. ".json" .. query, headers, SNIPPET)
   else -- rawget
     local headers = {["x-ms-version"] = "2025-01-05"}
     if token ~= "" then headers["Authorization"] = "Bearer " .. token end

@@ -3,3 +3,5 @@
 // Each test binary uses part of the helpers; the rest would warn as unused there.
 #[allow(dead_code)]
 pub mod azurite;
+#[allow(dead_code)]
+pub mod session;

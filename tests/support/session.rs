@@ -1,0 +1,21 @@
+//! A session token as the gateway would mint it after Alice signs in, for tests that go past the
+//! server's session-token check.
+
+use session_token::{Claims, Keys};
+
+/// Valid for five minutes from now, for `audience` (the server's `MCP_RESOURCE_URL`).
+pub fn alice_token(keys: &Keys, audience: &str) -> String {
+    let now = session_token::unix_now();
+    session_token::seal(
+        keys,
+        &Claims {
+            sid: Claims::new_session_id(),
+            sub: "alice".into(),
+            cid: "client".into(),
+            scp: "mcp".into(),
+            aud: audience.into(),
+            iat: now,
+            exp: now + 300,
+        },
+    )
+}
