@@ -230,6 +230,27 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_streamed_body_is_sent_whole() {
+        let url = azure_core::http::Url::parse("https://acct.blob.core.windows.net/c/b").unwrap();
+        let mut request = Request::new(url, Method::Put);
+        let stream = azure_core::stream::BytesStream::new(Bytes::from_static(b"abc def"));
+        request.set_body(Body::from(stream));
+        let out = to_hyper(&request).await.unwrap();
+        let body = http_body_util::BodyExt::collect(out.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], b"abc def");
+        // The request still holds its stream: a retry sends it again from the start.
+        let again = to_hyper(&request).await.unwrap();
+        let body = http_body_util::BodyExt::collect(again.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&body[..], b"abc def");
+    }
+
     #[test]
     fn builds_with_the_platform_roots() {
         HyperTransport::new(Duration::from_secs(1)).expect("transport builds");
