@@ -236,19 +236,17 @@ mod tests {
         let mut request = Request::new(url, Method::Put);
         let stream = azure_core::stream::BytesStream::new(Bytes::from_static(b"abc def"));
         request.set_body(Body::from(stream));
-        let out = to_hyper(&request).await.unwrap();
-        let body = http_body_util::BodyExt::collect(out.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        assert_eq!(&body[..], b"abc def");
+        assert_eq!(&body_of(&request).await[..], b"abc def");
         // The request still holds its stream: a retry sends it again from the start.
-        let again = to_hyper(&request).await.unwrap();
-        let body = http_body_util::BodyExt::collect(again.into_body())
+        assert_eq!(&body_of(&request).await[..], b"abc def");
+    }
+
+    async fn body_of(request: &Request) -> Bytes {
+        let out = to_hyper(request).await.unwrap();
+        http_body_util::BodyExt::collect(out.into_body())
             .await
             .unwrap()
-            .to_bytes();
-        assert_eq!(&body[..], b"abc def");
+            .to_bytes()
     }
 
     #[test]
