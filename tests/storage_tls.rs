@@ -15,10 +15,6 @@ use snippets_mcp::snippets::{BlobStore, Namespace, SnippetError, SnippetName};
 use snippets_mcp::storage::container_client;
 use support::azurite::Azurite;
 
-const ACCOUNT: &str = "devstoreaccount1";
-const KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
 struct Ca {
     issuer: Issuer<'static, KeyPair>,
     pem: String,
@@ -55,10 +51,8 @@ fn ip_127() -> SanType {
     SanType::IpAddress("127.0.0.1".parse().unwrap())
 }
 
-fn store(host: &str, port: u16) -> BlobStore {
-    let conn = format!(
-        "DefaultEndpointsProtocol=https;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint=https://{host}:{port}/{ACCOUNT};"
-    );
+fn store(azurite: &Azurite, host: &str) -> BlobStore {
+    let conn = azurite.connection_string_via(host);
     let env: HashMap<String, String> = [("AzureWebJobsStorage".to_string(), conn)].into();
     let config = Config::from_sources(&[], &env).expect("valid test configuration");
     let storage = config.storage.as_ref().unwrap();
@@ -89,7 +83,7 @@ async fn certificates_are_checked_against_the_trusted_roots_and_the_host_name() 
     // Trusted CA, certificate for 127.0.0.1: a save and a get round-trip.
     let (cert, key) = server_cert(&dir, "good", &trusted, vec![ip_127()]);
     let good = Azurite::start_https(&cert, &key);
-    let ok = store("127.0.0.1", good.port);
+    let ok = store(&good, "127.0.0.1");
     assert_eq!(ok.save(&ns, &name, "fn main() {}").await.unwrap(), 12);
     assert_eq!(ok.get(&ns, &name).await.unwrap(), "fn main() {}");
 
@@ -101,12 +95,8 @@ async fn certificates_are_checked_against_the_trusted_roots_and_the_host_name() 
         vec![SanType::DnsName("localhost".try_into().unwrap())],
     );
     let wrong_host = Azurite::start_https(&cert, &key);
-    refused(
-        store("127.0.0.1", wrong_host.port)
-            .save(&ns, &name, "x")
-            .await,
-    );
-    let by_its_name = store("localhost", wrong_host.port);
+    refused(store(&wrong_host, "127.0.0.1").save(&ns, &name, "x").await);
+    let by_its_name = store(&wrong_host, "localhost");
     let listed = by_its_name.list(&ns, "", 10, None).await.unwrap();
     assert!(listed.snippets.is_empty(), "{listed:?}");
 
@@ -114,11 +104,7 @@ async fn certificates_are_checked_against_the_trusted_roots_and_the_host_name() 
     let stranger = ca("unknown CA");
     let (cert, key) = server_cert(&dir, "stranger", &stranger, vec![ip_127()]);
     let untrusted = Azurite::start_https(&cert, &key);
-    refused(
-        store("127.0.0.1", untrusted.port)
-            .save(&ns, &name, "x")
-            .await,
-    );
+    refused(store(&untrusted, "127.0.0.1").save(&ns, &name, "x").await);
 
     let _ = std::fs::remove_dir_all(&dir);
 }

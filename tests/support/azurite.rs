@@ -14,6 +14,7 @@ const KEY: &str =
 pub struct Azurite {
     child: Child,
     dir: PathBuf,
+    scheme: &'static str,
     pub port: u16,
 }
 
@@ -74,13 +75,23 @@ impl Azurite {
             let _ = child.wait();
             panic!("Azurite did not report its blob port within 60 s");
         };
-        Azurite { child, dir, port }
+        Azurite {
+            child,
+            dir,
+            scheme,
+            port,
+        }
     }
 
     pub fn connection_string(&self) -> String {
+        self.connection_string_via("127.0.0.1")
+    }
+
+    /// The connection string with `host` in the endpoint (a name the certificate may or may not carry).
+    pub fn connection_string_via(&self, host: &str) -> String {
+        let (scheme, port) = (self.scheme, self.port);
         format!(
-            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint=http://127.0.0.1:{}/{ACCOUNT};",
-            self.port
+            "DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={scheme}://{host}:{port}/{ACCOUNT};"
         )
     }
 }
