@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from devstack.processes import free_port, stop_popen, wait_http  # noqa: E402 - standard library only
 LUA = ROOT / "bench" / "lua" / "mcp.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def snapshot(pid: int) -> tuple[float, float, float, int]:
@@ -56,19 +51,6 @@ def snapshot(pid: int) -> tuple[float, float, float, int]:
         status = Path(task, "status").read_text()
         switches += int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))
     return cpu, user / TICKS, system / TICKS, switches
-
-
-def wait_port(port: int, proc: subprocess.Popen) -> None:
-    end = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode} before it listened")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the server did not listen on {port} within {START_TIMEOUT_S} s")
 
 
 def wrk(port: int, conc: int, seconds: int, cpus: str) -> int:
@@ -111,7 +93,10 @@ class Server:
         env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}  # hello_mcp needs no storage
         self.proc = subprocess.Popen(["taskset", "-c", cpus, str(binary), "--port", str(self.port)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port, self.proc)
+        ready = wait_http(f"http://127.0.0.1:{self.port}/", START_TIMEOUT_S, self.proc.pid)
+        if ready != "ok":
+            stop_popen(self.proc)
+            raise RuntimeError(f"the server did not answer GET / ({ready}) within {START_TIMEOUT_S} s")
 
     def measure(self, drive) -> dict:
         before = snapshot(self.proc.pid)
@@ -122,8 +107,7 @@ class Server:
                 "switches_per_req": (after[3] - before[3]) / n}
 
     def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        stop_popen(self.proc)
 
 
 def one_rep(binary: Path, a: argparse.Namespace, gaps: list[float]) -> dict:
