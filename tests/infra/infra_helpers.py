@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+from types import ModuleType
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +25,14 @@ EXTENSION_RE = re.compile(r"^extension\s+([A-Za-z_][A-Za-z0-9_]*)\s*$", re.MULTI
 # out the same way before pycep parses a file.
 IMPORT_RE = re.compile(r"^import\s+\{([^}]*)\}\s+from\s+'([^']+)'\s*$", re.MULTILINE)
 EXPORT_RE = re.compile(r"^@export\(\)\s*$", re.MULTILINE)
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """A script of the repository (the benchmark's harness and profiler are not packages) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def bicep_files() -> list[Path]:

@@ -5,11 +5,11 @@ Azurite is needed; what is checked is the order and the arithmetic the storage g
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
+from infra_helpers import load_module
 
 HARNESS = Path(__file__).resolve().parents[2] / "bench" / "harness"
 
@@ -17,10 +17,7 @@ HARNESS = Path(__file__).resolve().parents[2] / "bench" / "harness"
 @pytest.fixture(scope="module")
 def bench():
     sys.path.insert(0, str(HARNESS))
-    spec = importlib.util.spec_from_file_location("bench_harness", HARNESS / "bench.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(HARNESS / "bench.py", "bench_harness")
 
 
 def _drifting_windows(mcp_factor, drift_per_window):

@@ -3,20 +3,17 @@ measurement, its total, and the top-function table (no valgrind needed: the inpu
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from infra_helpers import load_module
 
 PROFILER = Path(__file__).resolve().parents[2] / "bench" / "profile" / "instructions.py"
 
 
 @pytest.fixture(scope="module")
 def prof():
-    spec = importlib.util.spec_from_file_location("bench_instructions", PROFILER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(PROFILER, "bench_instructions")
 
 
 def test_dumps_are_ordered_by_number_and_the_final_dump_is_not_one(prof, tmp_path):

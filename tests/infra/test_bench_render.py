@@ -13,20 +13,17 @@ import base64
 import copy
 import json
 import time
-import importlib.util
 from pathlib import Path
 
 import pytest
+from infra_helpers import load_module
 
 RENDER = Path(__file__).resolve().parents[2] / "bench" / "harness" / "render.py"
 
 
 @pytest.fixture(scope="module")
 def render():
-    spec = importlib.util.spec_from_file_location("bench_render", RENDER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(RENDER, "bench_render")
 
 
 def _point(c, rps, p50, p99, cpu, errors=0):
@@ -182,9 +179,7 @@ def test_a_results_file_from_before_repetitions_renders_as_one(render):
 
 @pytest.fixture()
 def tokens():
-    spec = importlib.util.spec_from_file_location("bench_credentials", RENDER.parent / "credentials.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(RENDER.parent / "credentials.py", "bench_credentials")
     endpoint = mod.TokenEndpoint()
     yield mod, endpoint
     endpoint.close()
