@@ -72,7 +72,8 @@ impl HyperTransport {
 }
 
 /// The TLS set-up every storage client shares. Loading the platform's roots takes about 5 ms, and a
-/// server with the SSE relay builds three storage clients at start-up, so it is done once.
+/// server with the SSE relay builds four storage clients at start-up (and a queue client for every
+/// relayed message), so it is done once.
 fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
     static SHARED: OnceLock<rustls::ClientConfig> = OnceLock::new();
     if let Some(config) = SHARED.get() {
