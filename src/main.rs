@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use snippets_mcp::config::Config;
 use snippets_mcp::snippets::{BlobStore, NamespaceMode};
-use snippets_mcp::storage::container_client;
+use snippets_mcp::storage::StorageClients;
 use snippets_mcp::tools::SnippetTools;
 use snippets_mcp::transport::sse_relay::Relay;
 use snippets_mcp::{http, serve, shutdown, telemetry};
@@ -42,9 +42,20 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let store = match &config.storage {
-        Some(storage) => {
-            let client = container_client(storage, &config.container).context("storage client")?;
+    // One set of storage clients for the whole process: the snippet store and the SSE relay share
+    // its connection pool and token cache.
+    let storage = match &config.storage {
+        Some(storage) => Some((
+            storage,
+            StorageClients::new(storage).context("storage client")?,
+        )),
+        None => None,
+    };
+    let store = match &storage {
+        Some((storage, clients)) => {
+            let client = clients
+                .container(&config.container)
+                .context("storage client")?;
             tracing::info!(endpoint = %storage.blob_endpoint, container = %config.container, "blob storage configured");
             Some(Arc::new(BlobStore::new(
                 client,
@@ -61,8 +72,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     let inflight = TaskTracker::new();
     let stop = CancellationToken::new();
-    let relay = match (&config.storage, config.sse_relay) {
-        (Some(storage), true) => Relay::new(storage, config.sse_relay_stale_after).map(Arc::new),
+    let relay = match (&storage, config.sse_relay) {
+        (Some((storage, clients)), true) => {
+            Relay::new(clients, storage.budget, config.sse_relay_stale_after).map(Arc::new)
+        }
         _ => None,
     };
     if relay.is_none() {

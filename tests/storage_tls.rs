@@ -6,50 +6,14 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use rcgen::SanType;
 use snippets_mcp::config::Config;
 use snippets_mcp::snippets::{BlobStore, Namespace, SnippetError, SnippetName};
 use snippets_mcp::storage::container_client;
 use support::azurite::Azurite;
-
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        issuer: Issuer::new(params, key),
-    }
-}
-
-/// A server certificate for `names` signed by `ca`, written as PEM files into `dir`.
-fn server_cert(dir: &Path, stem: &str, ca: &Ca, names: Vec<SanType>) -> (PathBuf, PathBuf) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.subject_alt_names = names;
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    let cert_path = dir.join(format!("{stem}.pem"));
-    let key_path = dir.join(format!("{stem}-key.pem"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (cert_path, key_path)
-}
-
-fn ip_127() -> SanType {
-    SanType::IpAddress("127.0.0.1".parse().unwrap())
-}
+use support::tls::{ca, ip_127, server_cert};
 
 fn store(azurite: &Azurite, host: &str) -> BlobStore {
     let conn = azurite.connection_string_via(host);

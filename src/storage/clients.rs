@@ -30,49 +30,77 @@ pub enum ClientError {
     Client { url: String, reason: String },
 }
 
-/// The blob container holding snippets. One per process: it is cheap to clone and pools its connections.
+/// Every storage client of one server, built from one `StorageConfig`: they share one HTTP
+/// connection pool, one SAS policy (its encoded query cache) and one managed identity credential
+/// (its token cache). Built once per process; the SSE relay makes a queue client per message, which
+/// then reuses a pooled connection and a cached token instead of opening a TLS connection and asking
+/// the identity endpoint for a new token every time.
+#[derive(Clone)]
+pub struct StorageClients {
+    blob_endpoint: Url,
+    queue_endpoint: Option<Url>,
+    options: ClientOptions,
+    credential: Option<Arc<dyn TokenCredential>>,
+}
+
+impl StorageClients {
+    pub fn new(config: &StorageConfig) -> Result<Self, ClientError> {
+        let (options, credential) = authorisation(config)?;
+        Ok(StorageClients {
+            blob_endpoint: config.blob_endpoint.clone(),
+            queue_endpoint: config.queue_endpoint.clone(),
+            options,
+            credential,
+        })
+    }
+
+    /// A blob container: cheap to clone, and every clone shares the pool.
+    pub fn container(&self, container: &str) -> Result<BlobContainerClient, ClientError> {
+        let url = child_url(&self.blob_endpoint, container);
+        let options = BlobContainerClientOptions {
+            client_options: self.options.clone(),
+            version: STORAGE_API_VERSION.to_string(),
+        };
+        BlobContainerClient::new(url.clone(), self.credential.clone(), Some(options))
+            .map_err(|e| client_error(&url, e))
+    }
+
+    /// One queue of the configured queue service.
+    pub fn queue(&self, queue: &str) -> Result<QueueClient, ClientError> {
+        let url = child_url(self.queue_url()?, queue);
+        let options = QueueClientOptions {
+            client_options: self.options.clone(),
+            version: STORAGE_API_VERSION.to_string(),
+        };
+        QueueClient::new(url.clone(), self.credential.clone(), Some(options))
+            .map_err(|e| client_error(&url, e))
+    }
+
+    /// The queue service itself: listing queues (the SSE relay's sweep of dead instances' queues).
+    pub fn queue_service(&self) -> Result<QueueServiceClient, ClientError> {
+        let url = self.queue_url()?.clone();
+        let options = QueueServiceClientOptions {
+            client_options: self.options.clone(),
+            version: STORAGE_API_VERSION.to_string(),
+        };
+        QueueServiceClient::new(url.clone(), self.credential.clone(), Some(options))
+            .map_err(|e| client_error(&url, e))
+    }
+
+    fn queue_url(&self) -> Result<&Url, ClientError> {
+        self.queue_endpoint
+            .as_ref()
+            .ok_or(ClientError::NoQueueEndpoint)
+    }
+}
+
+/// One blob container with clients of its own (a pool and a token cache of its own); a server
+/// builds `StorageClients` once instead.
 pub fn container_client(
     config: &StorageConfig,
     container: &str,
 ) -> Result<BlobContainerClient, ClientError> {
-    let url = child_url(&config.blob_endpoint, container);
-    let (client_options, credential) = authorisation(config)?;
-    let options = BlobContainerClientOptions {
-        client_options,
-        version: STORAGE_API_VERSION.to_string(),
-    };
-    BlobContainerClient::new(url.clone(), credential, Some(options))
-        .map_err(|e| client_error(&url, e))
-}
-
-/// One queue of the configured queue service.
-pub fn queue_client(config: &StorageConfig, queue: &str) -> Result<QueueClient, ClientError> {
-    let endpoint = config
-        .queue_endpoint
-        .as_ref()
-        .ok_or(ClientError::NoQueueEndpoint)?;
-    let url = child_url(endpoint, queue);
-    let (client_options, credential) = authorisation(config)?;
-    let options = QueueClientOptions {
-        client_options,
-        version: STORAGE_API_VERSION.to_string(),
-    };
-    QueueClient::new(url.clone(), credential, Some(options)).map_err(|e| client_error(&url, e))
-}
-
-/// The queue service itself: listing queues (the SSE relay's sweep of dead instances' queues).
-pub fn queue_service_client(config: &StorageConfig) -> Result<QueueServiceClient, ClientError> {
-    let url = config
-        .queue_endpoint
-        .clone()
-        .ok_or(ClientError::NoQueueEndpoint)?;
-    let (client_options, credential) = authorisation(config)?;
-    let options = QueueServiceClientOptions {
-        client_options,
-        version: STORAGE_API_VERSION.to_string(),
-    };
-    QueueServiceClient::new(url.clone(), credential, Some(options))
-        .map_err(|e| client_error(&url, e))
+    StorageClients::new(config)?.container(container)
 }
 
 fn client_error(url: &Url, e: azure_core::Error) -> ClientError {

@@ -8,7 +8,7 @@ mod sas;
 mod secret;
 mod transport;
 
-pub use clients::{ClientError, container_client, queue_client, queue_service_client};
+pub use clients::{ClientError, StorageClients, container_client};
 pub use sas::AccountSas;
 pub use secret::Secret;
 

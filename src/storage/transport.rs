@@ -71,9 +71,8 @@ impl HyperTransport {
     }
 }
 
-/// The TLS set-up every storage client shares. Loading the platform's roots takes about 5 ms, and a
-/// server with the SSE relay builds four storage clients at start-up (and a queue client for every
-/// relayed message), so it is done once.
+/// The TLS set-up every transport shares. Loading the platform's roots takes about 5 ms; the server
+/// builds one transport, but tools and tests that build clients on their own get it for free.
 fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
     static SHARED: OnceLock<rustls::ClientConfig> = OnceLock::new();
     if let Some(config) = SHARED.get() {

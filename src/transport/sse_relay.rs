@@ -24,7 +24,7 @@ use rmcp::model::ClientJsonRpcMessage;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::storage::{StorageConfig, container_client, queue_client, queue_service_client};
+use crate::storage::StorageClients;
 
 /// Queue messages are at most 64 KiB once base64-encoded; larger requests travel as a blob.
 pub const MAX_INLINE_BYTES: usize = 48 * 1024;
@@ -78,7 +78,9 @@ pub struct Envelope {
 
 pub struct Relay {
     instance: String,
-    storage: StorageConfig,
+    /// Shared with the rest of the server: one connection pool and one token cache.
+    clients: StorageClients,
+    budget: Duration,
     own_queue: QueueClient,
     service: QueueServiceClient,
     overflow: BlobContainerClient,
@@ -91,21 +93,23 @@ pub struct Relay {
 
 impl Relay {
     /// `None` when no queue service is configured: SSE then works within one instance only.
-    pub fn new(storage: &StorageConfig, stale_after: Duration) -> Option<Relay> {
+    /// `budget` bounds every storage call (`STORAGE_TIMEOUT_MS`).
+    pub fn new(clients: &StorageClients, budget: Duration, stale_after: Duration) -> Option<Relay> {
         let instance = new_instance_id();
-        let clients = queue_client(storage, &queue_name(&instance)).and_then(|q| {
+        let built = clients.queue(&queue_name(&instance)).and_then(|q| {
             Ok((
                 q,
-                queue_service_client(storage)?,
-                container_client(storage, OVERFLOW_CONTAINER)?,
+                clients.queue_service()?,
+                clients.container(OVERFLOW_CONTAINER)?,
             ))
         });
-        let (own_queue, service, overflow) = clients
+        let (own_queue, service, overflow) = built
             .map_err(|e| tracing::warn!(error = %e, "SSE relay disabled"))
             .ok()?;
         Some(Relay {
             instance,
-            storage: storage.clone(),
+            clients: clients.clone(),
+            budget,
             own_queue,
             service,
             overflow,
@@ -168,7 +172,9 @@ impl Relay {
     async fn send(&self, owner: &str, envelope: &Envelope) -> Result<(), RelayError> {
         let text = base64::engine::general_purpose::STANDARD
             .encode(serde_json::to_vec(envelope).expect("JSON"));
-        let queue = queue_client(&self.storage, &queue_name(owner))
+        let queue = self
+            .clients
+            .queue(&queue_name(owner))
             .map_err(|e| RelayError::Storage(e.to_string()))?;
         let body = QueueMessage {
             message_text: Some(text),
@@ -344,7 +350,9 @@ impl Relay {
         }
         let mut queues = 0;
         for name in stale {
-            let queue = queue_client(&self.storage, &name)
+            let queue = self
+                .clients
+                .queue(&name)
                 .map_err(|e| RelayError::Storage(e.to_string()))?;
             match queue.delete(None).await {
                 Ok(_) => queues += 1,
@@ -395,7 +403,7 @@ impl Relay {
         &self,
         work: impl Future<Output = Result<T, RelayError>>,
     ) -> Result<T, RelayError> {
-        deadline(self.storage.budget, work).await
+        deadline(self.budget, work).await
     }
 
     /// Deletes this instance's queue at shutdown; a crashed instance leaves an empty queue behind.

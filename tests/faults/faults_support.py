@@ -50,11 +50,13 @@ class RestartableAzurite:
     def endpoint(self, kind: str) -> str:
         return f"http://127.0.0.1:{self.ports[kind]}/{sup.DEV_ACCOUNT}"
 
-    def connection_string(self, blob_port: int | None = None) -> str:
+    def connection_string(self, blob_port: int | None = None, queue_port: int | None = None) -> str:
+        """The connection string, with either service reached through another port (a proxy) if given."""
         blob = f"http://127.0.0.1:{blob_port or self.ports['blob']}/{sup.DEV_ACCOUNT}"
+        queue = f"http://127.0.0.1:{queue_port or self.ports['queue']}/{sup.DEV_ACCOUNT}"
         return (
             f"DefaultEndpointsProtocol=http;AccountName={sup.DEV_ACCOUNT};AccountKey={sup.DEV_KEY};"
-            f"BlobEndpoint={blob};QueueEndpoint={self.endpoint('queue')};"
+            f"BlobEndpoint={blob};QueueEndpoint={queue};"
         )
 
     def blobs(self, container: str = sup.CONTAINER) -> sup.BlobInspector:

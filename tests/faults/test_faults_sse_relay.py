@@ -1,4 +1,5 @@
-"""An SSE-owning instance killed while another instance relays to it.
+"""The SSE relay under storage's eye: an SSE-owning instance killed while another instance relays to
+it, and the connections a relaying instance opens to the queue service.
 
 Expectation (docs/reliability.md): the client's stream ends (closed, with an error) instead of going
 silent; requests relayed to the dead instance are accepted into its queue but never answered; the
@@ -83,3 +84,35 @@ async def test_killed_owner_closes_the_stream_and_leftovers_are_swept(storage):
     finally:
         for s in (owner, relay, sweeper):
             s.stop()
+
+
+RELAYED = 20
+
+
+async def test_relayed_messages_reuse_pooled_storage_connections(storage):
+    """The forwarding instance reaches the queue service through a counting proxy. Each relayed
+    message is a queue write; they must ride the server's pooled connections, not open one each
+    (a fresh TLS handshake per message on Azure, and, with a managed identity, a token request)."""
+    proxy = fs.LatencyProxy(storage.ports["queue"]).start()
+    owner = sup.Server(fs.server_env(storage.connection_string()), label="pool-owner").start()
+    forwarder = sup.Server(
+        fs.server_env(storage.connection_string(queue_port=proxy.port)), label="pool-forwarder"
+    ).start()
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+            async with sup.RawSseSession(owner.base_url, client, post_base=forwarder.base_url) as sse:
+                await sse.endpoint()
+                await sse.initialize()
+                before = proxy.connections
+                for i in range(RELAYED):
+                    res = await sse.request(sup.jsonrpc("ping", id=100 + i))
+                    assert "result" in res, res
+                opened = proxy.connections - before
+        # Every message went through the proxy (the forwarder has no other way to the queues), and a
+        # pool needs at most a connection or two more for requests that overlap.
+        assert opened <= 3, f"{opened} connections opened for {RELAYED} relayed messages"
+        assert proxy.connections >= 1
+    finally:
+        for s in (owner, forwarder):
+            s.stop()
+        proxy.stop()

@@ -34,6 +34,25 @@ impl Azurite {
         Self::spawn(&args, "https")
     }
 
+    /// Azurite over HTTPS that also takes bearer tokens (`--oauth basic`: it checks a token's issuer,
+    /// audience and lifetime, not its signature).
+    pub fn start_https_oauth(cert: &std::path::Path, key: &std::path::Path) -> Azurite {
+        let args = [
+            "--cert".to_string(),
+            cert.display().to_string(),
+            "--key".to_string(),
+            key.display().to_string(),
+            "--oauth".to_string(),
+            "basic".to_string(),
+        ];
+        Self::spawn(&args, "https")
+    }
+
+    /// The blob service URL, as `AzureWebJobsStorage__blobServiceUri` names it.
+    pub fn blob_endpoint(&self) -> String {
+        format!("{}://127.0.0.1:{}/{ACCOUNT}", self.scheme, self.port)
+    }
+
     fn spawn(extra: &[String], scheme: &'static str) -> Azurite {
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let script = repo.join("node_modules/azurite/dist/src/blob/main.js");

@@ -5,3 +5,5 @@
 pub mod azurite;
 #[allow(dead_code)]
 pub mod session;
+#[allow(dead_code)]
+pub mod tls;
