@@ -19,7 +19,7 @@ use snippets_mcp::config::Config;
 use snippets_mcp::snippets::{BlobStore, Namespace, SnippetName};
 use snippets_mcp::storage::{StorageClients, container_client};
 use support::azurite::Azurite;
-use support::tls::{ca, ip_127, server_cert};
+use support::tls::{ip_127, server_cert, trusted_ca};
 
 const SECRET: &str = "identity-header-secret-for-this-test";
 
@@ -77,15 +77,10 @@ async fn identity_endpoint() -> (String, Arc<AtomicUsize>) {
 /// once, first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_token_serves_every_client_built_from_the_shared_clients() {
-    let dir = std::env::temp_dir().join(format!("storage-identity-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let trusted = ca("snippets-mcp identity test CA");
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &trusted.pem).unwrap();
+    let (dir, trusted) = trusted_ca("storage-identity");
     let (endpoint, issued) = identity_endpoint().await;
     // SAFETY: the only test in this binary; the spawned endpoint task does not read the environment.
     unsafe {
-        std::env::set_var("SSL_CERT_FILE", &ca_file);
         std::env::set_var("IDENTITY_ENDPOINT", &endpoint);
         std::env::set_var("IDENTITY_HEADER", SECRET);
     }

@@ -13,7 +13,7 @@ use snippets_mcp::config::Config;
 use snippets_mcp::snippets::{BlobStore, Namespace, SnippetError, SnippetName};
 use snippets_mcp::storage::container_client;
 use support::azurite::Azurite;
-use support::tls::{ca, ip_127, server_cert};
+use support::tls::{ca, ip_127, server_cert, trusted_ca};
 
 fn store(azurite: &Azurite, host: &str) -> BlobStore {
     let conn = azurite.connection_string_via(host);
@@ -33,13 +33,7 @@ fn refused(result: Result<u64, SnippetError>) {
 /// One test: the trust store is process-wide (`SSL_CERT_FILE`), so it is set once, first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_are_checked_against_the_trusted_roots_and_the_host_name() {
-    let dir = std::env::temp_dir().join(format!("storage-tls-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let trusted = ca("snippets-mcp test CA");
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, &trusted.pem).unwrap();
-    // SAFETY: the only test in this binary, and no other thread reads the environment yet.
-    unsafe { std::env::set_var("SSL_CERT_FILE", &ca_file) };
+    let (dir, trusted) = trusted_ca("storage-tls");
 
     let ns = Namespace::shared();
     let name = SnippetName::parse("tls-check").unwrap();

@@ -25,26 +25,14 @@ impl Azurite {
 
     /// Azurite over HTTPS with this certificate and key (PEM files).
     pub fn start_https(cert: &std::path::Path, key: &std::path::Path) -> Azurite {
-        let args = [
-            "--cert".to_string(),
-            cert.display().to_string(),
-            "--key".to_string(),
-            key.display().to_string(),
-        ];
-        Self::spawn(&args, "https")
+        Self::spawn(&tls_args(cert, key), "https")
     }
 
     /// Azurite over HTTPS that also takes bearer tokens (`--oauth basic`: it checks a token's issuer,
     /// audience and lifetime, not its signature).
     pub fn start_https_oauth(cert: &std::path::Path, key: &std::path::Path) -> Azurite {
-        let args = [
-            "--cert".to_string(),
-            cert.display().to_string(),
-            "--key".to_string(),
-            key.display().to_string(),
-            "--oauth".to_string(),
-            "basic".to_string(),
-        ];
+        let mut args = tls_args(cert, key);
+        args.extend(["--oauth".to_string(), "basic".to_string()]);
         Self::spawn(&args, "https")
     }
 
@@ -113,6 +101,15 @@ impl Azurite {
             "DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={scheme}://{host}:{port}/{ACCOUNT};"
         )
     }
+}
+
+fn tls_args(cert: &std::path::Path, key: &std::path::Path) -> Vec<String> {
+    vec![
+        "--cert".to_string(),
+        cert.display().to_string(),
+        "--key".to_string(),
+        key.display().to_string(),
+    ]
 }
 
 impl Drop for Azurite {

@@ -40,3 +40,17 @@ pub fn server_cert(dir: &Path, stem: &str, ca: &Ca, names: Vec<SanType>) -> (Pat
 pub fn ip_127() -> SanType {
     SanType::IpAddress("127.0.0.1".parse().unwrap())
 }
+
+/// A fresh temporary directory and a CA of the test's own, trusted for this process through
+/// `SSL_CERT_FILE` (as on a real machine). The trust store is process-wide: call this once, first,
+/// from the only test of its binary.
+pub fn trusted_ca(stem: &str) -> (PathBuf, Ca) {
+    let dir = std::env::temp_dir().join(format!("{stem}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trusted = ca(&format!("snippets-mcp {stem} CA"));
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &trusted.pem).unwrap();
+    // SAFETY: called before the test starts other threads that read the environment.
+    unsafe { std::env::set_var("SSL_CERT_FILE", &ca_file) };
+    (dir, trusted)
+}
