@@ -44,23 +44,20 @@ async fn main() -> ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     // One set of storage clients for the whole process: the snippet store and the SSE relay share
     // its connection pool and token cache.
-    let storage = match &config.storage {
-        Some(storage) => Some((
-            storage,
-            StorageClients::new(storage).context("storage client")?,
-        )),
+    let clients = match &config.storage {
+        Some(storage) => Some(StorageClients::new(storage).context("storage client")?),
         None => None,
     };
-    let store = match &storage {
-        Some((storage, clients)) => {
+    let store = match &clients {
+        Some(clients) => {
             let client = clients
                 .container(&config.container)
                 .context("storage client")?;
-            tracing::info!(endpoint = %storage.blob_endpoint, container = %config.container, "blob storage configured");
+            tracing::info!(endpoint = %clients.blob_endpoint(), container = %config.container, "blob storage configured");
             Some(Arc::new(BlobStore::new(
                 client,
                 config.max_snippet_bytes,
-                storage.budget,
+                clients.budget(),
             )))
         }
         None => {
@@ -72,10 +69,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     let inflight = TaskTracker::new();
     let stop = CancellationToken::new();
-    let relay = match (&storage, config.sse_relay) {
-        (Some((storage, clients)), true) => {
-            Relay::new(clients, storage.budget, config.sse_relay_stale_after).map(Arc::new)
-        }
+    let relay = match (&clients, config.sse_relay) {
+        (Some(clients), true) => Relay::new(clients, config.sse_relay_stale_after).map(Arc::new),
         _ => None,
     };
     if relay.is_none() {

@@ -2,6 +2,7 @@
 //! Authorisation is attached here, once for both: a SAS policy for keys and SAS strings, bearer tokens for identities.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
@@ -39,6 +40,7 @@ pub enum ClientError {
 pub struct StorageClients {
     blob_endpoint: Url,
     queue_endpoint: Option<Url>,
+    budget: Duration,
     options: ClientOptions,
     credential: Option<Arc<dyn TokenCredential>>,
 }
@@ -49,9 +51,20 @@ impl StorageClients {
         Ok(StorageClients {
             blob_endpoint: config.blob_endpoint.clone(),
             queue_endpoint: config.queue_endpoint.clone(),
+            budget: config.budget,
             options,
             credential,
         })
+    }
+
+    pub fn blob_endpoint(&self) -> &Url {
+        &self.blob_endpoint
+    }
+
+    /// The budget of one storage operation (`STORAGE_TIMEOUT_MS`), SDK retries included: the
+    /// clients' retries stop within it, and their callers cut each operation off at it.
+    pub fn budget(&self) -> Duration {
+        self.budget
     }
 
     /// A blob container: cheap to clone, and every clone shares the pool.
@@ -141,7 +154,7 @@ fn authorisation(config: &StorageConfig) -> Result<Authorisation, ClientError> {
 
 /// The SDK's default retries for up to a minute, far past any client's patience. Here retries stop
 /// starting once the budget is spent; `BlobStore` and the relay also cut the whole call off at the budget.
-fn retry_within(budget: std::time::Duration) -> RetryOptions {
+fn retry_within(budget: Duration) -> RetryOptions {
     let budget = time::Duration::try_from(budget).unwrap_or(time::Duration::seconds(5));
     RetryOptions::exponential(ExponentialRetryOptions {
         initial_delay: time::Duration::milliseconds(100),

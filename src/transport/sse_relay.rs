@@ -80,7 +80,6 @@ pub struct Relay {
     instance: String,
     /// Shared with the rest of the server: one connection pool and one token cache.
     clients: StorageClients,
-    budget: Duration,
     own_queue: QueueClient,
     service: QueueServiceClient,
     overflow: BlobContainerClient,
@@ -93,8 +92,8 @@ pub struct Relay {
 
 impl Relay {
     /// `None` when no queue service is configured: SSE then works within one instance only.
-    /// `budget` bounds every storage call (`STORAGE_TIMEOUT_MS`).
-    pub fn new(clients: &StorageClients, budget: Duration, stale_after: Duration) -> Option<Relay> {
+    /// Every storage call of the relay is bounded by the clients' budget (`STORAGE_TIMEOUT_MS`).
+    pub fn new(clients: &StorageClients, stale_after: Duration) -> Option<Relay> {
         let instance = new_instance_id();
         let built = clients.queue(&queue_name(&instance)).and_then(|q| {
             Ok((
@@ -109,7 +108,6 @@ impl Relay {
         Some(Relay {
             instance,
             clients: clients.clone(),
-            budget,
             own_queue,
             service,
             overflow,
@@ -403,7 +401,7 @@ impl Relay {
         &self,
         work: impl Future<Output = Result<T, RelayError>>,
     ) -> Result<T, RelayError> {
-        deadline(self.budget, work).await
+        deadline(self.clients.budget(), work).await
     }
 
     /// Deletes this instance's queue at shutdown; a crashed instance leaves an empty queue behind.

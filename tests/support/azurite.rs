@@ -38,7 +38,11 @@ impl Azurite {
 
     /// The blob service URL, as `AzureWebJobsStorage__blobServiceUri` names it.
     pub fn blob_endpoint(&self) -> String {
-        format!("{}://127.0.0.1:{}/{ACCOUNT}", self.scheme, self.port)
+        self.blob_endpoint_via("127.0.0.1")
+    }
+
+    fn blob_endpoint_via(&self, host: &str) -> String {
+        format!("{}://{host}:{}/{ACCOUNT}", self.scheme, self.port)
     }
 
     fn spawn(extra: &[String], scheme: &'static str) -> Azurite {
@@ -96,9 +100,10 @@ impl Azurite {
 
     /// The connection string with `host` in the endpoint (a name the certificate may or may not carry).
     pub fn connection_string_via(&self, host: &str) -> String {
-        let (scheme, port) = (self.scheme, self.port);
         format!(
-            "DefaultEndpointsProtocol={scheme};AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={scheme}://{host}:{port}/{ACCOUNT};"
+            "DefaultEndpointsProtocol={};AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={};",
+            self.scheme,
+            self.blob_endpoint_via(host)
         )
     }
 }
