@@ -2,6 +2,7 @@
 //! Shared-key strings become short-lived account SAS; identity settings use `azure_identity`.
 
 mod clients;
+mod connect_gate;
 mod connection_string;
 mod identity;
 mod sas;

@@ -8,7 +8,8 @@
 //! a storage call spends in the HTTP client, and the SDK's own pipeline already does what those
 //! layers are for (retries, timeouts through the call budget). What stays the same: TLS (rustls,
 //! aws-lc-rs, certificates checked against the platform's roots, `SSL_CERT_FILE` honoured),
-//! connection pooling, `TCP_NODELAY`, no redirects, no response decompression. What this transport
+//! connection pooling, `TCP_NODELAY`, no redirects, no response decompression. What it adds: a new
+//! connection is opened only when a request would otherwise have none (`connect_gate`). What this transport
 //! does not do: HTTP proxies (storage is reached directly or through a private endpoint) and HTTP/2
 //! (Blob Storage speaks HTTP/1.1).
 
@@ -22,12 +23,14 @@ use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
 use azure_core::http::request::{Body, Request};
 use azure_core::http::{AsyncRawResponse, HttpClient, Method, StatusCode};
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use http_body_util::{BodyDataStream, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+
+use super::connect_gate::{ConnectGate, GatedConnector};
 
 /// Idle pooled connections are closed after this; Azure Storage drops idle connections itself
 /// after a few minutes, and a connection it has dropped costs a failed write before the retry.
@@ -42,7 +45,8 @@ pub enum TransportError {
 /// The storage SDK's HTTP client; cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct HyperTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<GatedConnector<HttpsConnector<HttpConnector>>, Full<Bytes>>,
+    gate: Arc<ConnectGate>,
 }
 
 impl std::fmt::Debug for HyperTransport {
@@ -64,10 +68,12 @@ impl HyperTransport {
             .https_or_http()
             .enable_http1() // and ALPN "http/1.1"
             .wrap_connector(http);
+        let gate = Arc::new(ConnectGate::default());
+        let connector = GatedConnector::new(connector, gate.clone(), connect_timeout);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .build(connector);
-        Ok(HyperTransport { client })
+        Ok(HyperTransport { client, gate })
     }
 }
 
@@ -96,6 +102,8 @@ fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
 impl HttpClient for HyperTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
         let outgoing = to_hyper(request).await?;
+        // Counted until the body is read or dropped: the connection is busy until then.
+        let in_flight = self.gate.request();
         let response = self.client.request(outgoing).await.map_err(|e| {
             let kind = if e.is_connect() {
                 ErrorKind::Connection
@@ -107,8 +115,10 @@ impl HttpClient for HyperTransport {
         let (parts, body) = response.into_parts();
         let status = StatusCode::from(parts.status.as_u16());
         let headers = from_hyper(&parts.headers);
-        let stream = BodyDataStream::new(body)
-            .map_err(|e| Error::with_error(ErrorKind::Io, e, "storage response body failed"));
+        let stream = BodyDataStream::new(body).map(move |chunk| {
+            let _counted_while_streaming = &in_flight;
+            chunk.map_err(|e| Error::with_error(ErrorKind::Io, e, "storage response body failed"))
+        });
         Ok(AsyncRawResponse::new(status, headers, Box::pin(stream)))
     }
 }

@@ -42,7 +42,11 @@ impl Azurite {
     }
 
     fn blob_endpoint_via(&self, host: &str) -> String {
-        format!("{}://{host}:{}/{ACCOUNT}", self.scheme, self.port)
+        self.blob_endpoint_at(host, self.port)
+    }
+
+    fn blob_endpoint_at(&self, host: &str, port: u16) -> String {
+        format!("{}://{host}:{port}/{ACCOUNT}", self.scheme)
     }
 
     fn spawn(extra: &[String], scheme: &'static str) -> Azurite {
@@ -100,10 +104,18 @@ impl Azurite {
 
     /// The connection string with `host` in the endpoint (a name the certificate may or may not carry).
     pub fn connection_string_via(&self, host: &str) -> String {
+        self.connection_string_for(&self.blob_endpoint_via(host))
+    }
+
+    /// The connection string with the endpoint on another port of 127.0.0.1 (a proxy in front).
+    pub fn connection_string_at_port(&self, port: u16) -> String {
+        self.connection_string_for(&self.blob_endpoint_at("127.0.0.1", port))
+    }
+
+    fn connection_string_for(&self, endpoint: &str) -> String {
         format!(
-            "DefaultEndpointsProtocol={};AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={};",
-            self.scheme,
-            self.blob_endpoint_via(host)
+            "DefaultEndpointsProtocol={};AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={endpoint};",
+            self.scheme
         )
     }
 }
