@@ -103,7 +103,7 @@ impl HttpClient for HyperTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
         let outgoing = to_hyper(request).await?;
         // Counted until the body is read or dropped: the connection is busy until then.
-        let in_flight = self.gate.request();
+        let in_flight = self.gate.request(outgoing.uri());
         let response = self.client.request(outgoing).await.map_err(|e| {
             let kind = if e.is_connect() {
                 ErrorKind::Connection
