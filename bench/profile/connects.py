@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""What a storage call costs Azurite, and how many connections it takes: the raw blob operation (wrk straight to
+Azurite) against the MCP call through the Rust server, in alternating windows at concurrency 16 on one Azurite
+over HTTPS with bearer tokens, as the benchmark's `pairs` phase runs them.
+
+Per window: p50, requests per second, Azurite's and the server's CPU per request (`/proc/<pid>/stat`), and the
+TCP connections opened on the machine (`/proc/net/snmp` ActiveOpens) beyond the 16 wrk opens itself. A raw window
+opens none beyond wrk's; an MCP window opens the server's connections to Azurite. This is how the connect storm
+of docs/performance.md (item 10) was found: before the connect gate, some MCP windows opened 100-130.
+
+    bench/.venv/bin/python bench/profile/connects.py                 # get and save, 4 rounds of 3 s windows
+    bench/.venv/bin/python bench/profile/connects.py --ops get --rounds 2 --window 5
+
+Run by hand on a built tree after `bench/run.sh` has installed its tools; it measures bench/results/bin/snippets-mcp
+(the binary the last benchmark run copied) unless --bin names another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+import bench as B  # noqa: E402 - the benchmark harness: Azurite, the token endpoint, wrk windows
+
+OPS = {"get": "rawget", "save": "rawput"}
+
+
+def active_opens() -> int:
+    """TCP connections this machine has opened since boot (every namespace-local active open)."""
+    rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("ActiveOpens")])
+
+
+def window(port: int, mode: str, seconds: int, path: str, pids: dict, **raw) -> dict:
+    before = active_opens()
+    r = B._window(port, mode, seconds, path, **pids, **raw)
+    r["extra_opens"] = active_opens() - before - B.PAIR_CONC
+    if r["errors"]:
+        raise RuntimeError(f"{mode}: {r['errors']} errors; first: {r.get('bad_sample', '')[:160]}")
+    return r
+
+
+def line(op: str, side: str, r: dict) -> str:
+    return (f"{op:4s} {side:3s}: p50 {r['p50_us'] / 1000:5.1f} ms, {r['rps']:5.0f} req/s, Azurite "
+            f"{r['azurite_cpu_us_per_req']:5.0f} us/req, server {r['server_cpu_us_per_req']:4.0f} us/req, "
+            f"{r['extra_opens']:3d} connections opened beyond wrk's")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ops", default="get,save")
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--window", type=int, default=3, help="seconds per window (wrk takes whole seconds)")
+    ap.add_argument("--bin", help="server binary to measure (copied to bench/results/bin/snippets-mcp)")
+    a = ap.parse_args()
+    if a.bin:
+        B.RUST_BIN.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(a.bin, B.RUST_BIN)
+    B.CPUS = B.Cpus()
+    B.TLS = B.Tls(Path(tempfile.mkdtemp(prefix="connects-tls-")))
+    B.TOKENS = B.TokenEndpoint()
+    logdir = Path(tempfile.mkdtemp(prefix="connects-logs-"))
+    az = B.Azurite(logdir)
+    proc = None
+    try:
+        az.seed()
+        proc, port = B.start_server("rust", az.env("bearer"), logdir)
+        raw = dict(token=B.TOKENS.token(), scheme="https")
+        path = f"/{B.ACCOUNT}/{B.CONTAINER}"
+        pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
+        for op in a.ops.split(","):
+            sides = {"raw": (az.port, OPS[op], path, raw), "mcp": (port, op, "/mcp", {})}
+            for p, mode, pa, kw in sides.values():  # warm-up, discarded
+                B._window(p, mode, 2, pa, **pids, **kw)
+            seen: dict[str, list[dict]] = {"raw": [], "mcp": []}
+            for k in range(a.rounds):
+                for side in (("raw", "mcp") if k % 2 == 0 else ("mcp", "raw")):
+                    p, mode, pa, kw = sides[side]
+                    r = window(p, mode, a.window, pa, pids, **kw)
+                    seen[side].append(r)
+                    print(line(op, side, r), flush=True)
+            for side, rs in seen.items():
+                cpu = [r["azurite_cpu_us_per_req"] for r in rs]
+                print(f"{op} {side}: Azurite CPU per request median {statistics.median(cpu):.0f} us "
+                      f"[{min(cpu):.0f}-{max(cpu):.0f}], connections opened beyond wrk's "
+                      f"{sum(r['extra_opens'] for r in rs)} in {len(rs)} windows", flush=True)
+    finally:
+        B.stop(proc)
+        az.close()
+
+
+if __name__ == "__main__":
+    main()
