@@ -7,33 +7,17 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use snippets_mcp::config::Config;
 use snippets_mcp::snippets::{BlobStore, Namespace, SnippetName};
-use snippets_mcp::storage::container_client;
-use support::azurite::Azurite;
+use support::azurite::{Azurite, blob_store};
 use support::proxy::SlowStartProxy;
 use support::tls::{ip_127, server_cert, trusted_ca};
 
 const CALLERS: usize = 16;
 /// Long against a call to Azurite (a few ms), short against the call budget.
 const HANDSHAKE: Duration = Duration::from_millis(300);
-
-fn store(connection_string: String) -> Arc<BlobStore> {
-    let env: HashMap<String, String> =
-        [("AzureWebJobsStorage".to_string(), connection_string)].into();
-    let config = Config::from_sources(&[], &env).expect("valid test configuration");
-    let storage = config.storage.as_ref().unwrap();
-    let container = container_client(storage, "snippets").expect("client builds");
-    Arc::new(BlobStore::new(
-        container,
-        config.max_body_bytes,
-        Duration::from_secs(10),
-    ))
-}
 
 /// `CALLERS` tasks, each saving and reading back its own snippet in a loop until `until`.
 async fn burst(store: &Arc<BlobStore>, until: Instant) -> usize {
@@ -68,7 +52,7 @@ async fn a_burst_opens_no_more_connections_than_calls_in_flight() {
     let (cert, key) = server_cert(&dir, "azurite", &ca, vec![ip_127()]);
     let azurite = Azurite::start_https(&cert, &key);
     let proxy = SlowStartProxy::start(azurite.port, HANDSHAKE).await;
-    let store = store(azurite.connection_string_at_port(proxy.port));
+    let store = Arc::new(blob_store(azurite.connection_string_at_port(proxy.port)));
 
     // One call first: it creates the container and leaves one connection in the pool.
     let ns = Namespace::shared();

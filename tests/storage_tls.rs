@@ -5,23 +5,13 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use rcgen::SanType;
-use snippets_mcp::config::Config;
 use snippets_mcp::snippets::{BlobStore, Namespace, SnippetError, SnippetName};
-use snippets_mcp::storage::container_client;
-use support::azurite::Azurite;
+use support::azurite::{Azurite, blob_store};
 use support::tls::{ca, ip_127, server_cert, trusted_ca};
 
 fn store(azurite: &Azurite, host: &str) -> BlobStore {
-    let conn = azurite.connection_string_via(host);
-    let env: HashMap<String, String> = [("AzureWebJobsStorage".to_string(), conn)].into();
-    let config = Config::from_sources(&[], &env).expect("valid test configuration");
-    let storage = config.storage.as_ref().unwrap();
-    let container = container_client(storage, "snippets").expect("client builds");
-    BlobStore::new(container, config.max_body_bytes, Duration::from_secs(10))
+    blob_store(azurite.connection_string_via(host))
 }
 
 /// The handshake fails, so the tool says what any unreachable storage gets.

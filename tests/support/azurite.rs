@@ -1,10 +1,15 @@
 //! A real Azurite blob service for Rust tests: started from the project's `node_modules` on a free
 //! port (Azurite reports the port it bound), with its own temporary data directory; stopped on drop.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use snippets_mcp::config::Config;
+use snippets_mcp::snippets::BlobStore;
+use snippets_mcp::storage::container_client;
 
 /// The well-known Azurite development account (public, documented by Microsoft; not a secret).
 const ACCOUNT: &str = "devstoreaccount1";
@@ -135,4 +140,15 @@ impl Drop for Azurite {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A snippet store on the `snippets` container, configured from `AzureWebJobsStorage` as the server
+/// reads it, with a 10 s call budget.
+pub fn blob_store(connection_string: String) -> BlobStore {
+    let env: HashMap<String, String> =
+        [("AzureWebJobsStorage".to_string(), connection_string)].into();
+    let config = Config::from_sources(&[], &env).expect("valid test configuration");
+    let storage = config.storage.as_ref().unwrap();
+    let container = container_client(storage, "snippets").expect("client builds");
+    BlobStore::new(container, config.max_body_bytes, Duration::from_secs(10))
 }
