@@ -54,7 +54,7 @@ def line(op: str, side: str, r: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ops", default="get,save")
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=4, help="raw/MCP window pairs per operation")
     ap.add_argument("--window", type=int, default=3, help="seconds per window (wrk takes whole seconds)")
     ap.add_argument("--bin", help="server binary to measure (copied to bench/results/bin/snippets-mcp)")
     a = ap.parse_args()
@@ -74,17 +74,19 @@ def main() -> None:
         path = f"/{B.ACCOUNT}/{B.CONTAINER}"
         pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
         for op in a.ops.split(","):
-            sides = {"raw": (az.port, OPS[op], path, raw), "mcp": (port, op, "/mcp", {})}
-            for p, mode, pa, kw in sides.values():  # warm-up, discarded
-                B._window(p, mode, 2, pa, **pids, **kw)
-            seen: dict[str, list[dict]] = {"raw": [], "mcp": []}
-            for k in range(a.rounds):
-                for side in (("raw", "mcp") if k % 2 == 0 else ("mcp", "raw")):
-                    p, mode, pa, kw = sides[side]
-                    r = window(p, mode, a.window, pa, pids, **kw)
-                    seen[side].append(r)
+            def raw_window(warm, m=OPS[op]):
+                return window(az.port, m, 2 if warm else a.window, path, pids, **raw)
+
+            def mcp_window(warm, o=op):
+                return window(port, o, 2 if warm else a.window, "/mcp", pids)
+
+            # The benchmark's own ABBA loop (warm-up windows, then alternating pairs), so the windows are
+            # the ones the `pairs` phase measures.
+            paired = B._paired(raw_window, mcp_window, a.rounds, op)
+            for side in ("raw", "mcp"):
+                rs = [p[side] for p in paired["pairs"]]
+                for r in rs:
                     print(line(op, side, r), flush=True)
-            for side, rs in seen.items():
                 cpu = [r["azurite_cpu_us_per_req"] for r in rs]
                 print(f"{op} {side}: Azurite CPU per request median {statistics.median(cpu):.0f} us "
                       f"[{min(cpu):.0f}-{max(cpu):.0f}], connections opened beyond wrk's "
