@@ -7,9 +7,10 @@
 //! starts one more, which makes the handshakes slower still: 16 concurrent calls opened 127
 //! connections within 200 ms against Azurite. The gate counts, per destination (scheme, host and
 //! port: what hyper pools by), the storage requests in flight, the open connections and the connects
-//! under way, and lets a connect start only while requests outnumber the connections open or coming. A connect that is not needed waits until it is (a
-//! connection closed, or more requests arrived), or gives up after the connect timeout; by then
-//! its request has long been served by a pooled connection, or the call budget has run out.
+//! under way, and lets a connect start only while requests outnumber the connections open or
+//! coming. A connect that is not needed waits until it is (a connection closed, or more requests
+//! arrived), or gives up after the connect timeout; by then its request has long been served by a
+//! pooled connection, or the call budget has run out.
 
 use std::collections::HashMap;
 use std::io;

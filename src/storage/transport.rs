@@ -9,7 +9,7 @@
 //! layers are for (retries, timeouts through the call budget). What stays the same: TLS (rustls,
 //! aws-lc-rs, certificates checked against the platform's roots, `SSL_CERT_FILE` honoured),
 //! connection pooling, `TCP_NODELAY`, no redirects, no response decompression. What it adds: a new
-//! connection is opened only when a request would otherwise have none (`connect_gate`). What this transport
+//! connection is opened only when a request would otherwise have none (`connect_gate`). What it
 //! does not do: HTTP proxies (storage is reached directly or through a private endpoint) and HTTP/2
 //! (Blob Storage speaks HTTP/1.1).
 
