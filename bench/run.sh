@@ -2,11 +2,12 @@
 # The benchmark: snippets-mcp (Rust) against the official Python and TypeScript MCP SDKs and the limits
 # (raw blob operations on Azurite, a minimal axum JSON echo), all on this machine, one server at a time.
 #
-#   bench/run.sh            full run (~26 min): 3 interleaved repetitions, 5 s per load point (+1 s warm-up),
-#                           10 cold starts, 10,000 SSE sessions, 4 storage pairs; every figure the median of the
+#   bench/run.sh            full run (~30 min): 3 interleaved repetitions, 5 s per load point (+1 s warm-up),
+#                           10 cold starts, 10,000 SSE sessions, 4 window pairs per comparison (hello_mcp vs
+#                           the echo limit and each peer, storage vs the raw operation); every figure the median of the
 #                           repetitions; instructions per call once
 #   bench/run.sh --quick    quick run (~10 min): 3 repetitions, 2 s per point (no warm-up), 3 cold starts,
-#                           1,000 SSE sessions, 2 storage pairs
+#                           1,000 SSE sessions, 2 window pairs
 #   options: --reps N   --only rust,python,ts   --skip cold,load,limits,pairs,sse,instructions,package
 #            --instr-runs N   --no-render
 #   env:     BENCH_SERVER_CPUS / BENCH_LOAD_CPUS / BENCH_AZURITE_CPUS (taskset lists), BENCH_WRK_THREADS,
@@ -31,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --full) MODE=full ;;
     --only|--skip|--reps|--instr-runs) HARNESS_ARGS+=("$1" "$2"); shift ;;
     --no-render) RENDER=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

@@ -451,35 +451,84 @@ def raw_blob(cfg: dict, logdir: Path) -> dict:
         az.close()
 
 
-def _window(port: int, mode: str, seconds: float, path: str, server_pid: int, azurite_pid: int, **raw) -> dict:
-    """One wrk window at PAIR_CONC with the CPU the server and Azurite spent on it, per request."""
-    s0, a0 = cpu_seconds(server_pid), cpu_seconds(azurite_pid)
+def _window(port: int, mode: str, seconds: float, path: str, server_pid: int, azurite_pid: int | None = None,
+            **raw) -> dict:
+    """One wrk window at PAIR_CONC with the CPU the server (and Azurite, when given) spent on it, per request."""
+    s0 = cpu_seconds(server_pid)
+    a0 = cpu_seconds(azurite_pid) if azurite_pid is not None else 0.0
     r = wrk(port, mode, PAIR_CONC, seconds, path, **raw)
     n = max(1, r["requests"])
     r["server_cpu_us_per_req"] = (cpu_seconds(server_pid) - s0) * 1e6 / n
-    r["azurite_cpu_us_per_req"] = (cpu_seconds(azurite_pid) - a0) * 1e6 / n
-    if mode in ("save", "get"):
+    if azurite_pid is not None:
+        r["azurite_cpu_us_per_req"] = (cpu_seconds(azurite_pid) - a0) * 1e6 / n
+    if mode in ("save", "get", "hello"):
         r["cpu_us_per_req"] = r["server_cpu_us_per_req"]
     return r
 
 
-def _paired(raw_window, mcp_window, pairs: int, label: str) -> dict:
-    """Warm-up (raw, MCP), then `pairs` adjacent raw/MCP windows, ABBA: even pairs raw first, odd pairs MCP
-    first, so a steady trend over the phase raises as many ratios as it lowers."""
-    out = {"warmup": {"raw": raw_window(warm=True), "mcp": mcp_window(warm=True)}, "pairs": []}
+def _abba(first_window, second_window, pairs: int, names: tuple[str, str]) -> dict:
+    """Warm-up (one window of each side), then `pairs` adjacent window pairs, ABBA: even pairs `names[0]` first,
+    odd pairs `names[1]` first, so a steady trend over the phase raises as many ratios as it lowers. Each
+    window function takes `warm` (a warm-up window may be shorter and is never compared)."""
+    windows = dict(zip(names, (first_window, second_window)))
+    out = {"warmup": {n: windows[n](warm=True) for n in names}, "pairs": []}
     for k in range(pairs):
-        first = "raw" if k % 2 == 0 else "mcp"
-        w = {}
-        for side in (("raw", "mcp") if first == "raw" else ("mcp", "raw")):
-            w[side] = raw_window(warm=False) if side == "raw" else mcp_window(warm=False)
-        ratio = w["mcp"]["p50_us"] / w["raw"]["p50_us"] if w["raw"]["p50_us"] else None
-        out["pairs"].append({"first": first, "raw": w["raw"], "mcp": w["mcp"], "p50_ratio": ratio})
-        log(f"  pair {k + 1}/{pairs} {label} ({first} first): raw p50 {w['raw']['p50_us'] / 1000:6.2f} ms, MCP p50 "
-            f"{w['mcp']['p50_us'] / 1000:6.2f} ms, ratio {ratio or 0:.3f}; errors {w['raw']['errors']}/"
-            f"{w['mcp']['errors']}; server CPU {w['mcp']['server_cpu_us_per_req']:.0f} us/call")
+        order = names if k % 2 == 0 else names[::-1]
+        out["pairs"].append({"first": order[0], **{n: windows[n](warm=False) for n in order}})
+    return out
+
+
+def _paired(raw_window, mcp_window, pairs: int, label: str) -> dict:
+    """The storage pairs: raw and MCP windows, ABBA (`_abba`), each pair with its p50 ratio (MCP / raw)."""
+    out = _abba(raw_window, mcp_window, pairs, ("raw", "mcp"))
+    for k, p in enumerate(out["pairs"]):
+        p["p50_ratio"] = p["mcp"]["p50_us"] / p["raw"]["p50_us"] if p["raw"]["p50_us"] else None
+        log(f"  pair {k + 1}/{pairs} {label} ({p['first']} first): raw p50 {p['raw']['p50_us'] / 1000:6.2f} ms, "
+            f"MCP p50 {p['mcp']['p50_us'] / 1000:6.2f} ms, ratio {p['p50_ratio'] or 0:.3f}; errors "
+            f"{p['raw']['errors']}/{p['mcp']['errors']}; server CPU {p['mcp']['server_cpu_us_per_req']:.0f} us/call")
     ratios = [p["p50_ratio"] for p in out["pairs"] if p["p50_ratio"] is not None]
     out["median_p50_ratio"] = statistics.median(ratios) if ratios else None
     return out
+
+
+# The hello_mcp goals' comparison servers: the echo limit (server CPU per request) and the SDK peers (p99,
+# throughput). Each runs beside the Rust server, both idle but for the window being measured.
+HELLO_PAIR_SIDES = ("echo", "python", "ts")
+
+
+def hello_pairs(cfg: dict, logdir: Path, servers: list[str]) -> dict:
+    """The hello_mcp goals' own measurement: the Rust server and each comparison server in alternating windows
+    at PAIR_CONC (`_abba`), so both sides of a ratio see the machine at nearly the same moment and a stall of
+    a few seconds lands in one pair of one repetition instead of in that repetition's whole figure."""
+    t0 = time.monotonic()
+    az = Azurite(logdir)  # the servers want storage settings to start; hello_mcp never calls storage
+    rust = None
+    try:
+        rust, rust_port = start_server("rust", az.env("bearer"), logdir)
+        res = {"concurrency": PAIR_CONC, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
+               "warmup_s": cfg["pair_warmup"]}
+
+        def window(port, pid):
+            return lambda warm: _window(port, "hello", cfg["pair_warmup" if warm else "pair_window"], "/mcp",
+                                        server_pid=pid)
+
+        for side in (s for s in HELLO_PAIR_SIDES if s == "echo" or s in servers):
+            proc, port = start_server(side, az.env("bearer"), logdir)
+            try:
+                res[side] = _abba(window(rust_port, rust.pid), window(port, proc.pid), cfg["pairs"], ("rust", side))
+            finally:
+                stop(proc)
+            for k, p in enumerate(res[side]["pairs"]):
+                r, o = p["rust"], p[side]
+                log(f"  hello pair {k + 1}/{cfg['pairs']} rust vs {side} ({p['first']} first): "
+                    f"{r['ok_rps']:.0f} / {o['ok_rps']:.0f} req/s, p99 {r['p99_us'] / 1000:.2f} / "
+                    f"{o['p99_us'] / 1000:.2f} ms, CPU {r['server_cpu_us_per_req']:.1f} / "
+                    f"{o['server_cpu_us_per_req']:.1f} us/req; errors {r['errors']}/{o['errors']}")
+        res["seconds"] = time.monotonic() - t0
+        return res
+    finally:
+        stop(rust)
+        az.close()
 
 
 def storage_pairs(cfg: dict, logdir: Path) -> dict:
@@ -796,7 +845,7 @@ def main() -> int:
         log(f"=== repetition {i}/{a.reps}")
         rep = {"rep": i, "started_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                "loadavg_start": os.getloadavg()[0], "cold_start": {}, "load": {}, "sse": {}, "limits": {},
-               "pairs": {}}
+               "pairs": {}, "hello_pairs": {}}
         res["reps"].append(rep)
         measure_rep(rep, servers, skip, cfg, logdir, lambda what, fn, i=i: attempt(f"rep {i}: {what}", fn))
         rep["loadavg_end"] = os.getloadavg()[0]
@@ -827,8 +876,9 @@ def main() -> int:
 
 
 def measure_rep(rep: dict, servers: list[str], skip: set[str], cfg: dict, logdir: Path, attempt) -> None:
-    """One repetition: cold starts, load (servers, then the limits), the paired storage windows (Rust), SSE;
-    a fresh Azurite for each."""
+    """One repetition: cold starts, load (servers, then the limits), the paired windows (`pairs`: hello_mcp
+    against the echo limit and each peer, then storage against the raw operation), SSE; a fresh Azurite for
+    each."""
     if "cold" not in skip:
         az = Azurite(logdir)
         try:
@@ -854,6 +904,10 @@ def measure_rep(rep: dict, servers: list[str], skip: set[str], cfg: dict, logdir
         if r:
             rep["limits"]["echo"] = r
     if "pairs" not in skip and "rust" in servers:
+        log("hello pairs: rust vs the echo limit and each peer, alternating windows")
+        r = attempt("hello pairs", lambda: hello_pairs(cfg, logdir, servers))
+        if r:
+            rep["hello_pairs"] = r
         log("storage pairs: rust vs raw blob, alternating windows on one Azurite (bearer tokens)")
         r = attempt("storage pairs", lambda: storage_pairs(cfg, logdir))
         if r:

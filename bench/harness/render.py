@@ -175,6 +175,28 @@ def paired_p50_ratio(rep, op):
     return statistics.median(ratios) if ratios else None
 
 
+# What each hello_mcp comparison reads from a pair of windows (Rust, other side): the goal's value per pair.
+HELLO_PAIR_VALUES = {
+    "cpu": lambda rust, other: _div(rust.get("server_cpu_us_per_req"), other.get("server_cpu_us_per_req")),
+    "p99": lambda rust, other: _div(other.get("p99_us"), rust.get("p99_us")),
+    "rps": lambda rust, other: _div(rust.get("ok_rps"), other.get("ok_rps")),
+}
+
+
+def hello_pair_ratios(rep, side, key):
+    """Per pair of a repetition's hello_mcp windows against `side` (echo, python, ts), from the windows
+    themselves: `cpu` = Rust / side server CPU per request, `p99` = side / Rust p99, `rps` = Rust / side req/s."""
+    pairs = ((rep.get("hello_pairs") or {}).get(side) or {}).get("pairs") or []
+    vals = [HELLO_PAIR_VALUES[key](p["rust"], p[side]) for p in pairs if "rust" in p and side in p]
+    return [v for v in vals if v is not None]
+
+
+def paired_hello(rep, side, key):
+    """A repetition's hello_mcp figure against `side`: the median of its pair values (None without pairs)."""
+    vals = hello_pair_ratios(rep, side, key)
+    return statistics.median(vals) if vals else None
+
+
 def instruction_runs(res) -> list[dict]:
     return (res.get("instructions") or {}).get("runs") or []
 
@@ -204,20 +226,26 @@ def goals(res):
     reps = reps_of(res)
     quick = res.get("mode") == "quick"
     rows = []
+    paired = " (per rep the median of its paired windows)"
+
+    def hello_row(name, side, key, unpaired, ok, show):
+        rows.append(goal_row(name + paired, reps, lambda r: paired_hello(r, side, key), ok, show))
+        value, _, _ = evaluate(reps, unpaired, lambda v: True)
+        rows.append((f"context, not a goal: {name}, unpaired (the load tables, measured minutes apart)",
+                     "not measured" if value is None else show(value), "context"))
+
     for peer, target in THROUGHPUT_GOALS:
-        rows.append(goal_row(
-            f"hello_mcp throughput at concurrency 16 >= {target}x {SHORT[peer]}", reps,
-            lambda r, p=peer: _div(_at(r, "rust", "hello", "ok_rps"), _at(r, p, "hello", "ok_rps")),
-            lambda v, t=target: v >= t, lambda v: f"{span(v, 1)}x"))
+        hello_row(f"hello_mcp throughput at concurrency 16 >= {target}x {SHORT[peer]}", peer, "rps",
+                  lambda r, p=peer: _div(_at(r, "rust", "hello", "ok_rps"), _at(r, p, "hello", "ok_rps")),
+                  lambda v, t=target: v >= t, lambda v: f"{span(v, 1)}x")
     for peer in PEERS:
-        rows.append(goal_row(
-            f"hello_mcp p99 at concurrency 16 >= {P99_GOAL}x lower than {SHORT[peer]}", reps,
-            lambda r, p=peer: _div(_at(r, p, "hello", "p99_us"), _at(r, "rust", "hello", "p99_us")),
-            lambda v: v >= P99_GOAL, lambda v: f"{span(v, 1)}x lower"))
-    rows.append(goal_row(
-        f"hello_mcp server CPU per request at concurrency 16 <= {HELLO_CPU_VS_ECHO_GOAL:g}x the axum echo limit's",
-        reps, lambda r: _div(_at(r, "rust", "hello", "cpu_us_per_req"), _at(r, "echo", "hello", "cpu_us_per_req")),
-        lambda v: v <= HELLO_CPU_VS_ECHO_GOAL, lambda v: f"{span(v, 2)}x the echo's"))
+        hello_row(f"hello_mcp p99 at concurrency 16 >= {P99_GOAL}x lower than {SHORT[peer]}", peer, "p99",
+                  lambda r, p=peer: _div(_at(r, p, "hello", "p99_us"), _at(r, "rust", "hello", "p99_us")),
+                  lambda v: v >= P99_GOAL, lambda v: f"{span(v, 1)}x lower")
+    hello_row(f"hello_mcp server CPU per request at concurrency 16 <= {HELLO_CPU_VS_ECHO_GOAL:g}x the axum echo "
+              "limit's", "echo", "cpu",
+              lambda r: _div(_at(r, "rust", "hello", "cpu_us_per_req"), _at(r, "echo", "hello", "cpu_us_per_req")),
+              lambda v: v <= HELLO_CPU_VS_ECHO_GOAL, lambda v: f"{span(v, 2)}x the echo's")
     for op, limit in (("save", SAVE_CPU_US_GOAL), ("get", GET_CPU_US_GOAL)):
         rows.append(goal_row(
             f"{op}_snippet server CPU per call at concurrency 16 <= {limit} us (bearer tokens)", reps,
@@ -296,12 +324,13 @@ def rep_errors(rep) -> int | None:
 
 
 def pair_windows(rep) -> list[dict]:
-    """Every window of a repetition's paired phase, warm-up windows included."""
+    """Every window of a repetition's paired phases (storage and hello_mcp), warm-up windows included."""
     out = []
-    for op in ("save", "get"):
-        d = (rep.get("pairs") or {}).get(op) or {}
+    phases = [((rep.get("pairs") or {}).get(op) or {}, ("raw", "mcp")) for op in ("save", "get")]
+    phases += [((rep.get("hello_pairs") or {}).get(side) or {}, ("rust", side)) for side in ("echo", *PEERS)]
+    for d, sides in phases:
         out += [w for w in (d.get("warmup") or {}).values() if isinstance(w, dict)]
-        out += [p[side] for p in d.get("pairs") or [] for side in ("raw", "mcp") if isinstance(p.get(side), dict)]
+        out += [p[side] for p in d.get("pairs") or [] for side in sides if isinstance(p.get(side), dict)]
     return out
 
 
@@ -695,6 +724,7 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
                      "comparison"], rows), ""]
     if made:
         lines += [f"![hello_mcp throughput and p99]({rel}/hello.png)", ""]
+    lines += hello_pairs_section(res)
 
     # storage: bearer tokens first (the production path), then the connection string
     header = ["op", "conc.", "server", "req/s", "p50 ms", "p99 ms", "server CPU us/req", "errors", "comparison"]
@@ -832,6 +862,46 @@ def pairs_note(res) -> list[str]:
             "alternating from pair to pair (ABBA) so a trend cancels. A pair's ratio is MCP p50 / raw p50 of its "
             "two windows; a repetition's figure is the median of its pair ratios. The unpaired context rows compare "
             "the load table with the raw limit measured minutes later on another Azurite, as the goal once did."]
+
+
+def hello_pairs_section(res) -> list[str]:
+    """Per repetition and comparison server: the hello_mcp goals' pair values and the windows' figures."""
+    rows = []
+    for side in ("echo", *PEERS):
+        for r in reps_of(res):
+            pairs = ((r.get("hello_pairs") or {}).get(side) or {}).get("pairs") or []
+            if not pairs:
+                continue
+            col = lambda who, key, scale=1.0, nd=0: span(Spread([p[who][key] / scale for p in pairs]), nd)  # noqa: E731
+            values = " / ".join(" ".join(f"{v:.2f}" for v in hello_pair_ratios(r, side, key))
+                                for key in ("cpu", "p99", "rps"))
+            errors = sum(p[w].get("errors", 0) for p in pairs for w in ("rust", side))
+            rows.append((SHORT[side], r["rep"], values, f"{col('rust', 'ok_rps')} / {col(side, 'ok_rps')}",
+                         f"{col('rust', 'p99_us', 1000, 2)} / {col(side, 'p99_us', 1000, 2)}",
+                         f"{col('rust', 'server_cpu_us_per_req', 1, 1)} / {col(side, 'server_cpu_us_per_req', 1, 1)}",
+                         errors))
+    if not rows:
+        return []
+    k, window, warm = hello_pairs_config(res)
+    return ["### Paired windows: the `hello_mcp` goals' measurement", "",
+            f"Per repetition, the Rust server and each comparison server run side by side (both pinned to the "
+            f"server CPUs, each idle but for its own windows): {k} pairs of adjacent {window:g} s windows at "
+            f"concurrency 16 after a {warm:g} s warm-up window of each, the order alternating (ABBA). The goals' "
+            "figures are the median over a repetition's pairs, so a stall of the machine during one window moves "
+            "one pair, not the repetition. Pair values in the order measured: CPU = Rust / other server CPU per "
+            "request, p99 = other p99 / Rust p99, req/s = Rust / other; the other columns are Rust / other, median "
+            "[min-max] over the pairs.", "",
+            table(["vs", "rep", "pair values: CPU / p99 / req/s", "req/s", "p99 ms", "server CPU us/req",
+                   "errors"], rows), ""]
+
+
+def hello_pairs_config(res):
+    """(pairs, window s, warm-up s) of the run's hello_mcp pairs, from the first repetition that has them."""
+    for r in reps_of(res):
+        d = r.get("hello_pairs") or {}
+        if d.get("pairs"):
+            return d["pairs"], d["window_s"], d["warmup_s"]
+    return None
 
 
 def pairs_section(res) -> list[str]:

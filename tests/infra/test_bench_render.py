@@ -53,10 +53,26 @@ def _pairs(ratios, raw_p50=40_000):
     return {"concurrency": 16, "pairs": len(ratios), "window_s": 3, "warmup_s": 2, "save": op(), "get": op()}
 
 
+def _hello_window(rps, p99, cpu, errors=0):
+    return {"concurrency": 16, "ok_rps": rps, "rps": rps, "p50_us": p99 // 2, "p99_us": p99, "errors": errors,
+            "requests": int(rps * 3), "server_cpu_us_per_req": cpu, "cpu_us_per_req": cpu}
+
+
+def _hello_pairs(k=4):
+    """Rust (20,000 req/s, p99 2 ms, 40 us/req) against the echo limit and each peer, `k` ABBA pairs."""
+    others = {"echo": (42000, 900, 25.0), "python": (1500, 50000, 900.0), "ts": (900, 50000, 1000.0)}
+
+    def side(name):
+        return {"warmup": {"rust": _hello_window(20000, 2000, 40.0), name: _hello_window(*others[name])},
+                "pairs": [{"first": "rust" if j % 2 == 0 else name, "rust": _hello_window(20000, 2000, 40.0),
+                           name: _hello_window(*others[name])} for j in range(k)]}
+    return {"concurrency": 16, "pairs": k, "window_s": 3, "warmup_s": 2, **{n: side(n) for n in others}}
+
+
 def _rep(i, rust_save_cpu=150.0, pair_ratios=(1.02, 1.10, 1.08, 1.04)):
     raw = lambda p50: [_point(c, 100, p50, 2 * p50, None) for c in (1, 16)]  # noqa: E731
     return {
-        "pairs": _pairs(pair_ratios),
+        "pairs": _pairs(pair_ratios), "hello_pairs": _hello_pairs(),
         "rep": i, "loadavg_start": 0.5 + i, "loadavg_end": 0.75 + i,
         "cold_start": {s: {"runs_ms": [v], "median_ms": v, "min_ms": v, "max_ms": v}
                        for s, v in (("rust", 12.0), ("python", 1200.0), ("ts", 550.0))},
@@ -125,10 +141,56 @@ def test_a_repetition_without_the_measurement_does_not_pass(render):
 
 def test_ratios_are_taken_per_repetition(render):
     reps = [_rep(1), _rep(2), _rep(3)]
-    reps[1]["limits"]["echo"]["hello"][1]["cpu_us_per_req"] = 10.0  # rust 40 / echo 10 = 4x in rep 2 only
+    for p in reps[1]["hello_pairs"]["echo"]["pairs"]:
+        p["echo"]["server_cpu_us_per_req"] = 10.0  # rust 40 / echo 10 = 4x in rep 2 only
     _, measured, result = _row(render, _results(reps), "hello_mcp server CPU per request")
     assert result == "**MISS**"
     assert "[1.60-4.00]x" in measured, measured
+
+
+HELLO_CPU = "hello_mcp server CPU per request"
+P99_PY = "hello_mcp p99 at concurrency 16 >= 5x lower than Python SDK"
+
+
+def test_one_stalled_hello_window_moves_one_pair_not_the_repetition(render):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    stalled = reps[2]["hello_pairs"]["echo"]["pairs"][1]["rust"]
+    stalled.update(server_cpu_us_per_req=90.0, p99_us=17_400, ok_rps=9000)  # 3.6x the echo's, in one window
+    reps[2]["hello_pairs"]["python"]["pairs"][3]["rust"]["p99_us"] = 17_400  # 2.9x lower only, in one window
+    for r in reps:  # and the unpaired load table of that repetition saw the same stall
+        r["load"]["rust"]["hello"][1].update(cpu_us_per_req=90.0, p99_us=17_400)
+    res = _results(reps)
+    _, measured, result = _row(render, res, HELLO_CPU)
+    assert result == "**PASS**" and "3/3 reps pass" in measured and measured.startswith("1.60 [1.60-1.60]x"), measured
+    assert render.hello_pair_ratios(reps[2], "echo", "cpu") == pytest.approx([1.6, 3.6, 1.6, 1.6])
+    _, measured, result = _row(render, res, P99_PY)
+    assert result == "**PASS**" and measured.startswith("25.0 [25.0-25.0]x lower"), measured
+    _, context, verdict = _row(render, res, f"context, not a goal: {HELLO_CPU}")
+    assert verdict == "context" and context.startswith("3.60 [3.60-3.60]x"), context  # what the old figure said
+
+
+def test_a_stall_in_most_of_a_repetitions_hello_pairs_is_a_miss(render):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    for p in reps[0]["hello_pairs"]["echo"]["pairs"][:3]:
+        p["rust"]["server_cpu_us_per_req"] = 60.0  # 2.4x, in three of four pairs: the median fails
+    _, measured, result = _row(render, _results(reps), HELLO_CPU)
+    assert result == "**MISS**" and "2/3 reps pass" in measured and "[1.60-2.40]x" in measured, measured
+
+
+def test_a_repetition_without_hello_pairs_misses_the_hello_goals(render):
+    missing = _rep(3)
+    missing["hello_pairs"] = {}
+    res = _results([_rep(1), _rep(2), missing])
+    for goal in (HELLO_CPU, P99_PY, "hello_mcp throughput at concurrency 16 >= 10x Python SDK"):
+        _, measured, result = _row(render, res, goal)
+        assert result == "**MISS**" and "2/3 reps pass" in measured, (goal, measured)
+
+
+def test_an_error_in_a_hello_pair_window_misses_the_no_errors_goal(render):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    reps[0]["hello_pairs"]["ts"]["pairs"][2]["ts"]["errors"] = 2
+    _, measured, result = _row(render, _results(reps), "no errors")
+    assert result == "**MISS**" and "2/3 reps pass" in measured
 
 
 def test_errors_add_up_over_repetitions_and_the_doc_reports_noise(render, tmp_path):
@@ -317,6 +379,9 @@ def test_the_doc_shows_the_pairs_and_the_instruction_table(render, tmp_path):
     text = doc.read_text()
     assert "4 pairs of adjacent 3 s windows" in text and "after a 2 s warm-up window" in text
     assert "| save_snippet vs raw PUT | 2 | 1.02 1.10 1.08 1.04 | 1.060 |" in text
+    assert "### Paired windows: the `hello_mcp` goals' measurement" in text
+    assert ("| axum echo (limit) | 2 | 1.60 1.60 1.60 1.60 / 0.45 0.45 0.45 0.45 / 0.48 0.48 0.48 0.48 | "
+            "20,000 [20,000-20,000] / 42,000 [42,000-42,000] |") in text
     assert "## Instructions per call (callgrind, user space)" in text
     assert "| `save_snippet` | Rust (snippets-mcp) | 400 | 170,000 | 385,485 | 0.44x |" in text
     assert "| `hello_mcp` | Rust (snippets-mcp) | 2,000 | 60,000 | 144,468 | 0.42x | 2.00x the echo's |" in text
