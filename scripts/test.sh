@@ -13,30 +13,9 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$REPO_ROOT"
 
-START=$SECONDS
-STEPS=()
-CURRENT=""
-
-summary() {
-  local rc=$? elapsed=$((SECONDS - START))
-  echo
-  if ((rc == 0)); then
-    ok "test.sh: OK: all steps passed in ${elapsed}s (${STEPS[*]})"
-  else
-    printf '%stest.sh: FAILED at step "%s" (exit %s) after %ss; passed before it: %s%s\n' \
-      "$_R" "${CURRENT:-setup}" "$rc" "$elapsed" "${STEPS[*]:-none}" "$_N" >&2
-  fi
-}
-trap summary EXIT
-
-step() { # NAME CMD...
-  CURRENT="$1"; shift
-  local t=$SECONDS
-  log "[$CURRENT] $*"
-  "$@"
-  STEPS+=("$CURRENT:$((SECONDS - t))s")
-  CURRENT=""
-}
+# shellcheck source=scripts/lib/steps.sh
+source "$REPO_ROOT/scripts/lib/steps.sh"
+trap steps_summary EXIT
 
 have cargo || die "cargo is not installed (the Rust toolchain is required: https://rustup.rs)"
 cargo fmt --version >/dev/null 2>&1 || die "rustfmt is missing: rustup component add rustfmt"
