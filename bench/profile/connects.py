@@ -70,7 +70,7 @@ def main() -> None:
     try:
         az.seed()
         proc, port = B.start_server("rust", az.env("bearer"), logdir)
-        raw = dict(token=B.TOKENS.token(), scheme="https")
+        raw = dict(token=B.TOKENS.token(), scheme="https", cpus=B.raw_pair_cpus())
         path = f"/{B.ACCOUNT}/{B.CONTAINER}"
         pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
         for op in a.ops.split(","):

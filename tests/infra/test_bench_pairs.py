@@ -65,3 +65,20 @@ def test_hello_pairs_alternate_the_rust_server_and_the_other_side_in_the_same_ab
     assert order == ["rust-warm", "echo-warm", "rust", "echo", "echo", "rust", "rust", "echo"]
     assert [p["first"] for p in out["pairs"]] == ["rust", "echo", "rust"]
     assert set(out["warmup"]) == {"rust", "echo"} and all(set(p) == {"first", "rust", "echo"} for p in out["pairs"])
+
+
+def test_the_raw_side_of_the_storage_pairs_runs_its_client_on_the_server_cpus(bench, monkeypatch):
+    # Where the MCP side's storage client (the Rust server) runs; the load CPUs may be Azurite's own.
+    monkeypatch.setattr(bench, "CPUS", type("Cpus", (), {"server": "0", "load": "1", "azurite": "1"})(), raising=False)
+    assert bench.raw_pair_cpus() == "0"
+    seen = []
+
+    class Done:
+        stdout = ('BENCHJSON {"requests":10,"duration_us":1000000,"bad":0,"err_connect":0,"err_read":0,'
+                  '"err_write":0,"err_timeout":0,"p50_us":5}\n')
+        stderr = ""
+
+    monkeypatch.setattr(bench.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
+    bench.wrk(1, "rawget", 16, 1, "/p", token="t", scheme="https", cpus=bench.raw_pair_cpus())
+    bench.wrk(1, "get", 16, 1, "/mcp")
+    assert [c[:3] for c in seen] == [["taskset", "-c", "0"], ["taskset", "-c", "1"]]
