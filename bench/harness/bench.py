@@ -533,16 +533,6 @@ def hello_pairs(cfg: dict, logdir: Path, servers: list[str]) -> dict:
         az.close()
 
 
-def raw_pair_cpus() -> str:
-    """Where the raw side's client runs in the storage pairs: on the server's CPUs (idle during a raw window),
-    where the MCP side's storage client, the Rust server, runs. On a 2-core machine the load CPU is also
-    Azurite's; a client sharing Azurite's CPU hands it requests in batches (the client cannot run while
-    Azurite does), which cost Azurite 15-25% less CPU per request than the same requests from another CPU
-    (bench/profile/placement.py). Measured from the load CPU, the raw limit got that discount and the MCP
-    side could not."""
-    return CPUS.server
-
-
 def storage_pairs(cfg: dict, logdir: Path) -> dict:
     """The storage-bound goal's own measurement: the Rust server (bearer tokens) and the raw blob operation on
     one Azurite, in alternating short windows at PAIR_CONC, so both sides of each ratio see the same Azurite at
@@ -554,10 +544,10 @@ def storage_pairs(cfg: dict, logdir: Path) -> dict:
         az.seed()
         enforced = az.bearer_enforced()
         proc, port = start_server("rust", az.env("bearer"), logdir)
-        raw = dict(token=TOKENS.token(), scheme="https", cpus=raw_pair_cpus())
+        raw = dict(token=TOKENS.token(), scheme="https")
         path = f"/{ACCOUNT}/{CONTAINER}"
         pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
-        res = {"concurrency": PAIR_CONC, "raw_client_cpus": raw["cpus"], "azurite_cpus": CPUS.azurite, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
+        res = {"concurrency": PAIR_CONC, "load_cpus": CPUS.load, "azurite_cpus": CPUS.azurite, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
                "warmup_s": cfg["pair_warmup"], "bearer_check": enforced}
         for op, raw_mode, label in (("save", "rawput", "save vs raw PUT"), ("get", "rawget", "get vs raw GET")):
             def raw_window(warm, m=raw_mode):

@@ -861,19 +861,8 @@ def pairs_note(res) -> list[str]:
             f"at concurrency 16 (raw operation, MCP call; after a {warm:g} s warm-up window of each), the order "
             "alternating from pair to pair (ABBA) so a trend cancels. A pair's ratio is MCP p50 / raw p50 of its "
             "two windows; a repetition's figure is the median of its pair ratios. The unpaired context rows compare "
-            "the load table with the raw limit measured minutes later on another Azurite, as the goal once did."
-            + raw_placement_note(res)]
+            "the load table with the raw limit measured minutes later on another Azurite, as the goal once did."]
 
-
-def raw_placement_note(res) -> str:
-    """Where the raw side's client ran, when the run recorded it."""
-    d = next((r.get("pairs") for r in reps_of(res) if (r.get("pairs") or {}).get("raw_client_cpus")), None)
-    if not d:
-        return ""
-    return (f" The raw side's client (wrk) ran on CPUs {d['raw_client_cpus']}, the server's, where the MCP side's "
-            f"storage client runs (Azurite on CPUs {d['azurite_cpus']}): a client sharing Azurite's CPU hands it "
-            "requests in batches, which cost Azurite 10-25% less CPU per request (`bench/profile/placement.py`), "
-            "a discount the MCP side cannot get.")
 
 
 def hello_pairs_section(res) -> list[str]:

@@ -10,6 +10,7 @@ of docs/performance.md (item 10) was found: before the connect gate, some MCP wi
 
     bench/.venv/bin/python bench/profile/connects.py                 # get and save, 4 rounds of 3 s windows
     bench/.venv/bin/python bench/profile/connects.py --ops get --rounds 2 --window 5
+    bench/.venv/bin/python bench/profile/connects.py --client-cpus 0   # wrk beside the server, Azurite alone
 
 Run by hand on a built tree after `bench/run.sh` has installed its tools; it measures bench/results/bin/snippets-mcp
 (the binary the last benchmark run copied) unless --bin names another.
@@ -56,6 +57,8 @@ def main() -> None:
     ap.add_argument("--ops", default="get,save")
     ap.add_argument("--rounds", type=int, default=4, help="raw/MCP window pairs per operation")
     ap.add_argument("--window", type=int, default=3, help="seconds per window (wrk takes whole seconds)")
+    ap.add_argument("--client-cpus", help="CPUs for wrk on both sides (default: the load CPUs, as the benchmark); "
+                    "the server CPUs (0 on two cores) leave Azurite alone on its CPU in every window")
     ap.add_argument("--bin", help="server binary to measure (copied to bench/results/bin/snippets-mcp)")
     a = ap.parse_args()
     if a.bin:
@@ -70,7 +73,7 @@ def main() -> None:
     try:
         az.seed()
         proc, port = B.start_server("rust", az.env("bearer"), logdir)
-        raw = dict(token=B.TOKENS.token(), scheme="https", cpus=B.raw_pair_cpus())
+        raw = dict(token=B.TOKENS.token(), scheme="https", cpus=a.client_cpus)
         path = f"/{B.ACCOUNT}/{B.CONTAINER}"
         pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
         for op in a.ops.split(","):
@@ -78,7 +81,7 @@ def main() -> None:
                 return window(az.port, m, 2 if warm else a.window, path, pids, **raw)
 
             def mcp_window(warm, o=op):
-                return window(port, o, 2 if warm else a.window, "/mcp", pids)
+                return window(port, o, 2 if warm else a.window, "/mcp", pids, cpus=a.client_cpus)
 
             # The benchmark's own ABBA loop (warm-up windows, then alternating pairs), so the windows are
             # the ones the `pairs` phase measures.

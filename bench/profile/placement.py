@@ -5,8 +5,10 @@ also Azurite's, and from the server CPUs, where the Rust server's storage client
 windows alternate ABBA (the benchmark's own `_abba`).
 
 Why it matters: a client that shares Azurite's CPU cannot run while Azurite does, so requests reach Azurite in
-batches and each costs it less; this is why the benchmark's storage pairs run their raw side on the server
-CPUs (bench/harness/bench.py `raw_pair_cpus`).
+batches and each costs it less. In the benchmark's storage pairs the raw side's wrk shares Azurite's CPU; on the
+MCP side wrk shares it too, but the requests come from the server on the other CPU. No placement of the raw
+client on two cores reproduces that (docs/performance.md, "Storage latency"); `connects.py --client-cpus 0`
+leaves Azurite alone in both kinds of window.
 
     bench/.venv/bin/python bench/profile/placement.py                    # get and put, 4 pairs of 3 s windows
     bench/.venv/bin/python bench/profile/placement.py --ops get --pairs 2

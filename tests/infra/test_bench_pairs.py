@@ -67,10 +67,8 @@ def test_hello_pairs_alternate_the_rust_server_and_the_other_side_in_the_same_ab
     assert set(out["warmup"]) == {"rust", "echo"} and all(set(p) == {"first", "rust", "echo"} for p in out["pairs"])
 
 
-def test_the_raw_side_of_the_storage_pairs_runs_its_client_on_the_server_cpus(bench, monkeypatch):
-    # Where the MCP side's storage client (the Rust server) runs; the load CPUs may be Azurite's own.
+def test_wrk_runs_on_the_cpus_it_is_given_and_on_the_load_cpus_by_default(bench, monkeypatch):
     monkeypatch.setattr(bench, "CPUS", type("Cpus", (), {"server": "0", "load": "1", "azurite": "1"})(), raising=False)
-    assert bench.raw_pair_cpus() == "0"
     seen = []
 
     class Done:
@@ -79,6 +77,6 @@ def test_the_raw_side_of_the_storage_pairs_runs_its_client_on_the_server_cpus(be
         stderr = ""
 
     monkeypatch.setattr(bench.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
-    bench.wrk(1, "rawget", 16, 1, "/p", token="t", scheme="https", cpus=bench.raw_pair_cpus())
+    bench.wrk(1, "rawget", 16, 1, "/p", token="t", scheme="https", cpus="0")
     bench.wrk(1, "get", 16, 1, "/mcp")
     assert [c[:3] for c in seen] == [["taskset", "-c", "0"], ["taskset", "-c", "1"]]
