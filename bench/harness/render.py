@@ -660,7 +660,10 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
               "One known difference in what the calls cost Azurite: `azure_storage_blob` 1.x always downloads "
               "through its partitioned path, so every get is a ranged read (`Range: bytes=0-4194303`) where the "
               "raw limit is a plain GET. Against Azure Storage, which scales per partition, this is not expected "
-              "to matter; it has not been measured there.", "",
+              "to matter; it has not been measured there. Where the load generator sits moves these ratios: a "
+              "client on Azurite's CPU hands it requests in batches, which the MCP side's storage client, on the "
+              "server's CPU, cannot; with Azurite alone on its CPU in both kinds of window an MCP get costs Azurite "
+              "the same as the raw GET ([performance.md](performance.md), \"Storage latency\").", "",
               *pairs_note(res), "",
               "Server CPU per storage call counts the cost of waking the server twice per call (once for the "
               "client's request, once for storage's answer), and on a virtual machine that cost can be far larger "
