@@ -845,10 +845,11 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
     return view
 
 
-def pairs_config(res):
-    """(pairs, window s, warm-up s) of the run's paired phase, from the first repetition that has one."""
+def pairs_config(res, phase="pairs"):
+    """(pairs, window s, warm-up s) of the run's paired windows, `phase` "pairs" (storage) or "hello_pairs",
+    from the first repetition that has them."""
     for r in reps_of(res):
-        d = r.get("pairs") or {}
+        d = r.get(phase) or {}
         if d.get("pairs"):
             return d["pairs"], d["window_s"], d["warmup_s"]
     return None
@@ -886,7 +887,7 @@ def hello_pairs_section(res) -> list[str]:
                          errors))
     if not rows:
         return []
-    k, window, warm = hello_pairs_config(res)
+    k, window, warm = pairs_config(res, "hello_pairs")
     return ["### Paired windows: the `hello_mcp` goals' measurement", "",
             f"Per repetition, the Rust server and each comparison server run side by side (both pinned to the "
             f"server CPUs, each idle but for its own windows): {k} pairs of adjacent {window:g} s windows at "
@@ -897,15 +898,6 @@ def hello_pairs_section(res) -> list[str]:
             "[min-max] over the pairs.", "",
             table(["vs", "rep", "pair values: CPU / p99 / req/s", "req/s", "p99 ms", "server CPU us/req",
                    "errors"], rows), ""]
-
-
-def hello_pairs_config(res):
-    """(pairs, window s, warm-up s) of the run's hello_mcp pairs, from the first repetition that has them."""
-    for r in reps_of(res):
-        d = r.get("hello_pairs") or {}
-        if d.get("pairs"):
-            return d["pairs"], d["window_s"], d["warmup_s"]
-    return None
 
 
 def pairs_section(res) -> list[str]:
