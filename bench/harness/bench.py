@@ -547,7 +547,7 @@ def storage_pairs(cfg: dict, logdir: Path) -> dict:
         raw = dict(token=TOKENS.token(), scheme="https")
         path = f"/{ACCOUNT}/{CONTAINER}"
         pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
-        res = {"concurrency": PAIR_CONC, "load_cpus": CPUS.load, "azurite_cpus": CPUS.azurite, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
+        res = {"concurrency": PAIR_CONC, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
                "warmup_s": cfg["pair_warmup"], "bearer_check": enforced}
         for op, raw_mode, label in (("save", "rawput", "save vs raw PUT"), ("get", "rawget", "get vs raw GET")):
             def raw_window(warm, m=raw_mode):
