@@ -453,17 +453,17 @@ def raw_blob(cfg: dict, logdir: Path) -> dict:
         az.close()
 
 
-def _window(port: int, mode: str, seconds: float, path: str, server_pid: int, azurite_pid: int | None = None,
-            **raw) -> dict:
-    """One wrk window at PAIR_CONC with the CPU the server (and Azurite, when given) spent on it, per request."""
-    s0 = cpu_seconds(server_pid)
-    a0 = cpu_seconds(azurite_pid) if azurite_pid is not None else 0.0
+def _window(port: int, mode: str, seconds: float, path: str, server_pid: int | None = None,
+            azurite_pid: int | None = None, **raw) -> dict:
+    """One wrk window at PAIR_CONC with the CPU the server and Azurite (each when given) spent on it, per
+    request."""
+    pids = {k: pid for k, pid in (("server", server_pid), ("azurite", azurite_pid)) if pid is not None}
+    before = {k: cpu_seconds(pid) for k, pid in pids.items()}
     r = wrk(port, mode, PAIR_CONC, seconds, path, **raw)
     n = max(1, r["requests"])
-    r["server_cpu_us_per_req"] = (cpu_seconds(server_pid) - s0) * 1e6 / n
-    if azurite_pid is not None:
-        r["azurite_cpu_us_per_req"] = (cpu_seconds(azurite_pid) - a0) * 1e6 / n
-    if mode in ("save", "get", "hello"):
+    for k, pid in pids.items():
+        r[f"{k}_cpu_us_per_req"] = (cpu_seconds(pid) - before[k]) * 1e6 / n
+    if mode in ("save", "get", "hello") and server_pid is not None:
         r["cpu_us_per_req"] = r["server_cpu_us_per_req"]
     return r
 

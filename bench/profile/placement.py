@@ -47,12 +47,10 @@ def main() -> None:
         for op in a.ops.split(","):
             def side(cpus, m=OPS[op]):
                 def run(warm):
-                    before = B.cpu_seconds(pid)
-                    r = B.wrk(az.port, m, B.PAIR_CONC, 2 if warm else a.window, path, token=token, scheme="https",
-                              cpus=cpus)
+                    r = B._window(az.port, m, 2 if warm else a.window, path, azurite_pid=pid, token=token,
+                                  scheme="https", cpus=cpus)
                     if r["errors"]:
                         raise RuntimeError(f"{m} on CPUs {cpus}: {r['errors']} errors")
-                    r["azurite_cpu_us_per_req"] = (B.cpu_seconds(pid) - before) * 1e6 / max(1, r["requests"])
                     return r
                 return run
 
