@@ -14,8 +14,8 @@
 #            BENCH_NO_BUILD=1 (measure the existing target/release binary), BENCH_SKIP_PACKAGE_SH=1
 #
 # Installs what it needs project-locally (wrk, valgrind from Debian, bench/.venv, bench/node_modules, the root
-# node_modules for Azurite), builds the release binaries, writes bench/results/<stamp>-<mode>.json and
-# renders docs/benchmarks.md + docs/benchmarks/*.png from it.
+# node_modules for Azurite), builds the release binaries (the baseline one once: bench/baseline.sh), writes
+# bench/results/<stamp>-<mode>.json and renders docs/benchmarks.md + docs/benchmarks/*.png from it.
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -102,6 +102,13 @@ if [[ -n "${BENCH_NO_BUILD:-}" && -x "$ROOT/target/release/snippets-mcp" ]]; the
 else
   log "cargo build --release --bin snippets-mcp"
   cargo build --release --bin snippets-mcp --quiet || die "release build of snippets-mcp failed"
+fi
+# The binary the CPU-per-call goals compare with (the commit before the performance work), built once.
+if BASELINE_BIN="$("$BENCH/baseline.sh")"; then
+  export BENCH_BASELINE_BIN="$BASELINE_BIN"
+else
+  log "no baseline binary (see above): the CPU-per-call goals will say not measured"
+  export BENCH_BASELINE_BIN=""
 fi
 log "cargo build --release bench/echo (CARGO_TARGET_DIR=bench/target)"
 CARGO_TARGET_DIR="$BENCH/target" cargo build --release --locked --quiet --manifest-path "$BENCH/echo/Cargo.toml" \

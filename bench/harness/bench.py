@@ -67,10 +67,14 @@ MODES = {
 # seconds each, after one warm-up window of each side of `pair_warmup` seconds.
 PAIR_CONC = 16
 # Instruction counts under callgrind (`instructions`, once per run): calls per kind, bench/profile's defaults.
-INSTR_CALLS = {"rust": list(callgrind.DEFAULT_CALLS.items()), "echo": [("hello", callgrind.DEFAULT_CALLS["hello"])]}
+INSTR_CALLS = {"rust": list(callgrind.DEFAULT_CALLS.items()), "echo": [("hello", callgrind.DEFAULT_CALLS["hello"])],
+               "baseline": list(callgrind.DEFAULT_CALLS.items())}
 DEFAULT_REPS = 3
 # The binary under test is copied here at start, so a rebuild during the run cannot change it half-way.
 RUST_BIN = BENCH / "results" / "bin" / "snippets-mcp"
+# The same server at the commit before the performance work (bench/baseline.sh builds it; run.sh passes its path
+# in BENCH_BASELINE_BIN), copied beside it: the CPU-per-call goals' comparison, measured in the same run.
+BASELINE_BIN = BENCH / "results" / "bin" / "snippets-mcp-baseline"
 
 
 def log(msg: str) -> None:
@@ -94,6 +98,25 @@ class Cpus:
         self.load = env("BENCH_LOAD_CPUS", default[1])
         self.azurite = env("BENCH_AZURITE_CPUS", default[2])
         self.total = n
+
+    @property
+    def storage_client(self) -> str:
+        """Where the storage latency pairs run wrk: the load CPUs when Azurite has CPUs of its own, else beside
+        the server. Azure Storage runs on other machines, so its latency must not depend on a load generator
+        taking its CPU: beside Azurite, wrk batched the raw requests (it cannot send while Azurite runs) but not
+        the server's, and the comparison measured where wrk sat instead of the server's hop."""
+        if set(_cpu_list(self.azurite)) & set(_cpu_list(self.load)):
+            return self.server
+        return self.load
+
+
+def _cpu_list(spec: str) -> list[int]:
+    """A taskset CPU list ("0", "0,2", "1-3") as CPU numbers."""
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
 
 
 CPUS: Cpus
@@ -263,6 +286,8 @@ SERVERS = {
     # name: (label, argv builder, extra env, is an MCP server)
     "rust": ("snippets-mcp (Rust, rmcp + axum)",
              lambda p: [str(RUST_BIN), "--port", str(p)], {}, True),
+    "baseline": ("snippets-mcp before the performance work (bench/baseline.sh)",
+                 lambda p: [str(BASELINE_BIN), "--port", str(p)], {}, True),
     "python": ("Python SDK (mcp + uvicorn)",
                lambda p: [str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "servers" / "python" / "server.py"),
                           "--port", str(p)], {}, True),
@@ -454,12 +479,12 @@ def raw_blob(cfg: dict, logdir: Path) -> dict:
 
 
 def _window(port: int, mode: str, seconds: float, path: str, server_pid: int | None = None,
-            azurite_pid: int | None = None, **raw) -> dict:
-    """One wrk window at PAIR_CONC with the CPU the server and Azurite (each when given) spent on it, per
-    request."""
+            azurite_pid: int | None = None, cpus: str | None = None, **raw) -> dict:
+    """One wrk window at PAIR_CONC (wrk on `cpus`, default the load CPUs) with the CPU the server and Azurite
+    (each when given) spent on it, per request."""
     pids = {k: pid for k, pid in (("server", server_pid), ("azurite", azurite_pid)) if pid is not None}
     before = {k: cpu_seconds(pid) for k, pid in pids.items()}
-    r = wrk(port, mode, PAIR_CONC, seconds, path, **raw)
+    r = wrk(port, mode, PAIR_CONC, seconds, path, cpus=cpus, **raw)
     n = max(1, r["requests"])
     for k, pid in pids.items():
         r[f"{k}_cpu_us_per_req"] = (cpu_seconds(pid) - before[k]) * 1e6 / n
@@ -536,7 +561,7 @@ def hello_pairs(cfg: dict, logdir: Path, servers: list[str]) -> dict:
 def storage_pairs(cfg: dict, logdir: Path) -> dict:
     """The storage-bound goal's own measurement: the Rust server (bearer tokens) and the raw blob operation on
     one Azurite, in alternating short windows at PAIR_CONC, so both sides of each ratio see the same Azurite at
-    nearly the same moment."""
+    nearly the same moment. wrk runs on `CPUS.storage_client` in both kinds of window."""
     t0 = time.monotonic()
     az = Azurite(logdir)
     proc = None
@@ -546,9 +571,9 @@ def storage_pairs(cfg: dict, logdir: Path) -> dict:
         proc, port = start_server("rust", az.env("bearer"), logdir)
         raw = dict(token=TOKENS.token(), scheme="https")
         path = f"/{ACCOUNT}/{CONTAINER}"
-        pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
+        pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid, cpus=CPUS.storage_client)
         res = {"concurrency": PAIR_CONC, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
-               "warmup_s": cfg["pair_warmup"], "bearer_check": enforced}
+               "warmup_s": cfg["pair_warmup"], "bearer_check": enforced, "client_cpus": CPUS.storage_client}
         for op, raw_mode, label in (("save", "rawput", "save vs raw PUT"), ("get", "rawget", "get vs raw GET")):
             def raw_window(warm, m=raw_mode):
                 return _window(az.port, m, cfg["pair_warmup" if warm else "pair_window"], path, **pids, **raw)
@@ -565,11 +590,57 @@ def storage_pairs(cfg: dict, logdir: Path) -> dict:
         az.close()
 
 
+def cpu_pairs(cfg: dict, logdir: Path) -> dict:
+    """The CPU-per-call goals' measurement: the binary under test and the baseline binary side by side (both
+    on the server CPUs, bearer tokens, one seeded Azurite), save and get in alternating windows at PAIR_CONC
+    (`_abba`), wrk on the load CPUs as in the load tables. A pair's ratio is test / baseline server CPU per
+    call, so the figure is the code's, not the machine's speed."""
+    t0 = time.monotonic()
+    az = Azurite(logdir)
+    procs: list[subprocess.Popen] = []
+    try:
+        az.seed()
+        sides = {}
+        for name in ("baseline", "rust"):
+            proc, port = start_server(name, az.env("bearer"), logdir)
+            procs.append(proc)
+            sides[name] = (port, proc.pid)
+        res = {"concurrency": PAIR_CONC, "pairs": cfg["pairs"], "window_s": cfg["pair_window"],
+               "warmup_s": cfg["pair_warmup"], "baseline_sha256": _sha(BASELINE_BIN)}
+
+        def window(name, op):
+            port, pid = sides[name]
+            return lambda warm: _window(port, op, cfg["pair_warmup" if warm else "pair_window"], "/mcp",
+                                        server_pid=pid)
+
+        for op in ("save", "get"):
+            d = _abba(window("baseline", op), window("rust", op), cfg["pairs"], ("baseline", "rust"))
+            for k, p in enumerate(d["pairs"]):
+                b, r = p["baseline"]["server_cpu_us_per_req"], p["rust"]["server_cpu_us_per_req"]
+                p["cpu_ratio"] = r / b if b else None
+                log(f"  cpu pair {k + 1}/{cfg['pairs']} {op} ({p['first']} first): baseline {b:.0f} us/call, "
+                    f"under test {r:.0f} us/call, ratio {p['cpu_ratio'] or 0:.3f}; errors "
+                    f"{p['baseline']['errors']}/{p['rust']['errors']}")
+            res[op] = d
+        res["seconds"] = time.monotonic() - t0
+        return res
+    finally:
+        for proc in procs:
+            stop(proc)
+        az.close()
+
+
+def _sha(path: Path) -> str:
+    return sh(["sha256sum", str(path)]).split()[0][:16]
+
+
 def instruction_counts(logdir: Path) -> dict:
     """Instructions per call under callgrind: the binary this run measures and the echo limit (hello). On every
     CPU of the machine, as the baselines were measured, not on the harness's load CPUs it would inherit: tokio
     sizes its pool from the CPUs it sees, which moves the counts by 1-3% (bench/README.md)."""
     binaries = {"rust": (RUST_BIN, True), "echo": (BENCH / "target" / "release" / "bench-echo", False)}
+    if BASELINE_BIN.exists():  # reproduces the goal's baseline counts on this machine, in this run
+        binaries["baseline"] = (BASELINE_BIN, True)
     try:  # run.sh pins only this harness; its own shell keeps every CPU the machine (or container) allows
         every_cpu = ",".join(str(c) for c in sorted(os.sched_getaffinity(os.getppid())))
     except OSError:
@@ -827,8 +898,8 @@ def main() -> int:
         "git": {"commit": sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
                 "src_dirty": bool(sh(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "Cargo.toml",
                                       "Cargo.lock"]))},
-        "rust_binary": {"built_utc": built, "bytes": RUST_BIN.stat().st_size,
-                        "sha256": sh(["sha256sum", str(RUST_BIN)]).split()[0][:16]},
+        "rust_binary": {"built_utc": built, "bytes": RUST_BIN.stat().st_size, "sha256": _sha(RUST_BIN)},
+        "baseline_binary": copy_baseline(),
         "package": {}, "failures": [],
     }
     log(f"mode {a.mode}; server CPUs {CPUS.server}, load CPUs {CPUS.load}, Azurite CPUs {CPUS.azurite}")
@@ -847,7 +918,7 @@ def main() -> int:
         log(f"=== repetition {i}/{a.reps}")
         rep = {"rep": i, "started_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                "loadavg_start": os.getloadavg()[0], "cold_start": {}, "load": {}, "sse": {}, "limits": {},
-               "pairs": {}, "hello_pairs": {}}
+               "pairs": {}, "hello_pairs": {}, "cpu_pairs": {}}
         res["reps"].append(rep)
         measure_rep(rep, servers, skip, cfg, logdir, lambda what, fn, i=i: attempt(f"rep {i}: {what}", fn))
         rep["loadavg_end"] = os.getloadavg()[0]
@@ -914,11 +985,28 @@ def measure_rep(rep: dict, servers: list[str], skip: set[str], cfg: dict, logdir
         r = attempt("storage pairs", lambda: storage_pairs(cfg, logdir))
         if r:
             rep["pairs"] = r
+        if BASELINE_BIN.exists():
+            log("cpu pairs: rust vs the baseline binary, alternating windows on one Azurite (bearer tokens)")
+            r = attempt("cpu pairs", lambda: cpu_pairs(cfg, logdir))
+            if r:
+                rep["cpu_pairs"] = r
     if "sse" not in skip:
         for s in servers:
             r = attempt(f"sse {s}", lambda s=s: sse_hold(s, cfg, logdir))
             if r:
                 rep["sse"][s] = r
+
+
+def copy_baseline() -> dict | None:
+    """Copies the baseline binary (BENCH_BASELINE_BIN) beside the one under test; None without one (no pairs)."""
+    BASELINE_BIN.unlink(missing_ok=True)  # a copy from an earlier run must not stand in for a missing build
+    src = os.environ.get("BENCH_BASELINE_BIN", "")
+    if not src or not Path(src).is_file():
+        log("no baseline binary (BENCH_BASELINE_BIN): the CPU-per-call pairs are not measured")
+        return None
+    shutil.copy2(src, BASELINE_BIN)
+    return {"source": src, "commit": Path(src).parent.name, "bytes": BASELINE_BIN.stat().st_size,
+            "sha256": _sha(BASELINE_BIN)}
 
 
 def write_results(res: dict, outdir: Path, started: dt.datetime, mode: str) -> Path:

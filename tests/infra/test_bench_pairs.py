@@ -80,3 +80,23 @@ def test_wrk_runs_on_the_cpus_it_is_given_and_on_the_load_cpus_by_default(bench,
     bench.wrk(1, "rawget", 16, 1, "/p", token="t", scheme="https", cpus="0")
     bench.wrk(1, "get", 16, 1, "/mcp")
     assert [c[:3] for c in seen] == [["taskset", "-c", "0"], ["taskset", "-c", "1"]]
+
+
+@pytest.mark.parametrize("server,load,azurite,client", [
+    ("0", "1", "1", "0"),        # two cores: Azurite beside the load generator, so wrk goes beside the server
+    ("0", "1", "2", "1"),        # three cores: Azurite alone, wrk stays on the load CPU
+    ("0", "1-2", "2-3", "0"),    # ranges that overlap on CPU 2
+    ("0", "1,2", "3", "1,2"),
+])
+def test_storage_latency_pairs_keep_wrk_off_azurites_cpus(bench, monkeypatch, server, load, azurite, client):
+    for k, v in (("SERVER", server), ("LOAD", load), ("AZURITE", azurite)):
+        monkeypatch.setenv(f"BENCH_{k}_CPUS", v)
+    assert bench.Cpus().storage_client == client
+
+
+def test_a_window_passes_its_cpus_to_wrk(bench, monkeypatch):
+    seen = []
+    monkeypatch.setattr(bench, "wrk", lambda *a, **kw: seen.append(kw) or {"requests": 10})
+    bench._window(1, "rawget", 1, "/p", cpus="0", token="t")
+    bench._window(1, "get", 1, "/mcp")
+    assert [kw.get("cpus") for kw in seen] == ["0", None]

@@ -69,10 +69,24 @@ def _hello_pairs(k=4):
     return {"concurrency": 16, "pairs": k, "window_s": 3, "warmup_s": 2, **{n: side(n) for n in others}}
 
 
+def _cpu_window(cpu, errors=0):
+    return {"concurrency": 16, "ok_rps": 2500, "rps": 2500, "p50_us": 6000, "p99_us": 9000, "errors": errors,
+            "requests": 7500, "server_cpu_us_per_req": cpu, "cpu_us_per_req": cpu}
+
+
+def _cpu_pairs(save_cpu, get_cpu=120.0, baseline=400.0, k=4):
+    """The binary under test (`save_cpu` / `get_cpu` us per call) against the baseline (`baseline`), k pairs."""
+    def op(cpu):
+        return {"warmup": {"baseline": _cpu_window(baseline), "rust": _cpu_window(cpu)},
+                "pairs": [{"first": "baseline" if j % 2 == 0 else "rust", "baseline": _cpu_window(baseline),
+                           "rust": _cpu_window(cpu)} for j in range(k)]}
+    return {"concurrency": 16, "pairs": k, "window_s": 3, "warmup_s": 2, "save": op(save_cpu), "get": op(get_cpu)}
+
+
 def _rep(i, rust_save_cpu=150.0, pair_ratios=(1.02, 1.10, 1.08, 1.04)):
     raw = lambda p50: [_point(c, 100, p50, 2 * p50, None) for c in (1, 16)]  # noqa: E731
     return {
-        "pairs": _pairs(pair_ratios), "hello_pairs": _hello_pairs(),
+        "pairs": _pairs(pair_ratios), "hello_pairs": _hello_pairs(), "cpu_pairs": _cpu_pairs(rust_save_cpu),
         "rep": i, "loadavg_start": 0.5 + i, "loadavg_end": 0.75 + i,
         "cold_start": {s: {"runs_ms": [v], "median_ms": v, "min_ms": v, "max_ms": v}
                        for s, v in (("rust", 12.0), ("python", 1200.0), ("ts", 550.0))},
@@ -127,13 +141,13 @@ def test_one_failing_repetition_is_a_miss_even_when_the_median_passes(render):
     res = _results([_rep(1, 150.0), _rep(2, 400.0), _rep(3, 150.0)])
     _, measured, result = _row(render, res, SAVE_CPU)
     assert result == "**MISS**"
-    assert measured.startswith("150 [150-400] us"), measured
+    assert measured.startswith("0.38 [0.38-1.00]x the baseline's"), measured
     assert "2/3 reps pass" in measured
 
 
 def test_a_repetition_without_the_measurement_does_not_pass(render):
     missing = _rep(3)
-    del missing["load"]["rust"]["save"]
+    del missing["cpu_pairs"]["save"]
     _, measured, result = _row(render, _results([_rep(1), _rep(2), missing]), SAVE_CPU)
     assert result == "**MISS**"
     assert "2/3 reps pass" in measured
@@ -232,7 +246,7 @@ def test_readme_without_exactly_one_marker_pair_is_refused(render, text):
 def test_a_results_file_from_before_repetitions_renders_as_one(render):
     single = {k: v for k, v in _results([]).items() if k != "reps"}
     single.update(copy.deepcopy({k: _rep(1)[k] for k in ("cold_start", "load", "sse", "limits")}))
-    _, measured, result = _row(render, single, SAVE_CPU)
+    _, measured, result = _row(render, single, "idle RSS")
     assert result == "**PASS**" and "1/1 reps pass" in measured
 
 
@@ -385,3 +399,72 @@ def test_the_doc_shows_the_pairs_and_the_instruction_table(render, tmp_path):
     assert "## Instructions per call (callgrind, user space)" in text
     assert "| `save_snippet` | Rust (snippets-mcp) | 400 | 170,000 | 385,485 | 0.44x |" in text
     assert "| `hello_mcp` | Rust (snippets-mcp) | 2,000 | 60,000 | 144,468 | 0.42x | 2.00x the echo's |" in text
+
+
+# ------------------------------------------------------------------ CPU per storage call against the baseline binary
+
+GET_CPU = "get_snippet server CPU per call"
+
+
+def test_cpu_goal_is_the_median_of_each_repetitions_ratios_to_the_baseline(render):
+    reps = [_rep(1), _rep(2), _rep(3)]
+    for p in reps[1]["cpu_pairs"]["get"]["pairs"][:2]:  # two of four pairs at 0.6x: median 0.45 still passes
+        p["rust"]["server_cpu_us_per_req"] = 240.0
+    _, measured, result = _row(render, _results(reps), GET_CPU)
+    assert result == "**PASS**", measured
+    assert measured.startswith("0.30 [0.30-0.45]x the baseline's"), measured
+
+
+def test_cpu_ratios_come_from_the_windows_and_follow_a_slower_machine(render):
+    # The same code on a machine twice as slow: both binaries take twice the CPU, the ratio does not move,
+    # while the microseconds of the context row do.
+    slow = _rep(1)
+    for op in ("save", "get"):
+        d = slow["cpu_pairs"][op]
+        for p in d["pairs"]:
+            for side in ("baseline", "rust"):
+                p[side]["server_cpu_us_per_req"] *= 2
+    slow["load"]["rust"]["save"] = [_point(c, 100, 9000, 9000, 300.0) for c in (1, 16)]
+    rows = {r[0]: r for r in render.goals(_results([slow]))}
+    goal = next(v for k, v in rows.items() if k.startswith(SAVE_CPU))
+    context = next(v for k, v in rows.items() if k.startswith("context, not a goal: save_snippet server CPU"))
+    assert goal[2] == "**PASS**" and goal[1].startswith("0.38x the baseline's"), goal
+    assert context[1:] == ("300 us", "context")
+
+
+def test_a_cpu_pair_at_more_than_half_the_baseline_in_most_pairs_is_a_miss(render):
+    reps = [_rep(1), _rep(2)]
+    for p in reps[0]["cpu_pairs"]["save"]["pairs"][1:]:
+        p["rust"]["server_cpu_us_per_req"] = 260.0  # 0.65x in three of four pairs
+    _, measured, result = _row(render, _results(reps), SAVE_CPU)
+    assert result == "**MISS**" and "1/2 reps pass" in measured, measured
+
+
+def test_without_a_baseline_binary_the_cpu_goals_are_not_measured_and_the_doc_says_why(render, tmp_path):
+    reps = [_rep(1), _rep(2)]
+    for r in reps:
+        r["cpu_pairs"] = {}
+    res = _results(reps)
+    assert _row(render, res, SAVE_CPU)[1:] == ("not measured", "n/a")
+    assert _row(render, res, GET_CPU)[1:] == ("not measured", "n/a")
+    doc = tmp_path / "benchmarks.md"
+    render.render(res, doc, tmp_path / "charts", with_charts=False)
+    assert "Not measured: this run had no baseline binary" in doc.read_text()
+
+
+def test_an_error_in_a_cpu_pair_window_misses_the_no_errors_goal(render):
+    reps = [_rep(1), _rep(2)]
+    reps[1]["cpu_pairs"]["get"]["pairs"][2]["baseline"]["errors"] = 1
+    _, measured, result = _row(render, _results(reps), "no errors")
+    assert result == "**MISS**", measured
+
+
+def test_the_doc_shows_the_cpu_pairs(render, tmp_path):
+    res = _results([_rep(1), _rep(2)])
+    res["baseline_binary"] = {"commit": "b51bf226fa5177db0b9d88169e81cc0e678f2802"}
+    doc = tmp_path / "benchmarks.md"
+    render.render(res, doc, tmp_path / "charts", with_charts=False)
+    text = doc.read_text()
+    assert "### Paired windows: CPU per storage call" in text and "commit b51bf226fa" in text
+    assert "| save_snippet | 2 | 0.38 0.38 0.38 0.38 | 0.375 | 400 [400-400] | 150 [150-400] |" not in text
+    assert "| save_snippet | 2 | 0.38 0.38 0.38 0.38 | 0.375 | 400 [400-400] | 150 [150-150] |" in text
