@@ -871,14 +871,16 @@ def render(res, doc: Path, chart_dir: Path, with_charts: bool = True):
     return view
 
 
+def first_paired(res, phase="pairs") -> dict | None:
+    """The `phase` entry ("pairs" (storage latency), "hello_pairs" or "cpu_pairs") of the first repetition that
+    ran it: its set-up is the same in every repetition."""
+    return next((d for d in ((r.get(phase) or {}) for r in reps_of(res)) if d.get("pairs")), None)
+
+
 def pairs_config(res, phase="pairs"):
-    """(pairs, window s, warm-up s) of the run's paired windows, `phase` "pairs" (storage latency),
-    "hello_pairs" or "cpu_pairs", from the first repetition that has them."""
-    for r in reps_of(res):
-        d = r.get(phase) or {}
-        if d.get("pairs"):
-            return d["pairs"], d["window_s"], d["warmup_s"]
-    return None
+    """(pairs, window s, warm-up s) of the run's paired windows in `phase`, None if it did not run."""
+    d = first_paired(res, phase)
+    return (d["pairs"], d["window_s"], d["warmup_s"]) if d else None
 
 
 def pairs_note(res) -> list[str]:
@@ -886,8 +888,7 @@ def pairs_note(res) -> list[str]:
     if not cfg:
         return ["The storage-bound goals need the paired phase (`pairs`), which this run did not measure."]
     k, window, warm = cfg
-    client = next((d.get("client_cpus") for d in (r.get("pairs") or {} for r in reps_of(res)) if d.get("pairs")),
-                  None)
+    client = first_paired(res).get("client_cpus")
     where = (f" wrk runs on CPU {client} in both kinds of window, never on Azurite's ({res['cpus']['azurite']}): "
              "Azure Storage runs on machines of its own, and a load generator on Azurite's CPU changes what "
              "Azurite costs per request differently for the two sides." if client else "")
