@@ -45,15 +45,23 @@ try {
   if (a.signIn) {
     // Through the gateway: the Inspector sends the browser to the consent page (this tab or a
     // new one); Allow; the Entra stand-in signs in by itself (auto-login) and returns to the Inspector.
+    // Waits for the page's Allow button, never for a navigation: the Inspector sets
+    // window.location.href for each sign-in it starts, and when a second start supersedes the
+    // first, Chromium aborts the first navigation (net::ERR_ABORTED), which fails a navigation
+    // wait although the page then lands on the consent page. A locator outlives navigations.
+    const approve = (p) => p.locator('button[value="approve"]');
     const consent = await Promise.race([
-      page.waitForURL(/\/consent/).then(() => page),
-      page.context().waitForEvent('page').then(async (p) => { await p.waitForURL(/\/consent/); return p; }),
+      approve(page).waitFor().then(() => page),
+      page.context().waitForEvent('page').then(async (p) => { await approve(p).waitFor(); return p; }),
     ]);
-    await consent.locator('button[value="approve"]').waitFor();
+    if (!new URL(consent.url()).pathname.endsWith('/consent')) {
+      throw new Error(`the Allow button is not on the consent page: ${consent.url()}`);
+    }
     await shot(consent, 'consent');
     await consent.click('button[value="approve"]');
-    if (consent === page) await page.waitForURL((u) => u.href.startsWith(new URL(a.inspectorUrl).origin));
   }
+  // Back on the Inspector (same tab or the first one), the card turns Connected; the locator waits
+  // through the redirects back for the same reason as above.
   await card.getByText('Connected', { exact: true }).waitFor();
   out.connected = true;
   await shot(page, 'connected');

@@ -32,6 +32,14 @@ GATEWAY_PATHS = {"sse": "/mcp/sse", "streamable-http": "/mcp"}
 
 
 @pytest.fixture(scope="module")
+def playwright_core() -> Path:
+    """playwright-core from local/package.json, installed here: the bare-server cases use no
+    gateway, whose start would otherwise be what installs it."""
+    localgw.ensure_local_npm()
+    return PLAYWRIGHT
+
+
+@pytest.fixture(scope="module")
 def inspector_web():
     """The Inspector web UI on free ports with a throwaway catalog; yields its tokenized URL."""
     home = Path(tempfile.mkdtemp(prefix="conf-inspector-"))
@@ -64,7 +72,7 @@ def inspector_web():
 
 @pytest.mark.parametrize("transport", sorted(TRANSPORTS))
 @pytest.mark.parametrize("path", ["direct", "gateway"])
-def test_inspector_ui_readme_steps(request, inspector_web, azurite, path, transport):
+def test_inspector_ui_readme_steps(request, playwright_core, inspector_web, azurite, path, transport):
     base = request.getfixturevalue("direct_url") if path == "direct" else request.getfixturevalue("gateway").url + "/mcp"
     from azure.storage.blob import BlobServiceClient
 
@@ -79,7 +87,7 @@ def test_inspector_ui_readme_steps(request, inspector_web, azurite, path, transp
         "prefix": transport if path == "direct" else f"gateway-{transport}", "signIn": path == "gateway",
         "failedShot": str(cs.ARTIFACTS / f"inspector-ui-{path}-{transport}-failed.png"),
     }  # fmt: skip
-    env = dict(os.environ, PLAYWRIGHT_CORE=str(PLAYWRIGHT))
+    env = dict(os.environ, PLAYWRIGHT_CORE=str(playwright_core))
     p = subprocess.run([str(cs.NODE22), str(DRIVER), json.dumps(args)], capture_output=True, text=True, timeout=120, env=env, cwd=cs.REPO)
     (cs.ARTIFACTS / f"inspector-ui-{path}-{transport}.log").write_text(f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
     assert p.returncode == 0, p.stderr[-3000:]
