@@ -58,7 +58,7 @@ try {
       throw new Error(`the Allow button is not on the consent page: ${consent.url()}`);
     }
     await shot(consent, 'consent');
-    await consent.click('button[value="approve"]');
+    await approve(consent).click();
   }
   // Back on the Inspector (same tab or the first one), the card turns Connected; the locator waits
   // through the redirects back for the same reason as above.
