@@ -163,6 +163,19 @@ mod tests {
     }
 
     #[test]
+    fn mcp_api_deletes_caller_identity_headers_and_sets_none() {
+        let xml = render_policy(templates::path::MCP_API).unwrap();
+        for header in names::HEADERS_STRIPPED_FROM_CALLER {
+            let tag = format!("<set-header name=\"{header}\"");
+            assert_eq!(xml.matches(&tag).count(), 1, "{header}: {xml}");
+            assert!(
+                xml.contains(&format!("{tag} exists-action=\"delete\" />")),
+                "{header} is not deleted"
+            );
+        }
+    }
+
+    #[test]
     fn named_values_in_policies_are_exactly_the_declared_ones() {
         let files = render_all().unwrap();
         let mut used = BTreeSet::new();

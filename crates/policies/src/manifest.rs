@@ -2,6 +2,7 @@
 //! It is the single table the renderer walks, and is itself rendered to `manifest.json`.
 
 use serde::Serialize;
+use session_token::{NAMED_VALUE_ENC_KEY, NAMED_VALUE_MAC_KEY};
 
 use crate::names::*;
 use crate::templates::path;
@@ -93,7 +94,7 @@ pub struct Manifest {
 pub struct Constants {
     /// Audience of the managed identity's federation assertion.
     pub federation_audience: &'static str,
-    /// `x-ms-version` of the Blob Storage calls.
+    /// `x-ms-version` of the gateway's Blob Storage calls ([`GATEWAY_STORAGE_API_VERSION`]).
     pub storage_api_version: &'static str,
     /// Entra ID authority the policies call.
     pub entra_authority: &'static str,
@@ -182,12 +183,12 @@ pub fn manifest() -> Manifest {
                 "Space-separated scopes requested from Entra, e.g. openid profile offline_access User.Read",
             ),
             nv(
-                NV_SESSION_TOKEN_ENC_KEY,
+                NAMED_VALUE_ENC_KEY,
                 true,
                 "Session token AES-256 key, standard base64 of 32 random bytes",
             ),
             nv(
-                NV_SESSION_TOKEN_MAC_KEY,
+                NAMED_VALUE_MAC_KEY,
                 true,
                 "Session token HMAC-SHA256 key, standard base64 of 32 random bytes",
             ),
@@ -344,7 +345,7 @@ pub fn manifest() -> Manifest {
         backends: vec![Backend { id: BACKEND_ID }],
         constants: Constants {
             federation_audience: FEDERATION_AUDIENCE,
-            storage_api_version: STORAGE_API_VERSION,
+            storage_api_version: GATEWAY_STORAGE_API_VERSION,
             entra_authority: ENTRA_AUTHORITY,
         },
     }

@@ -1,5 +1,8 @@
 //! Names shared between the APIM policies, Bicep (through the manifest) and the Rust server.
-//! Each name is defined once here; templates and the manifest read these constants.
+//! Each name is defined once here; templates and the manifest read these constants. Names the
+//! server shares with the policies through the session token (its format constants and the
+//! named values holding its keys) are defined in the `session-token` crate, which both depend
+//! on, and are used from there rather than copied.
 
 /// APIM named value: client id of the Entra app registration that represents the MCP server.
 pub const NV_MCP_ENTRA_CLIENT_ID: &str = "McpEntraClientId";
@@ -11,10 +14,6 @@ pub const NV_APIM_IDENTITY_CLIENT_ID: &str = "ApimIdentityClientId";
 pub const NV_APIM_GATEWAY_URL: &str = "ApimGatewayUrl";
 /// APIM named value: space-separated scopes requested from Entra.
 pub const NV_OAUTH_SCOPES: &str = "OAuthScopes";
-/// APIM named value (secret): AES-256 session token key, standard base64 of 32 bytes.
-pub const NV_SESSION_TOKEN_ENC_KEY: &str = "SessionTokenEncKey";
-/// APIM named value (secret): HMAC-SHA256 session token key, standard base64 of 32 bytes.
-pub const NV_SESSION_TOKEN_MAC_KEY: &str = "SessionTokenMacKey";
 /// APIM named value (secret): Function App function key sent to the backend.
 pub const NV_MCP_FUNCTION_KEY: &str = "McpFunctionKey";
 /// APIM named value: blob container URL holding client registrations.
@@ -30,12 +29,12 @@ pub const BACKEND_ID: &str = "mcp-function-backend";
 
 /// Header carrying the function key to the Functions host.
 pub const HEADER_FUNCTIONS_KEY: &str = "x-functions-key";
-/// Header set by the MCP API policy with the verified subject (Entra object id) of the caller.
-pub const HEADER_SUBJECT: &str = "x-mcp-subject";
-/// Header set by the MCP API policy with the verified OAuth client id of the caller.
-pub const HEADER_CLIENT_ID: &str = "x-mcp-client-id";
-/// Header set by the MCP API policy with the verified session id.
-pub const HEADER_SESSION_ID: &str = "x-mcp-session-id";
+/// Identity-looking headers the MCP API policy deletes from every request before forwarding
+/// it. Nothing sets them: the server takes subject and client id from the claims of the
+/// session token it verifies itself. A caller may still send them, and deleting them means no
+/// backend that trusted such a header could be handed a value the caller chose.
+pub const HEADERS_STRIPPED_FROM_CALLER: &[&str] =
+    &["x-mcp-subject", "x-mcp-client-id", "x-mcp-session-id"];
 /// Blob name prefix, inside the registrations container, of the refresh-token family records
 /// (`<prefix><family id>.json`). Refresh-token state outlives APIM's cache, which may be
 /// cleared or evict at any time: one blob per sign-in holds the hash of the family's current
@@ -44,8 +43,13 @@ pub const BLOB_PREFIX_FAMILY: &str = "refresh-families/";
 /// Label that starts the MAC input of a sealed Entra refresh token (domain separation from
 /// session tokens, which use the same keys).
 pub const UPSTREAM_SEAL_LABEL: &str = "mcp-upstream-refresh-v1.";
-/// Storage REST API version used for registration and refresh-family blobs.
-pub const STORAGE_API_VERSION: &str = "2023-11-03";
+/// `x-ms-version` of the gateway's own Blob Storage calls: the `send-request`s on the
+/// registrations container (client registrations and refresh-token family blobs). It is
+/// separate from the server's storage version, which its SDK clients send: the two callers
+/// are written and tested apart, and the gateway's plain blob reads and conditional writes
+/// need nothing newer, so neither has to move when the other does. The local policy runner
+/// reads it from the manifest.
+pub const GATEWAY_STORAGE_API_VERSION: &str = "2023-11-03";
 
 /// Cookie holding the HMAC-protected list of client ids the user consented to.
 pub const COOKIE_CONSENT: &str = "__Host-mcp-consent";
@@ -80,8 +84,6 @@ pub const CACHE_SPENT_CODE: &str = "mcp-spentcode-";
 /// protocol handler is installed, which has been an attack path of its own.
 pub const PRIVATE_USE_SCHEMES: &[&str] = &["cursor"];
 
-/// Session token format version byte (see docs/session-token.md).
-pub const SESSION_TOKEN_VERSION: u8 = 1;
 /// Lifetime of a session (access) token in seconds.
 pub const SESSION_TOKEN_TTL_SECS: u32 = 3600;
 /// Lifetime of an authorization code in seconds.
