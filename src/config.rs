@@ -1,13 +1,15 @@
-//! Process configuration: read once at start-up from arguments and environment, validated.
-//! Every error names the setting at fault so a misconfigured deployment fails loudly and clearly.
+//! Process configuration: read once at start-up from arguments and environment, in one pass, and
+//! validated. Every error names the setting at fault so a misconfigured deployment fails loudly and
+//! clearly. The rooms that own settings read their own through `Settings` (storage, the snippet
+//! namespace); this module collects them and reads the rest.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::guard::origin::normalise as normalise_origin;
+use crate::settings::{SettingError, Settings, number_in};
 use crate::snippets::NamespaceMode;
-use crate::snippets::namespace::SETTING as NAMESPACE_SETTING;
-use crate::storage::{DEFAULT_CALL_BUDGET, StorageConfig, StorageConfigError};
-use crate::transport::sse_relay::DEFAULT_STALE_AFTER;
+use crate::storage::StorageConfig;
 
 /// Default port when neither `--port` nor `FUNCTIONS_CUSTOMHANDLER_PORT` is given: what `func start` users see.
 pub const DEFAULT_PORT: u16 = 7071;
@@ -17,11 +19,36 @@ pub const DEFAULT_MAX_SNIPPET_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Container the reference sample uses; keeping it lets a deployment take over existing data.
 pub const DEFAULT_CONTAINER: &str = "snippets";
+/// Default for `MCP_SSE_RELAY_STALE_SECS`: a relay queue without heartbeat for this long belongs
+/// to a dead instance, and an overflow blob this old outlived its message long ago.
+pub const DEFAULT_RELAY_STALE_AFTER: Duration = Duration::from_secs(600);
+
+/// The one error of configuration: a setting (or the arguments) with a value the server cannot use.
+pub type ConfigError = SettingError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Size bounds of what clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bound on one snippet's UTF-8 size (`SNIPPETS_MAX_BYTES`).
+    pub max_snippet_bytes: usize,
+    /// Bound on one HTTP request body (`MCP_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+}
+
+/// The SSE relay between instances (see `mcp::sse::relay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// Relay SSE requests between instances through Storage queues (`MCP_SSE_RELAY=off` disables).
+    pub enabled: bool,
+    /// A relay queue without heartbeat, or an overflow blob, older than this is a dead instance's
+    /// leftover and is swept (`MCP_SSE_RELAY_STALE_SECS`).
+    pub stale_after: Duration,
 }
 
 /// Everything the server needs, resolved and validated.
@@ -31,42 +58,19 @@ pub struct Config {
     /// `None` when no storage setting exists at all: the server still starts and says so per call.
     pub storage: Option<StorageConfig>,
     pub container: String,
-    pub max_snippet_bytes: usize,
-    pub max_body_bytes: usize,
+    pub limits: Limits,
     pub log_format: LogFormat,
     /// Host headers accepted on the MCP endpoints (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
     /// Session-token keys: when set, every MCP request must carry a valid token (defence in depth behind APIM).
     pub session_keys: Option<session_token::Keys>,
-    /// Relay SSE requests between instances through Storage queues (`MCP_SSE_RELAY=off` disables).
-    pub sse_relay: bool,
-    /// A relay queue without heartbeat, or an overflow blob, older than this is a dead instance's
-    /// leftover and is swept (`MCP_SSE_RELAY_STALE_SECS`).
-    pub sse_relay_stale_after: Duration,
+    pub relay: RelaySettings,
     /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
     pub resource_url: Option<String>,
     /// `Origin` values accepted on the MCP endpoints, serialised (`scheme://host[:port]`).
     pub allowed_origins: Vec<String>,
     /// Snippet layout: per user (the default with session-token keys) or shared.
     pub namespace: NamespaceMode,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{setting}: {reason}")]
-    Invalid {
-        setting: &'static str,
-        reason: String,
-    },
-    #[error(transparent)]
-    Storage(#[from] StorageConfigError),
-}
-
-fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        reason: reason.into(),
-    }
 }
 
 impl Config {
@@ -82,71 +86,45 @@ impl Config {
         args: &[String],
         env: &HashMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        let get = |k: &str| lookup(env, k);
+        let settings = Settings::new(env);
         let port = match port_argument(args)? {
             Some(p) => p,
-            None => match get("FUNCTIONS_CUSTOMHANDLER_PORT") {
-                Some(v) => parse_port("FUNCTIONS_CUSTOMHANDLER_PORT", v)?,
-                None => DEFAULT_PORT,
-            },
+            None => settings
+                .get("FUNCTIONS_CUSTOMHANDLER_PORT")
+                .map_or(Ok(DEFAULT_PORT), |v| {
+                    parse_port("FUNCTIONS_CUSTOMHANDLER_PORT", v)
+                })?,
         };
-        let container = get("SNIPPETS_CONTAINER")
-            .unwrap_or(DEFAULT_CONTAINER)
-            .to_string();
-        validate_container(&container)?;
-        let max_snippet_bytes = parse_size(
-            "SNIPPETS_MAX_BYTES",
-            get("SNIPPETS_MAX_BYTES"),
-            DEFAULT_MAX_SNIPPET_BYTES,
-        )?;
-        let max_body_bytes = parse_size(
-            "MCP_MAX_BODY_BYTES",
-            get("MCP_MAX_BODY_BYTES"),
-            DEFAULT_MAX_BODY_BYTES,
-        )?;
-        let log_format = match get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(invalid(
-                    "LOG_FORMAT",
-                    format!("expected `text` or `json`, got `{other}`"),
-                ));
-            }
-        };
-        let resource_url = resource_url(&get)?;
-        let allowed_origins = allowed_origins(&get, resource_url.as_deref())?;
-        let session_keys = session_keys(&get)?;
-        let namespace = namespace_mode(get(NAMESPACE_SETTING), session_keys.is_some())?;
+        let resource_url = resource_url(&settings)?;
+        let session_keys = session_keys(&settings)?;
         Ok(Config {
-            namespace,
             port,
-            storage: with_budget(StorageConfig::from_env(&get)?, storage_budget(&get)?),
-            container,
-            max_snippet_bytes,
-            max_body_bytes,
-            log_format,
-            allowed_hosts: allowed_hosts(&get),
+            storage: StorageConfig::from_settings(&settings)?,
+            container: container(&settings)?,
+            limits: Limits {
+                max_snippet_bytes: size(
+                    &settings,
+                    "SNIPPETS_MAX_BYTES",
+                    DEFAULT_MAX_SNIPPET_BYTES,
+                )?,
+                max_body_bytes: size(&settings, "MCP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            },
+            log_format: settings.choice(
+                "LOG_FORMAT",
+                &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+                LogFormat::Text,
+            )?,
+            allowed_hosts: allowed_hosts(&settings),
+            allowed_origins: allowed_origins(&settings, resource_url.as_deref())?,
+            namespace: NamespaceMode::from_settings(&settings, session_keys.is_some())?,
+            relay: RelaySettings {
+                enabled: settings.choice("MCP_SSE_RELAY", &[("on", true), ("off", false)], true)?,
+                stale_after: relay_stale_after(&settings)?,
+            },
             session_keys,
             resource_url,
-            allowed_origins,
-            sse_relay_stale_after: relay_stale_after(&get)?,
-            sse_relay: match get("MCP_SSE_RELAY").map(str::to_ascii_lowercase).as_deref() {
-                None | Some("on") => true,
-                Some("off") => false,
-                Some(other) => {
-                    return Err(invalid(
-                        "MCP_SSE_RELAY",
-                        format!("expected `on` or `off`, got `{other}`"),
-                    ));
-                }
-            },
         })
     }
-}
-
-fn lookup<'a>(env: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
-    env.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 fn port_argument(args: &[String]) -> Result<Option<u16>, ConfigError> {
@@ -156,8 +134,8 @@ fn port_argument(args: &[String]) -> Result<Option<u16>, ConfigError> {
         [flag] if flag.starts_with("--port=") => {
             parse_port("--port", &flag["--port=".len()..]).map(Some)
         }
-        [flag] if flag == "--port" => Err(invalid("--port", "missing value")),
-        _ => Err(invalid(
+        [flag] if flag == "--port" => Err(SettingError::new("--port", "missing value")),
+        _ => Err(SettingError::new(
             "arguments",
             format!(
                 "unexpected `{}` (only --port N is accepted)",
@@ -168,34 +146,26 @@ fn port_argument(args: &[String]) -> Result<Option<u16>, ConfigError> {
 }
 
 fn parse_port(setting: &'static str, v: &str) -> Result<u16, ConfigError> {
-    match v.parse::<u16>() {
-        Ok(p) if p != 0 => Ok(p),
-        _ => Err(invalid(
-            setting,
-            format!("expected a TCP port 1-65535, got `{v}`"),
-        )),
-    }
+    let port = number_in(setting, v, 1..=u16::MAX as u64, "a TCP port 1-65535")?;
+    Ok(port as u16)
 }
 
-fn parse_size(
-    setting: &'static str,
-    v: Option<&str>,
-    default: usize,
-) -> Result<usize, ConfigError> {
-    match v {
-        None => Ok(default),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(invalid(
-                setting,
-                format!("expected a positive number of bytes, got `{v}`"),
-            )),
-        },
-    }
+fn size(settings: &Settings, setting: &'static str, default: usize) -> Result<usize, ConfigError> {
+    let bytes = settings.number_in(
+        setting,
+        1..=usize::MAX as u64,
+        "a positive number of bytes",
+        default as u64,
+    )?;
+    Ok(bytes as usize)
 }
 
-/// Azure container naming rule: 3-63 chars, lowercase letters, digits and single hyphens.
-fn validate_container(name: &str) -> Result<(), ConfigError> {
+/// `SNIPPETS_CONTAINER`, by Azure's container naming rule: 3-63 chars, lowercase letters, digits
+/// and single hyphens.
+fn container(settings: &Settings) -> Result<String, ConfigError> {
+    let name = settings
+        .get("SNIPPETS_CONTAINER")
+        .unwrap_or(DEFAULT_CONTAINER);
     let ok = (3..=63).contains(&name.len())
         && name
             .bytes()
@@ -204,101 +174,58 @@ fn validate_container(name: &str) -> Result<(), ConfigError> {
         && !name.ends_with('-')
         && !name.contains("--");
     if ok {
-        Ok(())
+        Ok(name.to_string())
     } else {
-        Err(invalid(
+        Err(SettingError::new(
             "SNIPPETS_CONTAINER",
             format!("`{name}` is not a valid container name"),
         ))
     }
 }
 
-/// `STORAGE_TIMEOUT_MS`: the budget of one storage operation, SDK retries included (see docs/server.md).
-/// Bounded so a typo can neither make every call fail at once nor bring back unbounded waits.
-fn storage_budget<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Duration, ConfigError> {
-    const SETTING: &str = "STORAGE_TIMEOUT_MS";
-    const RANGE: std::ops::RangeInclusive<u64> = 100..=120_000;
-    match get(SETTING) {
-        None => Ok(DEFAULT_CALL_BUDGET),
-        Some(v) => match v.parse::<u64>() {
-            Ok(ms) if RANGE.contains(&ms) => Ok(Duration::from_millis(ms)),
-            _ => Err(invalid(
-                SETTING,
-                format!("expected milliseconds from 100 to 120000, got `{v}`"),
-            )),
-        },
-    }
-}
-
 /// `MCP_SSE_RELAY_STALE_SECS`: at least a few seconds, so a live instance's heartbeat (stamped every
 /// third of the bound) always arrives in time.
-fn relay_stale_after<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Duration, ConfigError> {
-    const SETTING: &str = "MCP_SSE_RELAY_STALE_SECS";
-    match get(SETTING) {
-        None => Ok(DEFAULT_STALE_AFTER),
-        Some(v) => match v.parse::<u64>() {
-            Ok(secs) if (3..=7 * 86_400).contains(&secs) => Ok(Duration::from_secs(secs)),
-            _ => Err(invalid(
-                SETTING,
-                format!("expected seconds from 3 to 604800, got `{v}`"),
-            )),
-        },
-    }
-}
-
-fn with_budget(storage: Option<StorageConfig>, budget: Duration) -> Option<StorageConfig> {
-    storage.map(|s| StorageConfig { budget, ..s })
+fn relay_stale_after(settings: &Settings) -> Result<Duration, ConfigError> {
+    let secs = settings.number_in(
+        "MCP_SSE_RELAY_STALE_SECS",
+        3..=7 * 86_400,
+        "seconds from 3 to 604800",
+        DEFAULT_RELAY_STALE_AFTER.as_secs(),
+    )?;
+    Ok(Duration::from_secs(secs))
 }
 
 /// Both keys or neither: one alone is a half-finished deployment, not a choice.
-fn session_keys<'a>(
-    get: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<Option<session_token::Keys>, ConfigError> {
+fn session_keys(settings: &Settings) -> Result<Option<session_token::Keys>, ConfigError> {
     const ENC: &str = session_token::APP_SETTING_ENC_KEY;
     const MAC: &str = session_token::APP_SETTING_MAC_KEY;
-    match (get(ENC), get(MAC)) {
+    match (settings.get(ENC), settings.get(MAC)) {
         (None, None) => Ok(None),
         (Some(enc), Some(mac)) => session_token::Keys::from_base64(enc, mac)
             .map(Some)
-            .map_err(|e| invalid("SESSION_TOKEN_ENC_KEY/SESSION_TOKEN_MAC_KEY", e.to_string())),
-        (Some(_), None) => Err(invalid(
+            .map_err(|e| {
+                SettingError::new("SESSION_TOKEN_ENC_KEY/SESSION_TOKEN_MAC_KEY", e.to_string())
+            }),
+        (Some(_), None) => Err(SettingError::new(
             MAC,
             "is missing while SESSION_TOKEN_ENC_KEY is set",
         )),
-        (None, Some(_)) => Err(invalid(
+        (None, Some(_)) => Err(SettingError::new(
             ENC,
             "is missing while SESSION_TOKEN_MAC_KEY is set",
         )),
     }
 }
 
-/// `user` needs verified identities, so it is the default with keys and an error without them.
-fn namespace_mode(raw: Option<&str>, have_keys: bool) -> Result<NamespaceMode, ConfigError> {
-    match raw.map(str::to_ascii_lowercase).as_deref() {
-        None if have_keys => Ok(NamespaceMode::User),
-        None => Ok(NamespaceMode::Shared),
-        Some("user") if have_keys => Ok(NamespaceMode::User),
-        Some("user") => Err(invalid(
-            NAMESPACE_SETTING,
-            "`user` needs verified session tokens: set SESSION_TOKEN_ENC_KEY and SESSION_TOKEN_MAC_KEY, or choose `shared`",
-        )),
-        Some("shared") => Ok(NamespaceMode::Shared),
-        Some(other) => Err(invalid(
-            NAMESPACE_SETTING,
-            format!("expected `user` or `shared`, got `{other}`"),
-        )),
-    }
-}
-
-fn resource_url<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Option<String>, ConfigError> {
-    let Some(raw) = get("MCP_RESOURCE_URL") else {
+fn resource_url(settings: &Settings) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = settings.get("MCP_RESOURCE_URL") else {
         return Ok(None);
     };
     match url::Url::parse(raw) {
         Ok(u) if matches!(u.scheme(), "https" | "http") => {
             Ok(Some(raw.trim_end_matches('/').to_string()))
         }
-        _ => Err(invalid(
+        _ => Err(SettingError::new(
             "MCP_RESOURCE_URL",
             format!("expected an http(s) URL, got `{raw}`"),
         )),
@@ -308,30 +235,21 @@ fn resource_url<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<Option<Stri
 /// The gateway's public origin (from `MCP_RESOURCE_URL`) and the Function App's own, plus the web
 /// origins of browser-based clients listed in `MCP_ALLOWED_ORIGINS` (e.g. the Inspector's
 /// `http://localhost:6274`).
-fn allowed_origins<'a>(
-    get: &dyn Fn(&str) -> Option<&'a str>,
+fn allowed_origins(
+    settings: &Settings,
     resource_url: Option<&str>,
 ) -> Result<Vec<String>, ConfigError> {
-    use crate::transport::origin_guard::normalise;
-    let mut origins: Vec<String> = resource_url
-        .and_then(normalise_url_origin)
-        .into_iter()
-        .collect();
-    if let Some(host) = get("WEBSITE_HOSTNAME") {
-        origins.extend(normalise(&format!("https://{host}")));
+    let mut origins: Vec<String> = resource_url.and_then(url_origin).into_iter().collect();
+    if let Some(host) = settings.get("WEBSITE_HOSTNAME") {
+        origins.extend(normalise_origin(&format!("https://{host}")));
     }
-    for entry in get("MCP_ALLOWED_ORIGINS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        match normalise(entry) {
+    for entry in settings.list("MCP_ALLOWED_ORIGINS") {
+        match normalise_origin(entry) {
             Some(origin) if origin.starts_with("http://") || origin.starts_with("https://") => {
                 origins.push(origin)
             }
             _ => {
-                return Err(invalid(
+                return Err(SettingError::new(
                     "MCP_ALLOWED_ORIGINS",
                     format!(
                         "expected comma-separated origins like `https://host[:port]`, got `{entry}`"
@@ -343,26 +261,16 @@ fn allowed_origins<'a>(
     Ok(origins)
 }
 
-fn normalise_url_origin(url: &str) -> Option<String> {
+fn url_origin(url: &str) -> Option<String> {
     let origin = url::Url::parse(url).ok()?.origin();
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 /// Loopback always; the Function App's own host name when running in Azure; extras from `MCP_ALLOWED_HOSTS`.
-fn allowed_hosts<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Vec<String> {
+fn allowed_hosts(settings: &Settings) -> Vec<String> {
     let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
-    if let Some(h) = get("WEBSITE_HOSTNAME") {
-        hosts.push(h.to_string());
-    }
-    if let Some(extra) = get("MCP_ALLOWED_HOSTS") {
-        hosts.extend(
-            extra
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from),
-        );
-    }
+    hosts.extend(settings.get("WEBSITE_HOSTNAME").map(String::from));
+    hosts.extend(settings.list("MCP_ALLOWED_HOSTS").map(String::from));
     hosts
 }
 
@@ -460,7 +368,10 @@ mod tests {
     fn storage_budget_defaults_and_overrides() {
         let dev = ("AzureWebJobsStorage", "UseDevelopmentStorage=true");
         let c = Config::from_sources(&[], &env(&[dev])).unwrap();
-        assert_eq!(c.storage.unwrap().budget, DEFAULT_CALL_BUDGET);
+        assert_eq!(
+            c.storage.unwrap().budget,
+            crate::storage::DEFAULT_CALL_BUDGET
+        );
         let c = Config::from_sources(&[], &env(&[dev, ("STORAGE_TIMEOUT_MS", "1500")])).unwrap();
         assert_eq!(c.storage.unwrap().budget, Duration::from_millis(1500));
     }
@@ -470,7 +381,7 @@ mod tests {
         let c = Config::from_sources(&[], &env(&[])).unwrap();
         assert!(c.storage.is_none());
         assert_eq!(c.container, "snippets");
-        assert_eq!(c.max_snippet_bytes, DEFAULT_MAX_SNIPPET_BYTES);
+        assert_eq!(c.limits.max_snippet_bytes, DEFAULT_MAX_SNIPPET_BYTES);
     }
 
     #[test]

@@ -276,10 +276,6 @@ impl SnippetTools {
 }
 
 impl SnippetTools {
-    pub fn namespace_mode(&self) -> NamespaceMode {
-        self.mode
-    }
-
     /// A copy for one SSE session, bound to the namespace of `subject` (the opener's token subject).
     pub fn for_session(&self, subject: Option<&str>) -> Result<Self, NoIdentity> {
         Ok(SnippetTools {
@@ -317,9 +313,7 @@ impl SnippetTools {
     ) -> Result<T, String> {
         self.inflight.track_future(work).await.map_err(|e| {
             match &e {
-                SnippetError::Storage(_)
-                | SnippetError::Unavailable(_)
-                | SnippetError::NotConfigured => {
+                SnippetError::Storage(_) | SnippetError::NotConfigured => {
                     tracing::warn!(tool, error = %e, "tool failed")
                 }
                 _ => tracing::info!(tool, error = %e, "tool refused input"),

@@ -1,26 +1,20 @@
 //! The direct path for stateless tool requests must answer exactly as rmcp does. Every request
 //! here goes through the whole router twice against a real Azurite: once as clients send it
-//! (answered by `transport::direct`), once with an `Accept` header that only rmcp may weigh
+//! (answered by `mcp::fast_path`), once with an `Accept` header that only rmcp may weigh
 //! (`;q=1` parameters), which sends it through rmcp's stateless service. Status, content type and
 //! the JSON body must be the same, for results and for every kind of error.
 
 mod support;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use session_token::Keys;
+use snippets_mcp::app::App;
 use snippets_mcp::config::Config;
-use snippets_mcp::http::{AppState, router};
-use snippets_mcp::snippets::BlobStore;
-use snippets_mcp::storage::container_client;
-use snippets_mcp::tools::SnippetTools;
 use support::azurite::Azurite;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 const RESOURCE: &str = "https://gw.example/mcp";
@@ -44,22 +38,8 @@ fn stack(azurite: &Azurite, keys: Option<&Keys>) -> Stack {
         env.insert("SESSION_TOKEN_MAC_KEY".into(), mac);
     }
     let config = Config::from_sources(&[], &env).expect("valid test configuration");
-    let container = container_client(config.storage.as_ref().unwrap(), &config.container).unwrap();
-    let store = BlobStore::new(
-        container,
-        config.max_body_bytes,
-        config.storage.as_ref().unwrap().budget,
-    );
-    let inflight = TaskTracker::new();
-    let tools = SnippetTools::new(Some(Arc::new(store)), inflight.clone(), config.namespace);
+    let app = App::build(&config).expect("app builds").router;
     let token = keys.map(|keys| support::session::alice_token(keys, RESOURCE));
-    let app = router(AppState {
-        tools,
-        config,
-        inflight,
-        stop: CancellationToken::new(),
-        relay: None,
-    });
     Stack { app, token }
 }
 

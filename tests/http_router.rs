@@ -1,4 +1,4 @@
-//! `http::router` in process, driven with `tower::ServiceExt::oneshot` as axum's own examples do:
+//! The app's router (`App::build`) in process, driven with `tower::ServiceExt::oneshot` as axum's own examples do:
 //! the readiness probe, the session-token check's scheme parsing, the Origin check on every MCP
 //! route, and the tool schemas clients receive. No storage is needed for any of these.
 
@@ -9,11 +9,8 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use session_token::Keys;
+use snippets_mcp::app::App;
 use snippets_mcp::config::Config;
-use snippets_mcp::http::{AppState, router};
-use snippets_mcp::tools::SnippetTools;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 const RESOURCE: &str = "https://gw.example/mcp";
@@ -25,14 +22,7 @@ fn app(env: &[(&str, &str)]) -> axum::Router {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let config = Config::from_sources(&[], &env).expect("valid test configuration");
-    let inflight = TaskTracker::new();
-    router(AppState {
-        tools: SnippetTools::new(None, inflight.clone(), config.namespace),
-        config,
-        inflight,
-        stop: CancellationToken::new(),
-        relay: None,
-    })
+    App::build(&config).expect("app builds").router
 }
 
 fn keyed_app(keys: &Keys) -> axum::Router {

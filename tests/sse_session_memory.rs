@@ -1,6 +1,6 @@
 //! What an open, idle SSE session costs, measured on the heap of a server running in this process
 //! (a counting global allocator, so the figure does not depend on timing or on the OS), and what
-//! a session still does after its stream has left hyper (`serve::Handover`).
+//! a session still does after its stream has left hyper (`server::Handover`).
 //!
 //! Each client sends `GET /sse` on its own TCP connection and reads up to its `endpoint` event; body
 //! bytes are written only after hyper's connection has been dropped, so by then every session is in
@@ -10,14 +10,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use snippets_mcp::app::App;
 use snippets_mcp::config::Config;
-use snippets_mcp::http::{AppState, router};
-use snippets_mcp::serve::serve;
-use snippets_mcp::tools::SnippetTools;
+use snippets_mcp::server::serve;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// Bytes currently allocated by the whole process.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -51,21 +49,16 @@ const SESSIONS: usize = 300;
 /// hyper costs over 16 KiB (its read and write buffers), a router rebuilt per connection ~7 KiB more.
 const MAX_BYTES_PER_SESSION: isize = 6 * 1024;
 
-async fn start_server(stop: CancellationToken) -> std::net::SocketAddr {
+/// The server's stop token ends its streams and its accept loop.
+async fn start_server() -> (std::net::SocketAddr, CancellationToken) {
     let env: HashMap<String, String> = HashMap::new();
     let config = Config::from_sources(&[], &env).expect("valid test configuration");
-    let inflight = TaskTracker::new();
-    let app = router(AppState {
-        tools: SnippetTools::new(None, inflight.clone(), config.namespace),
-        config,
-        inflight,
-        stop: stop.clone(),
-        relay: None,
-    });
+    let app = App::build(&config).expect("app builds");
+    let stop = app.stop.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(listener, app, stop.cancelled_owned()));
-    addr
+    tokio::spawn(serve(listener, app.router, stop.clone().cancelled_owned()));
+    (addr, stop)
 }
 
 /// Opens `GET /sse` and reads until the `endpoint` event is complete; returns the stream and what it
@@ -95,8 +88,7 @@ async fn open_sse(addr: std::net::SocketAddr, version: &str) -> (TcpStream, Stri
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_idle_sse_session_costs_little_heap() {
-    let stop = CancellationToken::new();
-    let addr = start_server(stop.clone()).await;
+    let (addr, stop) = start_server().await;
     // One session first, so lazily built per-process state (the first relay-less registry use,
     // tracing callsites, ...) is not counted against the sessions measured.
     let warm = open_sse(addr, "HTTP/1.1").await;
@@ -120,8 +112,7 @@ async fn an_idle_sse_session_costs_little_heap() {
 
 #[tokio::test]
 async fn a_handed_over_stream_is_chunked_and_ends_with_the_last_chunk_at_shutdown() {
-    let stop = CancellationToken::new();
-    let addr = start_server(stop.clone()).await;
+    let (addr, stop) = start_server().await;
     let (mut stream, head) = open_sse(addr, "HTTP/1.1").await;
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     let lower = head.to_ascii_lowercase();
@@ -151,8 +142,7 @@ async fn a_handed_over_stream_is_chunked_and_ends_with_the_last_chunk_at_shutdow
 
 #[tokio::test]
 async fn an_http_1_0_client_gets_its_stream_from_hyper_without_chunks() {
-    let stop = CancellationToken::new();
-    let addr = start_server(stop.clone()).await;
+    let (addr, stop) = start_server().await;
     let (_stream, head) = open_sse(addr, "HTTP/1.0").await;
     assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
     assert!(

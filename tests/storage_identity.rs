@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use base64::Engine;
 use snippets_mcp::config::Config;
-use snippets_mcp::snippets::{BlobStore, Namespace, SnippetName};
-use snippets_mcp::storage::{StorageClients, container_client};
+use snippets_mcp::snippets::{BlobStore, Namespace, SnippetName, StoreLimits};
+use snippets_mcp::storage::StorageClients;
 use support::azurite::Azurite;
 use support::tls::{ip_127, server_cert, trusted_ca};
 
@@ -98,7 +98,10 @@ async fn one_token_serves_every_client_built_from_the_shared_clients() {
     .collect();
     let config = Config::from_sources(&[], &env).expect("valid test configuration");
     let storage = config.storage.as_ref().unwrap();
-    let budget = Duration::from_secs(10);
+    let limits = StoreLimits {
+        max_snippet_bytes: config.limits.max_snippet_bytes,
+        call_budget: Duration::from_secs(10),
+    };
     let ns = Namespace::shared();
     let name = SnippetName::parse("identity-check").unwrap();
 
@@ -106,7 +109,7 @@ async fn one_token_serves_every_client_built_from_the_shared_clients() {
     let clients = StorageClients::new(storage).expect("clients build");
     for container in ["snippets", "other"] {
         let client = clients.container(container).unwrap();
-        let store = BlobStore::new(client, config.max_body_bytes, budget);
+        let store = BlobStore::new(client, limits);
         assert_eq!(
             store.save(&ns, &name, container).await.unwrap(),
             container.len() as u64
@@ -121,9 +124,11 @@ async fn one_token_serves_every_client_built_from_the_shared_clients() {
 
     // A client built on its own has a token cache of its own: it asks again.
     let alone = BlobStore::new(
-        container_client(storage, "snippets").unwrap(),
-        config.max_body_bytes,
-        budget,
+        StorageClients::new(storage)
+            .unwrap()
+            .container("snippets")
+            .unwrap(),
+        limits,
     );
     assert_eq!(alone.get(&ns, &name).await.unwrap(), "snippets");
     assert_eq!(issued.load(Ordering::SeqCst), 2);

@@ -15,11 +15,16 @@ use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use snippets_mcp::config::Config;
-use snippets_mcp::snippets::{BlobStore, Namespace, NamespaceMode, SnippetName};
-use snippets_mcp::storage::container_client;
+use snippets_mcp::snippets::{BlobStore, Namespace, NamespaceMode, SnippetName, StoreLimits};
+use snippets_mcp::storage::StorageClients;
 use snippets_mcp::tools::SnippetTools;
 use support::azurite::Azurite;
 use tokio_util::task::TaskTracker;
+
+const LIMITS: StoreLimits = StoreLimits {
+    max_snippet_bytes: 1 << 20,
+    call_budget: snippets_mcp::storage::DEFAULT_CALL_BUDGET,
+};
 
 fn container(azurite: &Azurite, name: &str) -> BlobContainerClient {
     let env: HashMap<String, String> = [(
@@ -28,7 +33,10 @@ fn container(azurite: &Azurite, name: &str) -> BlobContainerClient {
     )]
     .into();
     let config = Config::from_sources(&[], &env).unwrap();
-    container_client(config.storage.as_ref().unwrap(), name).unwrap()
+    StorageClients::new(config.storage.as_ref().unwrap())
+        .unwrap()
+        .container(name)
+        .unwrap()
 }
 
 async fn session(tools: SnippetTools) -> RunningService<RoleClient, ()> {
@@ -84,11 +92,7 @@ async fn read_blob(container: &BlobContainerClient, name: &str) -> Vec<u8> {
 async fn sessions_are_bound_to_their_users_namespace() {
     let azurite = Azurite::start();
     let blobs = container(&azurite, "snippets");
-    let store = Arc::new(BlobStore::new(
-        container(&azurite, "snippets"),
-        1 << 20,
-        snippets_mcp::storage::DEFAULT_CALL_BUDGET,
-    ));
+    let store = Arc::new(BlobStore::new(container(&azurite, "snippets"), LIMITS));
     let tools = SnippetTools::new(Some(store), TaskTracker::new(), NamespaceMode::User);
     let alice = session(tools.for_session(Some("alice-oid")).unwrap()).await;
     let bob = session(tools.for_session(Some("bob-oid")).unwrap()).await;
@@ -159,11 +163,7 @@ async fn shared_mode_reads_and_writes_the_reference_layout_byte_for_byte() {
         .upload(RequestContent::from(b"private".to_vec()), None)
         .await
         .unwrap();
-    let store = Arc::new(BlobStore::new(
-        container(&azurite, "snippets"),
-        1 << 20,
-        snippets_mcp::storage::DEFAULT_CALL_BUDGET,
-    ));
+    let store = Arc::new(BlobStore::new(container(&azurite, "snippets"), LIMITS));
     let tools = SnippetTools::new(Some(store), TaskTracker::new(), NamespaceMode::Shared);
     // Any caller, signed in or not, sees the same store.
     let client = session(tools.for_session(Some("anyone")).unwrap()).await;

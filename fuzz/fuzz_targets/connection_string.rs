@@ -2,15 +2,18 @@
 //! setting, never a panic, and never echo the account key.
 #![no_main]
 
+use std::collections::HashMap;
+
 use libfuzzer_sys::fuzz_target;
+use snippets_mcp::settings::Settings;
 use snippets_mcp::storage::StorageConfig;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let get = |k: &str| (k == "AzureWebJobsStorage").then_some(text);
-    if let Err(e) = StorageConfig::from_env(&get) {
+    let env = HashMap::from([("AzureWebJobsStorage".to_string(), text.to_string())]);
+    if let Err(e) = StorageConfig::from_settings(&Settings::new(&env)) {
         assert!(e.to_string().starts_with("AzureWebJobsStorage: "), "{e}");
     }
 });

@@ -10,12 +10,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
+use snippets_mcp::app::App;
 use snippets_mcp::config::Config;
-use snippets_mcp::http::AppState;
-use snippets_mcp::tools::SnippetTools;
-use snippets_mcp::transport::jsonrpc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use snippets_mcp::mcp::jsonrpc;
 use tower::ServiceExt;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -34,15 +31,8 @@ fn router() -> Router {
         .get_or_init(|| {
             // No storage: tool calls answer `storage not configured:`, so nothing leaves the process.
             let config = Config::from_sources(&[], &HashMap::new()).expect("default config");
-            let inflight = TaskTracker::new();
             let _guard = runtime().enter();
-            snippets_mcp::http::router(AppState {
-                tools: SnippetTools::new(None, inflight.clone(), config.namespace),
-                config,
-                inflight,
-                stop: CancellationToken::new(),
-                relay: None,
-            })
+            App::build(&config).expect("app builds").router
         })
         .clone()
 }

@@ -9,6 +9,8 @@ use azure_storage_blob::BlobContainerClient;
 use std::num::NonZero;
 use std::time::Duration;
 
+use crate::storage::call::{self, create_if_missing, is_code, is_status};
+
 use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientUploadOptions, BlobContainerClientListBlobsOptions,
 };
@@ -37,23 +39,23 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
+/// The bounds a store works within; named fields, so a caller cannot swap them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Bound on one snippet's UTF-8 size (`SNIPPETS_MAX_BYTES`).
+    pub max_snippet_bytes: usize,
+    /// The most one operation may take, SDK retries included (`STORAGE_TIMEOUT_MS`).
+    pub call_budget: Duration,
+}
+
 pub struct BlobStore {
     container: BlobContainerClient,
-    max_bytes: usize,
-    budget: Duration,
+    limits: StoreLimits,
 }
 
 impl BlobStore {
-    pub fn new(container: BlobContainerClient, max_bytes: usize, budget: Duration) -> Self {
-        BlobStore {
-            container,
-            max_bytes,
-            budget,
-        }
-    }
-
-    pub fn max_bytes(&self) -> usize {
-        self.max_bytes
+    pub fn new(container: BlobContainerClient, limits: StoreLimits) -> Self {
+        BlobStore { container, limits }
     }
 
     /// Overwrites any existing snippet of that name; the body is the text exactly as given.
@@ -63,23 +65,27 @@ impl BlobStore {
         name: &SnippetName,
         content: &str,
     ) -> Result<u64, SnippetError> {
-        if content.len() > self.max_bytes {
+        let limit = self.limits.max_snippet_bytes;
+        if content.len() > limit {
             return Err(SnippetError::TooLarge {
                 bytes: content.len(),
-                limit: self.max_bytes,
+                limit,
             });
         }
         self.within_budget(async {
             match self.upload(ns, name, content).await {
                 // The container is created on demand: on the first save, and again whenever it has
                 // gone (storage restored empty, container deleted) so saves recover without a restart.
-                Err(e) if is_code(&e, "ContainerNotFound") => match self.create_container().await {
-                    Ok(()) => self.upload(ns, name, content).await,
-                    Err(e) => Err(e),
-                },
+                // Losing the creation race to another instance (409) is success.
+                Err(e) if is_code(&e, "ContainerNotFound") => {
+                    match create_if_missing(self.container.create(None)).await {
+                        Ok(()) => self.upload(ns, name, content).await,
+                        Err(e) => Err(e),
+                    }
+                }
                 other => other,
             }
-            .map_err(|e| SnippetError::from_azure(&e))
+            .map_err(SnippetError::from)
         })
         .await?;
         Ok(content.len() as u64)
@@ -115,11 +121,7 @@ impl BlobStore {
         let response = Box::pin(blob.download(Some(options)))
             .await
             .map_err(|e| not_found_or(e, name))?;
-        let bytes = response
-            .body
-            .collect()
-            .await
-            .map_err(|e| SnippetError::from_azure(&e))?;
+        let bytes = response.body.collect().await.map_err(SnippetError::from)?;
         String::from_utf8(Vec::from(bytes)).map_err(|_| SnippetError::NotText(name.to_string()))
     }
 
@@ -164,12 +166,10 @@ impl BlobStore {
         let pager = self
             .container
             .list_blobs(Some(options))
-            .map_err(|e| SnippetError::from_azure(&e))?;
+            .map_err(SnippetError::from)?;
         let mut pages = pager.into_pages();
         let page = match pages.try_next().await {
-            Ok(Some(page)) => page
-                .into_model()
-                .map_err(|e| SnippetError::from_azure(&e))?,
+            Ok(Some(page)) => page.into_model().map_err(SnippetError::from)?,
             Ok(None) => {
                 return Ok(ListPage {
                     snippets: vec![],
@@ -187,7 +187,7 @@ impl BlobStore {
                     "not a cursor returned by list_snippets".into(),
                 ));
             }
-            Err(e) => return Err(SnippetError::from_azure(&e)),
+            Err(e) => return Err(e.into()),
         };
         let snippets = page
             .blob_items
@@ -210,41 +210,18 @@ impl BlobStore {
         })
     }
 
-    /// Losing the creation race to another instance (409) is success.
-    async fn create_container(&self) -> azure_core::Result<()> {
-        match self.container.create(None).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_status(&e, StatusCode::Conflict) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The backstop for the SDK's own retry limits: whatever storage does, the call ends in time.
     async fn within_budget<T>(
         &self,
         work: impl Future<Output = Result<T, SnippetError>>,
     ) -> Result<T, SnippetError> {
-        tokio::time::timeout(self.budget, work)
-            .await
-            .unwrap_or_else(|_| Err(SnippetError::timed_out(self.budget)))
+        call::within(self.limits.call_budget, work).await
     }
-}
-
-fn is_status(e: &azure_core::Error, status: StatusCode) -> bool {
-    e.http_status() == Some(status)
-}
-
-fn is_code(e: &azure_core::Error, code: &str) -> bool {
-    matches!(
-        e.kind(),
-        azure_core::error::ErrorKind::HttpResponse { error_code: Some(c), .. } if c == code
-    )
 }
 
 fn not_found_or(e: azure_core::Error, name: &SnippetName) -> SnippetError {
     if is_status(&e, StatusCode::NotFound) {
         SnippetError::NotFound(name.to_string())
     } else {
-        SnippetError::from_azure(&e)
+        e.into()
     }
 }

@@ -4,9 +4,9 @@
 mod blob_store;
 mod error;
 mod name;
-pub mod namespace;
+mod namespace;
 
-pub use blob_store::{BlobStore, ListPage, MAX_PAGE, SnippetInfo};
+pub use blob_store::{BlobStore, ListPage, MAX_PAGE, SnippetInfo, StoreLimits};
 pub use error::SnippetError;
 pub use name::{MAX_NAME_CHARS, SnippetName};
 pub use namespace::{Namespace, NamespaceMode, NoIdentity};

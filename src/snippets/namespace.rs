@@ -6,6 +6,7 @@
 use sha2::{Digest, Sha256};
 
 use super::{BLOB_SUFFIX, SnippetName};
+use crate::settings::{SettingError, Settings};
 
 /// Setting that selects the mode (`user` or `shared`).
 pub const SETTING: &str = "SNIPPETS_NAMESPACE";
@@ -26,6 +27,27 @@ pub enum NamespaceMode {
 }
 
 impl NamespaceMode {
+    /// `SNIPPETS_NAMESPACE`: `user` needs verified identities, so it is the default with session-token
+    /// keys and an error without them.
+    pub fn from_settings(settings: &Settings, have_keys: bool) -> Result<Self, SettingError> {
+        let default = if have_keys {
+            NamespaceMode::User
+        } else {
+            NamespaceMode::Shared
+        };
+        let words = [
+            ("user", NamespaceMode::User),
+            ("shared", NamespaceMode::Shared),
+        ];
+        match settings.choice(SETTING, &words, default)? {
+            NamespaceMode::User if !have_keys => Err(SettingError::new(
+                SETTING,
+                "`user` needs verified session tokens: set SESSION_TOKEN_ENC_KEY and SESSION_TOKEN_MAC_KEY, or choose `shared`",
+            )),
+            mode => Ok(mode),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             NamespaceMode::User => "user",

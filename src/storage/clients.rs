@@ -13,9 +13,9 @@ use azure_storage_queue::{
 };
 use url::Url;
 
+use super::http_client::HyperTransport;
 use super::sas::{AccountSas, SasPolicy, SasSource};
-use super::transport::HyperTransport;
-use super::{STORAGE_API_VERSION, StorageAuth, StorageConfig};
+use super::{SDK_STORAGE_API_VERSION, StorageAuth, StorageConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -26,7 +26,7 @@ pub enum ClientError {
     )]
     NoQueueEndpoint,
     #[error(transparent)]
-    Transport(#[from] super::transport::TransportError),
+    Transport(#[from] super::http_client::TransportError),
     #[error("could not create the storage client for {url}: {reason}")]
     Client { url: String, reason: String },
 }
@@ -72,7 +72,7 @@ impl StorageClients {
         let url = child_url(&self.blob_endpoint, container);
         let options = BlobContainerClientOptions {
             client_options: self.options.clone(),
-            version: STORAGE_API_VERSION.to_string(),
+            version: SDK_STORAGE_API_VERSION.to_string(),
         };
         BlobContainerClient::new(url.clone(), self.credential.clone(), Some(options))
             .map_err(|e| client_error(&url, e))
@@ -83,7 +83,7 @@ impl StorageClients {
         let url = child_url(self.queue_url()?, queue);
         let options = QueueClientOptions {
             client_options: self.options.clone(),
-            version: STORAGE_API_VERSION.to_string(),
+            version: SDK_STORAGE_API_VERSION.to_string(),
         };
         QueueClient::new(url.clone(), self.credential.clone(), Some(options))
             .map_err(|e| client_error(&url, e))
@@ -94,7 +94,7 @@ impl StorageClients {
         let url = self.queue_url()?.clone();
         let options = QueueServiceClientOptions {
             client_options: self.options.clone(),
-            version: STORAGE_API_VERSION.to_string(),
+            version: SDK_STORAGE_API_VERSION.to_string(),
         };
         QueueServiceClient::new(url.clone(), self.credential.clone(), Some(options))
             .map_err(|e| client_error(&url, e))
@@ -105,15 +105,6 @@ impl StorageClients {
             .as_ref()
             .ok_or(ClientError::NoQueueEndpoint)
     }
-}
-
-/// One blob container with clients of its own (a pool and a token cache of its own); a server
-/// builds `StorageClients` once instead.
-pub fn container_client(
-    config: &StorageConfig,
-    container: &str,
-) -> Result<BlobContainerClient, ClientError> {
-    StorageClients::new(config)?.container(container)
 }
 
 fn client_error(url: &Url, e: azure_core::Error) -> ClientError {

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use base64::Engine;
 use url::Url;
 
-use super::{Secret, StorageAuth, StorageConfig, StorageConfigError, invalid};
+use super::{Secret, StorageAuth, StorageConfig};
+use crate::settings::SettingError;
 
 pub const SETTING: &str = "AzureWebJobsStorage";
 
@@ -17,7 +18,7 @@ const DEV_KEY: &str =
 const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
 const DEV_QUEUE_ENDPOINT: &str = "http://127.0.0.1:10001/devstoreaccount1";
 
-pub fn parse(cs: &str) -> Result<StorageConfig, StorageConfigError> {
+pub fn parse(cs: &str) -> Result<StorageConfig, SettingError> {
     let pairs = pairs(cs)?;
     let pairs = &pairs;
     let get = |k: &str| pairs.get(&k.to_ascii_lowercase()).map(String::as_str);
@@ -25,22 +26,22 @@ pub fn parse(cs: &str) -> Result<StorageConfig, StorageConfigError> {
         return dev_storage();
     }
     let blob_endpoint = endpoint(&get, "BlobEndpoint", "blob")?
-        .ok_or_else(|| invalid(SETTING, "needs AccountName or BlobEndpoint"))?;
+        .ok_or_else(|| SettingError::new(SETTING, "needs AccountName or BlobEndpoint"))?;
     let queue_endpoint = endpoint(&get, "QueueEndpoint", "queue")?;
     let auth = if let Some(sas) = get("SharedAccessSignature") {
         StorageAuth::Sas(Secret::new(sas.trim_start_matches('?').to_string()))
     } else {
-        let account =
-            get("AccountName").ok_or_else(|| invalid(SETTING, "AccountName is missing"))?;
+        let account = get("AccountName")
+            .ok_or_else(|| SettingError::new(SETTING, "AccountName is missing"))?;
         let key = get("AccountKey").ok_or_else(|| {
-            invalid(
+            SettingError::new(
                 SETTING,
                 "neither AccountKey nor SharedAccessSignature is present",
             )
         })?;
         let key = base64::engine::general_purpose::STANDARD
             .decode(key)
-            .map_err(|_| invalid(SETTING, "AccountKey is not valid base64"))?;
+            .map_err(|_| SettingError::new(SETTING, "AccountKey is not valid base64"))?;
         StorageAuth::SharedKey {
             account: account.to_string(),
             key: Secret::new(key),
@@ -54,18 +55,18 @@ pub fn parse(cs: &str) -> Result<StorageConfig, StorageConfigError> {
     })
 }
 
-fn dev_storage() -> Result<StorageConfig, StorageConfigError> {
+fn dev_storage() -> Result<StorageConfig, SettingError> {
     parse(&format!(
         "AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={DEV_BLOB_ENDPOINT};QueueEndpoint={DEV_QUEUE_ENDPOINT}"
     ))
 }
 
 /// Keys are case-insensitive; values keep their case and may contain `=` (base64 keys, SAS).
-fn pairs(cs: &str) -> Result<HashMap<String, String>, StorageConfigError> {
+fn pairs(cs: &str) -> Result<HashMap<String, String>, SettingError> {
     let mut map = HashMap::new();
     for part in cs.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').ok_or_else(|| {
-            invalid(
+            SettingError::new(
                 SETTING,
                 "not a connection string (expected Key=Value pairs separated by `;`)",
             )
@@ -73,7 +74,7 @@ fn pairs(cs: &str) -> Result<HashMap<String, String>, StorageConfigError> {
         map.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
     }
     if map.is_empty() {
-        return Err(invalid(SETTING, "is empty"));
+        return Err(SettingError::new(SETTING, "is empty"));
     }
     Ok(map)
 }
@@ -84,7 +85,7 @@ fn endpoint<'a>(
     get: &dyn Fn(&str) -> Option<&'a str>,
     key: &str,
     service: &str,
-) -> Result<Option<Url>, StorageConfigError> {
+) -> Result<Option<Url>, SettingError> {
     let raw = match (get(key), get("AccountName")) {
         (Some(e), _) => e.to_string(),
         (None, Some(account)) if get("BlobEndpoint").is_none() || service == "blob" => {
@@ -95,9 +96,9 @@ fn endpoint<'a>(
         _ => return Ok(None),
     };
     let url = Url::parse(&raw)
-        .map_err(|e| invalid(SETTING, format!("{key} `{raw}` is not a URL: {e}")))?;
+        .map_err(|e| SettingError::new(SETTING, format!("{key} `{raw}` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(invalid(
+        return Err(SettingError::new(
             SETTING,
             format!("{key} `{raw}` must be an http(s) URL"),
         ));

@@ -3,7 +3,8 @@
 
 use url::Url;
 
-use super::{StorageAuth, StorageConfig, StorageConfigError, invalid};
+use super::{StorageAuth, StorageConfig};
+use crate::settings::SettingError;
 
 const BLOB_URI: &str = "AzureWebJobsStorage__blobServiceUri";
 const QUEUE_URI: &str = "AzureWebJobsStorage__queueServiceUri";
@@ -14,7 +15,7 @@ const CLIENT_ID: &str = "AzureWebJobsStorage__clientId";
 
 pub fn from_env<'a>(
     get: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<Option<StorageConfig>, StorageConfigError> {
+) -> Result<Option<StorageConfig>, SettingError> {
     let account = get(ACCOUNT);
     if let Some(account) = account {
         let valid = (3..=24).contains(&account.len())
@@ -22,7 +23,7 @@ pub fn from_env<'a>(
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         if !valid {
-            return Err(invalid(
+            return Err(SettingError::new(
                 ACCOUNT,
                 format!("`{account}` is not a storage account name"),
             ));
@@ -48,7 +49,7 @@ pub fn from_env<'a>(
         None => {}
         Some(c) if c.eq_ignore_ascii_case("managedidentity") => {}
         Some(other) => {
-            return Err(invalid(
+            return Err(SettingError::new(
                 CREDENTIAL,
                 format!("only `managedidentity` is supported, got `{other}`"),
             ));
@@ -65,11 +66,14 @@ pub fn from_env<'a>(
 }
 
 /// Bearer tokens must never travel in clear text, and the SDK refuses them over http anyway.
-fn parse_https(setting: &'static str, raw: &str) -> Result<Url, StorageConfigError> {
-    let url =
-        Url::parse(raw).map_err(|e| invalid(setting, format!("`{raw}` is not a URL: {e}")))?;
+fn parse_https(setting: &'static str, raw: &str) -> Result<Url, SettingError> {
+    let url = Url::parse(raw)
+        .map_err(|e| SettingError::new(setting, format!("`{raw}` is not a URL: {e}")))?;
     if url.scheme() != "https" {
-        return Err(invalid(setting, format!("`{raw}` must use https")));
+        return Err(SettingError::new(
+            setting,
+            format!("`{raw}` must use https"),
+        ));
     }
     Ok(url)
 }
@@ -79,7 +83,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn resolve(pairs: &[(&str, &str)]) -> Result<Option<StorageConfig>, StorageConfigError> {
+    fn resolve(pairs: &[(&str, &str)]) -> Result<Option<StorageConfig>, SettingError> {
         let map: HashMap<&str, &str> = pairs.iter().copied().collect();
         from_env(&|k| map.get(k).copied())
     }

@@ -1,15 +1,17 @@
 //! Where snippets live: storage settings in the Azure Functions conventions, and the clients built from them.
 //! Shared-key strings become short-lived account SAS; identity settings use `azure_identity`.
 
+pub mod call;
 mod clients;
 mod connect_gate;
 mod connection_string;
+mod http_client;
 mod identity;
 mod sas;
 mod secret;
-mod transport;
 
-pub use clients::{ClientError, StorageClients, container_client};
+pub use call::StorageFailure;
+pub use clients::{ClientError, StorageClients};
 pub use sas::AccountSas;
 pub use secret::Secret;
 
@@ -17,11 +19,14 @@ use std::time::Duration;
 
 use url::Url;
 
-/// The storage API version sent as `x-ms-version`; Azurite rejects versions it does not know,
-/// so this is pinned to one both Azure and the Azurite release in package.json accept.
-pub const STORAGE_API_VERSION: &str = "2025-01-05";
+use crate::settings::{SettingError, Settings};
 
-/// Default for `STORAGE_TIMEOUT_MS` (see `crate::config`): the most one tool call waits for storage,
+/// The storage REST version the server's SDK clients send as `x-ms-version`. Azurite rejects
+/// versions it does not know, so this is pinned to one both Azure and the Azurite release in
+/// package.json accept. (The gateway's own blob calls pin theirs in the policies crate.)
+pub const SDK_STORAGE_API_VERSION: &str = "2025-01-05";
+
+/// Default for `STORAGE_TIMEOUT_MS`: the most one tool call waits for storage,
 /// SDK retries included. A few seconds: long enough for a retry after a blip, short enough that an
 /// outage answers `storage unavailable:` before clients give up.
 pub const DEFAULT_CALL_BUDGET: Duration = Duration::from_secs(5);
@@ -50,31 +55,31 @@ pub enum StorageAuth {
     ManagedIdentity { client_id: Option<String> },
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum StorageConfigError {
-    #[error("{setting}: {reason}")]
-    Invalid {
-        setting: &'static str,
-        reason: String,
-    },
-}
-
-pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> StorageConfigError {
-    StorageConfigError::Invalid {
-        setting,
-        reason: reason.into(),
-    }
-}
-
 impl StorageConfig {
-    /// Follows the Functions host: `AzureWebJobsStorage` (a connection string) wins,
-    /// then the identity-based `AzureWebJobsStorage__*` settings; neither means "not configured".
-    pub fn from_env<'a>(
-        get: &dyn Fn(&str) -> Option<&'a str>,
-    ) -> Result<Option<Self>, StorageConfigError> {
-        if let Some(cs) = get(connection_string::SETTING) {
-            return connection_string::parse(cs).map(Some);
-        }
-        identity::from_env(get)
+    /// Follows the Functions host: `AzureWebJobsStorage` (a connection string) wins, then the
+    /// identity-based `AzureWebJobsStorage__*` settings; neither means "not configured". The call
+    /// budget (`STORAGE_TIMEOUT_MS`) is read here too, so the settings come back whole.
+    pub fn from_settings(settings: &Settings) -> Result<Option<Self>, SettingError> {
+        let budget = call_budget(settings)?;
+        let resolved = match settings.get(connection_string::SETTING) {
+            Some(cs) => Some(connection_string::parse(cs)?),
+            None => identity::from_env(&|k| settings.get(k))?,
+        };
+        Ok(resolved.map(|storage| StorageConfig { budget, ..storage }))
     }
+}
+
+/// `STORAGE_TIMEOUT_MS`: the budget of one storage operation, SDK retries included (see
+/// docs/server.md). Bounded so a typo can neither make every call fail at once nor bring back
+/// unbounded waits.
+fn call_budget(settings: &Settings) -> Result<Duration, SettingError> {
+    let default = DEFAULT_CALL_BUDGET.as_millis() as u64;
+    settings
+        .number_in(
+            "STORAGE_TIMEOUT_MS",
+            100..=120_000,
+            "milliseconds from 100 to 120000",
+            default,
+        )
+        .map(Duration::from_millis)
 }

@@ -11,7 +11,7 @@ from infra_helpers import INFRA, REPO_ROOT
 STORAGE = INFRA / "core" / "storage" / "storage-account.bicep"
 MAIN = INFRA / "main.bicep"
 NAMES = REPO_ROOT / "crates" / "policies" / "src" / "names.rs"
-RELAY = REPO_ROOT / "src" / "transport" / "sse_relay.rs"
+RELAY = REPO_ROOT / "src" / "mcp" / "sse" / "relay" / "mod.rs"
 
 
 def rules() -> dict[str, tuple[str, int]]:

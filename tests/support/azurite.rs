@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use snippets_mcp::config::Config;
-use snippets_mcp::snippets::BlobStore;
-use snippets_mcp::storage::container_client;
+use snippets_mcp::snippets::{BlobStore, StoreLimits};
+use snippets_mcp::storage::StorageClients;
 
 /// The well-known Azurite development account (public, documented by Microsoft; not a secret).
 const ACCOUNT: &str = "devstoreaccount1";
@@ -149,6 +149,12 @@ pub fn blob_store(connection_string: String) -> BlobStore {
         [("AzureWebJobsStorage".to_string(), connection_string)].into();
     let config = Config::from_sources(&[], &env).expect("valid test configuration");
     let storage = config.storage.as_ref().unwrap();
-    let container = container_client(storage, "snippets").expect("client builds");
-    BlobStore::new(container, config.max_body_bytes, Duration::from_secs(10))
+    let container = StorageClients::new(storage)
+        .and_then(|clients| clients.container("snippets"))
+        .expect("client builds");
+    let limits = StoreLimits {
+        max_snippet_bytes: config.limits.max_snippet_bytes,
+        call_budget: Duration::from_secs(10),
+    };
+    BlobStore::new(container, limits)
 }

@@ -1,4 +1,4 @@
-//! Stateless `tools/list` and `tools/call` on `/mcp`, answered in the request's own task.
+//! The fast path of `/mcp`: stateless `tools/list` and `tools/call` answered in the request's own task.
 //!
 //! rmcp serves every stateless request by starting a whole duplex session for it: a spawned serve
 //! loop, a one-shot transport, three channels and a peer. The profile of `hello_mcp` showed that
@@ -33,14 +33,14 @@ const SESSION_ID: &str = "mcp-session-id";
 const PROTOCOL_VERSION: &str = "mcp-protocol-version";
 
 /// Answers eligible requests with `SnippetTools` directly; see the module comment.
-pub struct DirectTools {
+pub struct FastPath {
     tools: SnippetTools,
     /// Keeps the detached peer's (idle) serve loop alive, so a stray message from a handler is
     /// drained instead of failing.
     detached: RunningService<RoleServer, SnippetTools>,
 }
 
-impl DirectTools {
+impl FastPath {
     /// Must run inside the tokio runtime: the detached peer's loop is spawned here, once.
     pub fn new(tools: SnippetTools) -> Self {
         let transport = (
@@ -48,7 +48,7 @@ impl DirectTools {
             futures::stream::pending::<ClientJsonRpcMessage>(),
         );
         let detached = serve_directly(tools.clone(), transport, None);
-        DirectTools { tools, detached }
+        FastPath { tools, detached }
     }
 
     /// `Ok(response)` when the request was answered here; `Err(message)` hands it back for rmcp.
@@ -303,7 +303,7 @@ mod tests {
         ];
         for body in must_parse {
             let fast = parse_tools_request(body.as_bytes()).expect(body);
-            let general = crate::transport::jsonrpc::parse(body.as_bytes()).expect(body);
+            let general = crate::mcp::jsonrpc::parse(body.as_bytes()).expect(body);
             // rmcp's messages have no PartialEq: compare what each serialises to, and their Debug
             // form (which shows the `_meta` moved into the extensions).
             assert_eq!(

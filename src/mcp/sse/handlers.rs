@@ -15,29 +15,30 @@ use serde::Deserialize;
 use session_token::Claims;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::KEEP_ALIVE;
-use super::registry::{Lookup, SseSessions};
-use crate::serve::Handover;
-use crate::transport::jsonrpc;
-use crate::transport::sse_relay::RelayError;
+use super::relay::RelayError;
+use super::session_id::SessionId;
+use super::sessions::Undelivered;
+use super::{KEEP_ALIVE, SseTransport};
+use crate::mcp::jsonrpc;
+use crate::server::Handover;
 
 /// `GET /sse`: the `endpoint` event carries a relative reference, which resolves to `/message`
 /// when called directly and to `/mcp/message` behind APIM's `/mcp` prefix.
 /// Under the server's own accept loop the stream leaves hyper once its head is sent (see
-/// `serve::Handover`): an idle stream then costs a few hundred bytes instead of hyper's 16 KiB buffers.
+/// `server::Handover`): an idle stream then costs a few hundred bytes instead of hyper's 16 KiB buffers.
 pub async fn open_stream(
-    State(sessions): State<SseSessions>,
+    State(sse): State<SseTransport>,
     claims: Option<Extension<Claims>>,
     handover: Option<Extension<Handover>>,
 ) -> Response {
     let owner = claims.map(|Extension(c)| c.sub);
     // The session's tools are bound to the opener's namespace now: every later call on the
     // session, from this instance or relayed, runs there.
-    let tools = match sessions.inner.tools.for_session(owner.as_deref()) {
+    let tools = match sse.tools.for_session(owner.as_deref()) {
         Ok(tools) => tools,
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
-    let (id, replies, guard) = sessions.open(owner, tools);
+    let (id, replies, guard) = sse.sessions.open(owner, tools);
     tracing::debug!(session = %id, "SSE session opened");
     let endpoint = Event::default()
         .event("endpoint")
@@ -46,7 +47,7 @@ pub async fn open_stream(
         let _keep_session_while_streaming = &guard;
         message_event(&message)
     });
-    let stop = sessions.inner.stop.clone().cancelled_owned();
+    let stop = sse.sessions.stop().clone().cancelled_owned();
     let events = stream::once(async { endpoint })
         .chain(messages)
         .map(Ok::<_, Infallible>)
@@ -78,7 +79,7 @@ pub struct MessageQuery {
 
 /// `POST /message?sessionId=...`: 202 once the request is queued for the session; the reply goes to the stream.
 pub async fn post_message(
-    State(sessions): State<SseSessions>,
+    State(sse): State<SseTransport>,
     Query(query): Query<MessageQuery>,
     claims: Option<Extension<Claims>>,
     body: Bytes,
@@ -89,17 +90,13 @@ pub async fn post_message(
     // A session id alone is not a credential: with tokens checked, only its opener may post to it.
     let caller = claims.as_ref().map(|Extension(c)| c.sub.as_str());
     let message = match jsonrpc::parse(&body) {
-        Ok(m) => m,
+        Ok(m) => Box::new(m),
         Err(rejected) => return rejected.into_response(),
     };
-    let sender = match sessions.lookup(&id, caller) {
-        Lookup::Here(sender) => sender,
-        Lookup::NotYours => return unknown_session(),
-        Lookup::Elsewhere => return sessions.relay_elsewhere(&id, caller, &body).await,
-    };
-    match sender.send(Box::new(message)).await {
+    match sse.sessions.deliver(&id, caller, message).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(_) => unknown_session(),
+        Err(Undelivered::NotYours) => unknown_session(),
+        Err(Undelivered::NotHere(message)) => relay_elsewhere(&sse, &id, caller, *message).await,
     }
 }
 
@@ -107,23 +104,26 @@ fn unknown_session() -> Response {
     (StatusCode::NOT_FOUND, "unknown or closed session").into_response()
 }
 
-impl SseSessions {
-    /// A session that is not open here may be open on another instance: queue the request for it.
-    async fn relay_elsewhere(&self, id: &str, caller: Option<&str>, body: &[u8]) -> Response {
-        let Some(relay) = &self.inner.relay else {
-            return unknown_session();
-        };
-        match relay.forward(id, caller, body).await {
-            Ok(()) => StatusCode::ACCEPTED.into_response(),
-            Err(RelayError::UnknownSession) => unknown_session(),
-            Err(e @ RelayError::Storage(_)) => {
-                tracing::warn!(error = %e, "could not relay an SSE request");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "could not reach the session's instance",
-                )
-                    .into_response()
-            }
+/// A session that is not open here may be open on another instance: queue the request for it.
+async fn relay_elsewhere(
+    sse: &SseTransport,
+    id: &str,
+    caller: Option<&str>,
+    message: rmcp::model::ClientJsonRpcMessage,
+) -> Response {
+    let (Some(relay), Some(session)) = (&sse.relay, SessionId::parse(id)) else {
+        return unknown_session();
+    };
+    match relay.forward(&session, caller, message).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(RelayError::UnknownSession) => unknown_session(),
+        Err(e @ RelayError::Storage(_)) => {
+            tracing::warn!(error = %e, "could not relay an SSE request");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not reach the session's instance",
+            )
+                .into_response()
         }
     }
 }

@@ -1,8 +1,8 @@
-//! The open SSE sessions of this process: where each one's requests go and which token subject opened it.
-//! Opening registers a session and starts its (lazily spawned) rmcp service; dropping its guard closes it.
+//! The open SSE sessions of this process: where each one's requests go and which token subject opened
+//! it. Opening registers a session and starts its (lazily spawned) rmcp service; dropping its guard
+//! closes it. Requests reach a session from its own instance (`POST /message`) or from the relay.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
@@ -10,16 +10,16 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::bridge::serve_session;
+use super::session_id::{InstanceId, SessionId};
 use crate::tools::SnippetTools;
-use crate::transport::sse_relay::{self, Relay};
 
 /// Messages buffered per direction before a sender waits; bounds memory per session.
 const CHANNEL_CAPACITY: usize = 32;
 
 /// Channel items are boxed: tokio allocates a channel's first block of 32 slots up front, and at
 /// ~370 bytes per message enum that was ~24 KB per idle session; boxed it is 256 bytes a channel.
-pub(super) type ToServer = mpsc::Sender<Box<ClientJsonRpcMessage>>;
-pub(super) type Replies = mpsc::Receiver<Box<ServerJsonRpcMessage>>;
+type ToServer = mpsc::Sender<Box<ClientJsonRpcMessage>>;
+pub type Replies = mpsc::Receiver<Box<ServerJsonRpcMessage>>;
 
 /// One open stream: where its requests go, and who opened it (the token subject, when tokens are checked).
 struct Session {
@@ -30,46 +30,37 @@ struct Session {
 /// The open SSE sessions of this process, by session id.
 #[derive(Clone)]
 pub struct SseSessions {
-    pub(super) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(super) struct Inner {
-    pub(super) tools: SnippetTools,
+struct Inner {
     open: Mutex<HashMap<String, Session>>,
     /// Cancelled at the end of graceful shutdown: streams end and their services stop.
-    pub(super) stop: CancellationToken,
-    /// Cross-instance delivery through Storage queues, when a queue service is configured.
-    pub(super) relay: Option<Arc<Relay>>,
+    stop: CancellationToken,
     /// Prefix of this process's session ids (the relay's instance id, or a random one).
-    instance: String,
+    instance: InstanceId,
     /// Wakes the relay consumer when a stream opens; it sleeps while none is open.
-    pub(super) opened: Notify,
-    pub(super) consumer_started: AtomicBool,
+    opened: Notify,
 }
 
-/// Where a `POST /message` for a session id can go.
-pub(super) enum Lookup {
-    Here(ToServer),
-    /// The session is here but was opened by another token subject.
+/// Why a request could not be handed to a session.
+pub enum Undelivered {
+    /// The session is here but was opened by another token subject: a session id alone is not a
+    /// credential.
     NotYours,
-    Elsewhere,
+    /// No such session here (it may be open on another instance), or it closed meanwhile; the
+    /// message comes back for the relay.
+    NotHere(Box<ClientJsonRpcMessage>),
 }
 
 impl SseSessions {
-    pub fn new(tools: SnippetTools, stop: CancellationToken, relay: Option<Arc<Relay>>) -> Self {
-        let instance = match &relay {
-            Some(r) => r.instance().to_string(),
-            None => sse_relay::new_instance_id(),
-        };
+    pub fn new(instance: InstanceId, stop: CancellationToken) -> Self {
         SseSessions {
             inner: Arc::new(Inner {
-                tools,
                 open: Mutex::default(),
                 stop,
-                relay,
                 instance,
                 opened: Notify::new(),
-                consumer_started: AtomicBool::new(false),
             }),
         }
     }
@@ -82,34 +73,53 @@ impl SseSessions {
         self.len() == 0
     }
 
+    /// Resolves once a session has been opened since the last wake-up (at once when one already was).
+    pub async fn opened(&self) {
+        self.inner.opened.notified().await;
+    }
+
+    /// The token ending every stream at shutdown.
+    pub fn stop(&self) -> &CancellationToken {
+        &self.inner.stop
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.inner.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The session's request channel when it is open here and `caller` is the subject that opened it.
-    pub(super) fn lookup(&self, id: &str, caller: Option<&str>) -> Lookup {
-        match self.lock().get(id) {
-            Some(s) if s.owner.as_deref() == caller => Lookup::Here(s.to_server.clone()),
-            Some(_) => Lookup::NotYours,
-            None => Lookup::Elsewhere,
-        }
+    /// Hands `message` to session `id` when it is open here and `caller` is the subject that opened it.
+    pub async fn deliver(
+        &self,
+        id: &str,
+        caller: Option<&str>,
+        message: Box<ClientJsonRpcMessage>,
+    ) -> Result<(), Undelivered> {
+        let sender = match self.lock().get(id) {
+            Some(s) if s.owner.as_deref() == caller => s.to_server.clone(),
+            Some(_) => return Err(Undelivered::NotYours),
+            None => return Err(Undelivered::NotHere(message)),
+        };
+        sender
+            .send(message)
+            .await
+            .map_err(|closed| Undelivered::NotHere(closed.0))
     }
 
     /// Registers a session served by `tools` and returns the stream of replies for the client.
-    pub(super) fn open(
+    pub fn open(
         &self,
         owner: Option<String>,
         tools: SnippetTools,
-    ) -> (String, Replies, SessionGuard) {
-        let id = format!("{}-{}", self.inner.instance, uuid::Uuid::new_v4().simple());
+    ) -> (SessionId, Replies, SessionGuard) {
+        let id = SessionId::new(&self.inner.instance);
         let (to_server, from_client) = mpsc::channel(CHANNEL_CAPACITY);
         let (to_client, replies) = mpsc::channel(CHANNEL_CAPACITY);
-        self.lock().insert(id.clone(), Session { to_server, owner });
-        self.start_relay_consumer();
+        self.lock()
+            .insert(id.to_string(), Session { to_server, owner });
         self.inner.opened.notify_one();
         let cancel = self.inner.stop.child_token();
         let service_cancel = cancel.clone();
-        let session = id.clone();
+        let session = id.to_string();
         // A small task waits for the session's first request; only then is the (large) rmcp service
         // future spawned, so a stream that is open but idle costs channels, not a whole service.
         tokio::spawn(async move {
@@ -130,7 +140,7 @@ impl SseSessions {
             }
         });
         let guard = SessionGuard {
-            id: id.clone(),
+            id: id.to_string(),
             sessions: self.clone(),
             cancel,
         };
@@ -139,7 +149,7 @@ impl SseSessions {
 }
 
 /// Dropped with the response stream: the client went away or the server is stopping.
-pub(super) struct SessionGuard {
+pub struct SessionGuard {
     id: String,
     sessions: SseSessions,
     cancel: CancellationToken,

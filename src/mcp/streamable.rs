@@ -1,6 +1,6 @@
 //! Streamable HTTP at `/mcp`, served by rmcp in stateless mode: any instance can answer any request.
 //! JSON responses are preferred, so simple calls need no event stream through APIM. Each POST body
-//! is read and parsed once here: stateless tool requests are answered directly (`direct`), the rest
+//! is read and parsed once here: stateless tool requests are answered on the fast path (`fast_path`), the rest
 //! go to rmcp, and a body rmcp refuses as undeserialisable gets a precise JSON-RPC 400.
 
 use std::sync::Arc;
@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
+use crate::mcp::fast_path::{self, FastPath};
+use crate::mcp::jsonrpc;
 use crate::tools::SnippetTools;
-use crate::transport::direct::{self, DirectTools};
-use crate::transport::jsonrpc;
 
 pub type Service = StreamableHttpService<SnippetTools, LocalSessionManager>;
 
@@ -33,11 +33,11 @@ pub fn service(tools: SnippetTools, max_body_bytes: usize) -> Service {
     )
 }
 
-/// The `/mcp` endpoint: the direct path for stateless tool requests, rmcp for everything else.
-/// A handler rather than a layer over rmcp's service, so a direct answer never clones that service
+/// The `/mcp` endpoint: the fast path for stateless tool requests, rmcp for everything else.
+/// A handler rather than a layer over rmcp's service, so a fast-path answer never clones that service
 /// (its clone copies a cancellation token, which takes a lock); the router holds it in an `Arc`.
 pub struct Endpoint {
-    direct: Arc<DirectTools>,
+    fast_path: Arc<FastPath>,
     rmcp: Service,
     max_body_bytes: usize,
 }
@@ -45,7 +45,7 @@ pub struct Endpoint {
 impl Endpoint {
     pub fn new(tools: SnippetTools, max_body_bytes: usize) -> Self {
         Endpoint {
-            direct: Arc::new(DirectTools::new(tools.clone())),
+            fast_path: Arc::new(FastPath::new(tools.clone())),
             rmcp: service(tools, max_body_bytes),
             max_body_bytes,
         }
@@ -68,14 +68,14 @@ pub async fn endpoint(State(endpoint): State<Arc<Endpoint>>, request: Request) -
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
     };
-    let message = match direct::parse_tools_request(&bytes) {
+    let message = match fast_path::parse_tools_request(&bytes) {
         Some(message) => Ok(message),
         None => jsonrpc::parse(&bytes),
     };
     // The body is parsed once: a body that is no JSON-RPC message keeps its rejection for the
     // case rmcp refuses it as undeserialisable (its 415).
     let (parts, rejected) = match message {
-        Ok(message) => match endpoint.direct.answer(parts, message).await {
+        Ok(message) => match endpoint.fast_path.answer(parts, message).await {
             Ok(response) => return response,
             Err((parts, _message)) => (parts, None),
         },
