@@ -2,6 +2,7 @@
 # The project's one test command (CI runs it through .ci/run).
 #
 #   scripts/test.sh                 everything: installs, fmt, clippy, cargo test, build, pytest tests/
+#                                   (long fuzzing is its own command: fuzz/run.sh [SECONDS])
 #   scripts/test.sh tests/e2e -k sse    same, but pytest gets these arguments instead of `tests/`
 #
 # Installs what is missing, project-locally and idempotently: Debian packages listed in
@@ -29,6 +30,10 @@ step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 step cargo-test cargo test --workspace --locked
 step build cargo build --bin snippets-mcp --locked
+# The fuzz targets are their own workspace: type-checking them here (sharing the clippy step's
+# artifacts, seconds) keeps them in step with the library; fuzzing itself is fuzz/run.sh.
+step fuzz-check env CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}" \
+  cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 export SNIPPETS_MCP_BIN="${SNIPPETS_MCP_BIN:-$TARGET_DIR/debug/snippets-mcp}"
