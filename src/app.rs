@@ -73,7 +73,7 @@ impl App {
         let inflight = TaskTracker::new();
         let stop = CancellationToken::new();
         let tools = SnippetTools::new(store, inflight.clone(), config.namespace);
-        let sse = SseTransport::new(tools.clone(), stop.clone(), relay.clone());
+        let sse = SseTransport::new(tools.clone(), stop.clone(), config.sse, relay.clone());
         let router = router(config, tools, sse, inflight.clone());
         Ok(App {
             router,

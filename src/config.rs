@@ -23,6 +23,13 @@ pub const DEFAULT_CONTAINER: &str = "snippets";
 /// to a dead instance, and an overflow blob this old outlived its message long ago.
 pub const DEFAULT_RELAY_STALE_AFTER: Duration = Duration::from_secs(600);
 
+/// Default for `MCP_SSE_MAX_SESSIONS_PER_USER`: more than any client opens (one per server
+/// connection, a few for reconnects and tabs), far fewer than would matter to the server.
+pub const DEFAULT_SSE_MAX_SESSIONS_PER_USER: usize = 16;
+/// Default for `MCP_SSE_IDLE_TIMEOUT_SECS`: a stream that carried no request for half an hour is
+/// closed; an open stream keeps a billed instance busy (docs/deploy.md).
+pub const DEFAULT_SSE_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// The one error of configuration: a setting (or the arguments) with a value the server cannot use.
 pub type ConfigError = SettingError;
 
@@ -51,6 +58,16 @@ pub struct RelaySettings {
     pub stale_after: Duration,
 }
 
+/// Bounds on what legacy SSE sessions may hold (see `mcp::sse::sessions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseLimits {
+    /// Open sessions one verified token subject may hold at once (`MCP_SSE_MAX_SESSIONS_PER_USER`);
+    /// callers without a verified subject (no session-token keys) are not counted.
+    pub max_sessions_per_user: usize,
+    /// A session that receives no request for this long is closed (`MCP_SSE_IDLE_TIMEOUT_SECS`).
+    pub idle_timeout: Duration,
+}
+
 /// Everything the server needs, resolved and validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -65,6 +82,7 @@ pub struct Config {
     /// Session-token keys: when set, every MCP request must carry a valid token (defence in depth behind APIM).
     pub session_keys: Option<session_token::Keys>,
     pub relay: RelaySettings,
+    pub sse: SseLimits,
     /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
     pub resource_url: Option<String>,
     /// `Origin` values accepted on the MCP endpoints, serialised (`scheme://host[:port]`).
@@ -121,6 +139,7 @@ impl Config {
                 enabled: settings.choice("MCP_SSE_RELAY", &[("on", true), ("off", false)], true)?,
                 stale_after: relay_stale_after(&settings)?,
             },
+            sse: sse_limits(&settings)?,
             session_keys,
             resource_url,
         })
@@ -193,6 +212,25 @@ fn relay_stale_after(settings: &Settings) -> Result<Duration, ConfigError> {
         DEFAULT_RELAY_STALE_AFTER.as_secs(),
     )?;
     Ok(Duration::from_secs(secs))
+}
+
+fn sse_limits(settings: &Settings) -> Result<SseLimits, ConfigError> {
+    let max = settings.number_in(
+        "MCP_SSE_MAX_SESSIONS_PER_USER",
+        1..=100_000,
+        "a number of sessions from 1 to 100000",
+        DEFAULT_SSE_MAX_SESSIONS_PER_USER as u64,
+    )?;
+    let idle = settings.number_in(
+        "MCP_SSE_IDLE_TIMEOUT_SECS",
+        1..=7 * 86_400,
+        "seconds from 1 to 604800",
+        DEFAULT_SSE_IDLE_TIMEOUT.as_secs(),
+    )?;
+    Ok(SseLimits {
+        max_sessions_per_user: max as usize,
+        idle_timeout: Duration::from_secs(idle),
+    })
 }
 
 /// Both keys or neither: one alone is a half-finished deployment, not a choice.
@@ -345,6 +383,16 @@ mod tests {
                 vec![],
                 env(&[("SNIPPETS_CONTAINER", "Bad_Name")]),
                 "SNIPPETS_CONTAINER",
+            ),
+            (
+                vec![],
+                env(&[("MCP_SSE_MAX_SESSIONS_PER_USER", "0")]),
+                "MCP_SSE_MAX_SESSIONS_PER_USER",
+            ),
+            (
+                vec![],
+                env(&[("MCP_SSE_IDLE_TIMEOUT_SECS", "soon")]),
+                "MCP_SSE_IDLE_TIMEOUT_SECS",
             ),
             (
                 vec![],

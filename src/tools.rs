@@ -43,7 +43,7 @@ pub struct SnippetTools {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SaveArgs {
-    /// Snippet name: 1-128 characters; no `/`, `\`, `..` or control characters; no leading or trailing whitespace.
+    /// Snippet name: 1-128 characters; no `/`, `\`, `..`, control characters or invisible format characters (bidi overrides, zero-width); no leading or trailing whitespace.
     pub snippetname: String,
     /// The snippet text, stored exactly as given (UTF-8; at most 1 MiB unless the server is configured otherwise).
     pub snippet: String,
@@ -221,11 +221,13 @@ impl SnippetTools {
         let ns = self.namespace(&request)?;
         let run = async {
             let prefix = args.prefix.unwrap_or_default();
-            if prefix.chars().any(char::is_control)
+            if prefix
+                .chars()
+                .any(|c| c.is_control() || crate::snippets::is_invisible_format(c))
                 || prefix.chars().count() > crate::snippets::MAX_NAME_CHARS
             {
                 return Err(SnippetError::InvalidPrefix(
-                    "at most 128 characters, no control characters".into(),
+                    "at most 128 characters, no control or invisible format characters".into(),
                 ));
             }
             let limit = args.limit.unwrap_or(DEFAULT_PAGE);
@@ -332,7 +334,7 @@ impl ServerHandler for SnippetTools {
                     .with_title("Code snippets on Azure Blob Storage"),
             )
             .with_instructions(
-                "Save, get, list and delete named code snippets. Names are 1-128 characters without `/`, `\\`, `..` or control characters.",
+                "Save, get, list and delete named code snippets. Names are 1-128 characters without `/`, `\\`, `..`, control characters or invisible format characters.",
             )
     }
 

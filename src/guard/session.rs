@@ -184,6 +184,9 @@ mod tests {
             format!("Bear {good}"),
             "BEARER ".to_string(),
             "BEARER".to_string(),
+            // Spaces only between scheme and token, as the gateway reads it.
+            format!("Bearer \t{good}"),
+            format!("Bearer\t{good}"),
         ] {
             assert!(auth.verify(Some(&bad)).is_none(), "{bad}");
         }

@@ -8,7 +8,7 @@ mod namespace;
 
 pub use blob_store::{BlobStore, ListPage, MAX_PAGE, SnippetInfo, StoreLimits};
 pub use error::SnippetError;
-pub use name::{MAX_NAME_CHARS, SnippetName};
+pub use name::{MAX_NAME_CHARS, SnippetName, is_invisible_format};
 pub use namespace::{Namespace, NamespaceMode, NoIdentity};
 
 /// Suffix the reference sample gives every snippet blob.

@@ -243,6 +243,11 @@ def bad_names(uid: str) -> dict[str, str]:
         "trailing_space": f"{uid} ",
         "trailing_tab": f"{uid}\t",
         "only_spaces": "   ",
+        # Invisible format characters would let a name display as another in a client's UI.
+        "bidi_override": f"{uid}\u202ecod.exe",
+        "bidi_isolate": f"\u2066{uid}\u2069",
+        "zero_width_space": f"{uid}\u200b",
+        "byte_order_mark": f"\ufeff{uid}",
     }
 
 

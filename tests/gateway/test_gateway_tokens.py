@@ -129,6 +129,23 @@ async def test_bearer_scheme_required(stack, http):
     _assert_challenge(r, stack, error=False)
 
 
+@pytest.mark.parametrize(
+    ("form", "accepted"),
+    [("Bearer {}", True), ("bearer {}", True), ("Bearer   {}", True), ("Bearer \t{}", False), ("Bearer\t{}", False)],
+    ids=["plain", "lowercase", "spaces", "tab_after_space", "tab_instead_of_space"],
+)
+async def test_gateway_and_server_read_the_authorization_header_alike(stack, http, form, accepted):
+    """One rule on both sides (RFC 6750: the scheme, one or more spaces, the token): a header
+    the gateway accepts, the server accepts too, and the other way round."""
+    token = sup.seal_token(sup.claims_for(f"{stack.url}/mcp"), stack.keys["enc"], stack.keys["mac"])
+    headers = {"Authorization": form.format(token), "Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    for base in (stack.url, stack.backend_url):
+        r = await http.post(f"{base}/mcp", json=body, headers=headers)
+        assert (r.status_code == 200) is accepted, (base, form, r.status_code, r.text)
+
+
 async def test_sse_stream_flows_unbuffered_through_the_gateway(stack, http):
     """The endpoint event arrives while the stream stays open (forward-request
     buffer-response=false), and is relative so it resolves to /mcp/message on the gateway."""

@@ -38,20 +38,28 @@ pub async fn open_stream(
         Ok(tools) => tools,
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
-    let (id, replies, guard) = sse.sessions.open(owner, tools);
+    let (id, replies, guard) = match sse.sessions.open(owner, tools) {
+        Ok(opened) => opened,
+        Err(refused) => {
+            tracing::info!(error = %refused, "SSE session refused");
+            return (StatusCode::TOO_MANY_REQUESTS, refused.to_string()).into_response();
+        }
+    };
     tracing::debug!(session = %id, "SSE session opened");
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("message?sessionId={id}"));
+    // The stream ends when the session does: at shutdown (its token is a child of the server's stop
+    // token) or when it idled out.
+    let ended = guard.ended();
     let messages = ReceiverStream::new(replies).map(move |message| {
         let _keep_session_while_streaming = &guard;
         message_event(&message)
     });
-    let stop = sse.sessions.stop().clone().cancelled_owned();
     let events = stream::once(async { endpoint })
         .chain(messages)
         .map(Ok::<_, Infallible>)
-        .take_until(stop);
+        .take_until(ended);
     let response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();

@@ -23,6 +23,7 @@ use relay::Relay;
 use session_id::InstanceId;
 use sessions::SseSessions;
 
+use crate::config::SseLimits;
 use crate::tools::SnippetTools;
 
 /// Keep-alive comments keep idle streams open through APIM and load balancers (at most 15 s apart).
@@ -39,11 +40,16 @@ pub struct SseTransport {
 impl SseTransport {
     /// With a relay, the relay's consumer is started too (it idles until the first stream opens);
     /// must run inside the tokio runtime.
-    pub fn new(tools: SnippetTools, stop: CancellationToken, relay: Option<Arc<Relay>>) -> Self {
+    pub fn new(
+        tools: SnippetTools,
+        stop: CancellationToken,
+        limits: SseLimits,
+        relay: Option<Arc<Relay>>,
+    ) -> Self {
         let instance = relay
             .as_ref()
             .map_or_else(InstanceId::new, |r| r.instance().clone());
-        let sessions = SseSessions::new(instance, stop);
+        let sessions = SseSessions::new(instance, stop, limits);
         if let Some(relay) = &relay {
             tokio::spawn(relay::consumer::run(sessions.clone(), Arc::clone(relay)));
         }

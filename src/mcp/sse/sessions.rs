@@ -1,9 +1,14 @@
 //! The open SSE sessions of this process: where each one's requests go and which token subject opened
 //! it. Opening registers a session and starts its (lazily spawned) rmcp service; dropping its guard
 //! closes it. Requests reach a session from its own instance (`POST /message`) or from the relay.
+//!
+//! Each open stream holds memory here, and behind the gateway a gateway and a backend connection and
+//! a billed instance, so a signed-in user may hold only so many at once (`MCP_SSE_MAX_SESSIONS_PER_USER`)
+//! and a session that receives no request for a while is closed (`MCP_SSE_IDLE_TIMEOUT_SECS`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::time::Instant;
 
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use tokio::sync::{Notify, mpsc};
@@ -11,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bridge::serve_session;
 use super::session_id::{InstanceId, SessionId};
+use crate::config::SseLimits;
 use crate::tools::SnippetTools;
 
 /// Messages buffered per direction before a sender waits; bounds memory per session.
@@ -21,10 +27,26 @@ const CHANNEL_CAPACITY: usize = 32;
 type ToServer = mpsc::Sender<Box<ClientJsonRpcMessage>>;
 pub type Replies = mpsc::Receiver<Box<ServerJsonRpcMessage>>;
 
-/// One open stream: where its requests go, and who opened it (the token subject, when tokens are checked).
+/// One open stream: where its requests go, who opened it (the token subject, when tokens are
+/// checked), how to end it, and when it last received a request.
 struct Session {
     to_server: ToServer,
     owner: Option<String>,
+    cancel: CancellationToken,
+    last_request: Instant,
+}
+
+/// The subject already holds `SseLimits::max_sessions_per_user` open sessions.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "too many open SSE sessions: this user already holds {0}, the most allowed at once; close one (or let it idle out) and try again"
+)]
+pub struct TooManySessions(pub usize);
+
+#[derive(Default)]
+struct Open {
+    sessions: HashMap<String, Session>,
+    per_owner: HashMap<String, usize>,
 }
 
 /// The open SSE sessions of this process, by session id.
@@ -34,7 +56,8 @@ pub struct SseSessions {
 }
 
 struct Inner {
-    open: Mutex<HashMap<String, Session>>,
+    open: Mutex<Open>,
+    limits: SseLimits,
     /// Cancelled at the end of graceful shutdown: streams end and their services stop.
     stop: CancellationToken,
     /// Prefix of this process's session ids (the relay's instance id, or a random one).
@@ -54,19 +77,23 @@ pub enum Undelivered {
 }
 
 impl SseSessions {
-    pub fn new(instance: InstanceId, stop: CancellationToken) -> Self {
-        SseSessions {
+    /// Must run inside the tokio runtime: the idle sweep is spawned here and ends with `stop`.
+    pub fn new(instance: InstanceId, stop: CancellationToken, limits: SseLimits) -> Self {
+        let sessions = SseSessions {
             inner: Arc::new(Inner {
                 open: Mutex::default(),
+                limits,
                 stop,
                 instance,
                 opened: Notify::new(),
             }),
-        }
+        };
+        tokio::spawn(sessions.clone().close_idle_sessions());
+        sessions
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().sessions.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -83,7 +110,7 @@ impl SseSessions {
         &self.inner.stop
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
         self.inner.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -94,8 +121,11 @@ impl SseSessions {
         caller: Option<&str>,
         message: Box<ClientJsonRpcMessage>,
     ) -> Result<(), Undelivered> {
-        let sender = match self.lock().get(id) {
-            Some(s) if s.owner.as_deref() == caller => s.to_server.clone(),
+        let sender = match self.lock().sessions.get_mut(id) {
+            Some(s) if s.owner.as_deref() == caller => {
+                s.last_request = Instant::now();
+                s.to_server.clone()
+            }
             Some(_) => return Err(Undelivered::NotYours),
             None => return Err(Undelivered::NotHere(message)),
         };
@@ -105,19 +135,36 @@ impl SseSessions {
             .map_err(|closed| Undelivered::NotHere(closed.0))
     }
 
-    /// Registers a session served by `tools` and returns the stream of replies for the client.
+    /// Registers a session served by `tools` and returns the stream of replies for the client, or
+    /// refuses when `owner` already holds the most sessions allowed.
     pub fn open(
         &self,
         owner: Option<String>,
         tools: SnippetTools,
-    ) -> (SessionId, Replies, SessionGuard) {
+    ) -> Result<(SessionId, Replies, SessionGuard), TooManySessions> {
         let id = SessionId::new(&self.inner.instance);
         let (to_server, from_client) = mpsc::channel(CHANNEL_CAPACITY);
         let (to_client, replies) = mpsc::channel(CHANNEL_CAPACITY);
-        self.lock()
-            .insert(id.to_string(), Session { to_server, owner });
-        self.inner.opened.notify_one();
         let cancel = self.inner.stop.child_token();
+        {
+            let mut open = self.lock();
+            if let Some(owner) = &owner {
+                let max = self.inner.limits.max_sessions_per_user;
+                let held = open.per_owner.entry(owner.clone()).or_default();
+                if *held >= max {
+                    return Err(TooManySessions(max));
+                }
+                *held += 1;
+            }
+            let session = Session {
+                to_server,
+                owner,
+                cancel: cancel.clone(),
+                last_request: Instant::now(),
+            };
+            open.sessions.insert(id.to_string(), session);
+        }
+        self.inner.opened.notify_one();
         let service_cancel = cancel.clone();
         let session = id.to_string();
         // A small task waits for the session's first request; only then is the (large) rmcp service
@@ -144,7 +191,34 @@ impl SseSessions {
             sessions: self.clone(),
             cancel,
         };
-        (id, replies, guard)
+        Ok((id, replies, guard))
+    }
+
+    /// Ends sessions that received no request within the idle limit, checking a few times per limit
+    /// (so a session lives at most a quarter longer than the limit); runs until `stop`.
+    async fn close_idle_sessions(self) {
+        let limit = self.inner.limits.idle_timeout;
+        let mut every = tokio::time::interval(limit / 4);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                () = self.inner.stop.cancelled() => return,
+            }
+            let now = Instant::now();
+            let idle: Vec<CancellationToken> = self
+                .lock()
+                .sessions
+                .values()
+                .filter(|s| now.duration_since(s.last_request) >= limit)
+                .map(|s| s.cancel.clone())
+                .collect();
+            if !idle.is_empty() {
+                tracing::info!(sessions = idle.len(), "closing idle SSE sessions");
+            }
+            // The streams end on their cancellation; their guards then remove them.
+            idle.iter().for_each(CancellationToken::cancel);
+        }
     }
 }
 
@@ -155,9 +229,27 @@ pub struct SessionGuard {
     cancel: CancellationToken,
 }
 
+impl SessionGuard {
+    /// Resolves when the session is ended by the server: at shutdown, or when it idled out.
+    pub fn ended(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.cancel.clone().cancelled_owned()
+    }
+}
+
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.sessions.lock().remove(&self.id);
+        let mut open = self.sessions.lock();
+        if let Some(Session {
+            owner: Some(owner), ..
+        }) = open.sessions.remove(&self.id)
+            && let Some(held) = open.per_owner.get_mut(&owner)
+        {
+            *held -= 1;
+            if *held == 0 {
+                open.per_owner.remove(&owner);
+            }
+        }
+        drop(open);
         self.cancel.cancel();
         tracing::debug!(session = %self.id, "SSE session closed");
     }
