@@ -7,6 +7,7 @@ independent implementation, so a passing test also shows the Rust verifier follo
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 import httpx
@@ -109,3 +110,29 @@ async def test_an_sse_session_only_accepts_messages_from_its_opener(auth_server,
         # Alice's own session still works, with a fresh token for the same subject.
         sse.headers = bearer(seal(*keys, claims(sub="alice")))
         assert "result" in await sse.initialize()
+
+
+async def test_one_user_holds_a_bounded_number_of_sse_sessions(azurite, keys):
+    """`MCP_SSE_MAX_SESSIONS_PER_USER`: one token cannot pin streams without bound (each holds memory,
+    a gateway and a backend connection, and a billed instance); the next gets a 429 that says why,
+    while another user is served."""
+    env = {"AzureWebJobsStorage": azurite.connection_string(), **sup.auth_env(keys), "MCP_SSE_MAX_SESSIONS_PER_USER": "2"}
+    srv = sup.started(sup.Server(sup.base_env(env), label="sse-cap"))
+    alice, bob = seal(*keys, claims("alice")), seal(*keys, claims("bob"))
+    sse_headers = {"Accept": "text/event-stream"}
+    try:
+        async with httpx.AsyncClient(timeout=10) as client, contextlib.AsyncExitStack() as streams:
+            for _ in range(2):
+                r = await streams.enter_async_context(
+                    client.stream("GET", f"{srv.base_url}/sse", headers={**sse_headers, **bearer(alice)})
+                )
+                assert r.status_code == 200
+            refused = await client.get(f"{srv.base_url}/sse", headers={**sse_headers, **bearer(alice)})
+            assert refused.status_code == 429, refused.text
+            assert refused.text.startswith("too many open SSE sessions"), refused.text
+            other = await streams.enter_async_context(
+                client.stream("GET", f"{srv.base_url}/sse", headers={**sse_headers, **bearer(bob)})
+            )
+            assert other.status_code == 200
+    finally:
+        srv.stop()
