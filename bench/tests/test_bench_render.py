@@ -1,4 +1,5 @@
-"""Offline checks of the benchmark's renderer and token endpoint (bench/harness/render.py, credentials.py).
+"""Offline checks of the benchmark's renderer and token endpoint (bench/harness/render.py, stats.py, goals.toml,
+credentials.py).
 
 Renderer, on a small synthetic results file: a goal passes only when it passes in every repetition (a median
 that passes is not enough), counters add up over repetitions, and the README headline is rewritten between
@@ -15,15 +16,12 @@ import json
 import time
 from pathlib import Path
 
+import credentials
 import pytest
-from infra_helpers import load_module
+import render
+import stats
 
 RENDER = Path(__file__).resolve().parents[2] / "bench" / "harness" / "render.py"
-
-
-@pytest.fixture(scope="module")
-def render():
-    return load_module(RENDER, "bench_render")
 
 
 def _point(c, rps, p50, p99, cpu, errors=0):
@@ -126,38 +124,38 @@ def _instr(save, get, hello=60_000, echo=30_000):
 SAVE_CPU = "save_snippet server CPU per call"
 
 
-def _row(render, res, prefix):
+def _row(res, prefix):
     return next(r for r in render.goals(res) if r[0].startswith(prefix))
 
 
-def test_a_goal_passes_when_every_repetition_passes(render):
+def test_a_goal_passes_when_every_repetition_passes():
     res = _results([_rep(1), _rep(2), _rep(3)])
-    name, measured, result = _row(render, res, SAVE_CPU)
+    name, measured, result = _row(res, SAVE_CPU)
     assert result == "**PASS**"
     assert "3/3 reps pass" in measured
 
 
-def test_one_failing_repetition_is_a_miss_even_when_the_median_passes(render):
+def test_one_failing_repetition_is_a_miss_even_when_the_median_passes():
     res = _results([_rep(1, 150.0), _rep(2, 400.0), _rep(3, 150.0)])
-    _, measured, result = _row(render, res, SAVE_CPU)
+    _, measured, result = _row(res, SAVE_CPU)
     assert result == "**MISS**"
     assert measured.startswith("0.38 [0.38-1.00]x the baseline's"), measured
     assert "2/3 reps pass" in measured
 
 
-def test_a_repetition_without_the_measurement_does_not_pass(render):
+def test_a_repetition_without_the_measurement_does_not_pass():
     missing = _rep(3)
     del missing["cpu_pairs"]["save"]
-    _, measured, result = _row(render, _results([_rep(1), _rep(2), missing]), SAVE_CPU)
+    _, measured, result = _row(_results([_rep(1), _rep(2), missing]), SAVE_CPU)
     assert result == "**MISS**"
     assert "2/3 reps pass" in measured
 
 
-def test_ratios_are_taken_per_repetition(render):
+def test_ratios_are_taken_per_repetition():
     reps = [_rep(1), _rep(2), _rep(3)]
     for p in reps[1]["hello_pairs"]["echo"]["pairs"]:
         p["echo"]["server_cpu_us_per_req"] = 10.0  # rust 40 / echo 10 = 4x in rep 2 only
-    _, measured, result = _row(render, _results(reps), "hello_mcp server CPU per request")
+    _, measured, result = _row(_results(reps), "hello_mcp server CPU per request")
     assert result == "**MISS**"
     assert "[1.60-4.00]x" in measured, measured
 
@@ -166,7 +164,7 @@ HELLO_CPU = "hello_mcp server CPU per request"
 P99_PY = "hello_mcp p99 at concurrency 16 >= 5x lower than Python SDK"
 
 
-def test_one_stalled_hello_window_moves_one_pair_not_the_repetition(render):
+def test_one_stalled_hello_window_moves_one_pair_not_the_repetition():
     reps = [_rep(1), _rep(2), _rep(3)]
     stalled = reps[2]["hello_pairs"]["echo"]["pairs"][1]["rust"]
     stalled.update(server_cpu_us_per_req=90.0, p99_us=17_400, ok_rps=9000)  # 3.6x the echo's, in one window
@@ -174,40 +172,41 @@ def test_one_stalled_hello_window_moves_one_pair_not_the_repetition(render):
     for r in reps:  # and the unpaired load table of that repetition saw the same stall
         r["load"]["rust"]["hello"][1].update(cpu_us_per_req=90.0, p99_us=17_400)
     res = _results(reps)
-    _, measured, result = _row(render, res, HELLO_CPU)
+    _, measured, result = _row(res, HELLO_CPU)
     assert result == "**PASS**" and "3/3 reps pass" in measured and measured.startswith("1.60 [1.60-1.60]x"), measured
-    assert render.hello_pair_ratios(reps[2], "echo", "cpu") == pytest.approx([1.6, 3.6, 1.6, 1.6])
-    _, measured, result = _row(render, res, P99_PY)
+    assert stats.pair_ratios(reps[2], "hello_pairs", "echo", "rust", "echo", "server_cpu_us_per_req") == pytest.approx(
+        [1.6, 3.6, 1.6, 1.6])
+    _, measured, result = _row(res, P99_PY)
     assert result == "**PASS**" and measured.startswith("25.0 [25.0-25.0]x lower"), measured
-    _, context, verdict = _row(render, res, f"context, not a goal: {HELLO_CPU}")
+    _, context, verdict = _row(res, f"context, not a goal: {HELLO_CPU}")
     assert verdict == "context" and context.startswith("3.60 [3.60-3.60]x"), context  # what the old figure said
 
 
-def test_a_stall_in_most_of_a_repetitions_hello_pairs_is_a_miss(render):
+def test_a_stall_in_most_of_a_repetitions_hello_pairs_is_a_miss():
     reps = [_rep(1), _rep(2), _rep(3)]
     for p in reps[0]["hello_pairs"]["echo"]["pairs"][:3]:
         p["rust"]["server_cpu_us_per_req"] = 60.0  # 2.4x, in three of four pairs: the median fails
-    _, measured, result = _row(render, _results(reps), HELLO_CPU)
+    _, measured, result = _row(_results(reps), HELLO_CPU)
     assert result == "**MISS**" and "2/3 reps pass" in measured and "[1.60-2.40]x" in measured, measured
 
 
-def test_a_repetition_without_hello_pairs_misses_the_hello_goals(render):
+def test_a_repetition_without_hello_pairs_misses_the_hello_goals():
     missing = _rep(3)
     missing["hello_pairs"] = {}
     res = _results([_rep(1), _rep(2), missing])
     for goal in (HELLO_CPU, P99_PY, "hello_mcp throughput at concurrency 16 >= 10x Python SDK"):
-        _, measured, result = _row(render, res, goal)
+        _, measured, result = _row(res, goal)
         assert result == "**MISS**" and "2/3 reps pass" in measured, (goal, measured)
 
 
-def test_an_error_in_a_hello_pair_window_misses_the_no_errors_goal(render):
+def test_an_error_in_a_hello_pair_window_misses_the_no_errors_goal():
     reps = [_rep(1), _rep(2), _rep(3)]
     reps[0]["hello_pairs"]["ts"]["pairs"][2]["ts"]["errors"] = 2
-    _, measured, result = _row(render, _results(reps), "no errors")
+    _, measured, result = _row(_results(reps), "no errors")
     assert result == "**MISS**" and "2/3 reps pass" in measured
 
 
-def test_errors_add_up_over_repetitions_and_the_doc_reports_noise(render, tmp_path):
+def test_errors_add_up_over_repetitions_and_the_doc_reports_noise(tmp_path):
     reps = [_rep(1), _rep(2), _rep(3)]
     reps[2]["load"]["rust"]["get"][1]["errors"] = 7
     res = _results(reps)
@@ -222,7 +221,7 @@ def test_errors_add_up_over_repetitions_and_the_doc_reports_noise(render, tmp_pa
     assert not (tmp_path / "benchmarks").exists()  # no charts asked for, none written
 
 
-def test_readme_block_is_rewritten_between_the_markers_only(render, tmp_path):
+def test_readme_block_is_rewritten_between_the_markers_only(tmp_path):
     res = _results([_rep(1), _rep(2), _rep(3)])
     before, after = "# Title\n\n## Benchmarks\n\nintro line\n", "\n\n## Next section\n\ntext\n"
     readme = tmp_path / "README.md"
@@ -238,15 +237,15 @@ def test_readme_block_is_rewritten_between_the_markers_only(render, tmp_path):
 
 @pytest.mark.parametrize("text", ["no markers at all\n", "<!-- bench:end -->\n<!-- bench:begin -->\n",
                                   "<!-- bench:begin -->\n<!-- bench:begin -->\n<!-- bench:end -->\n"])
-def test_readme_without_exactly_one_marker_pair_is_refused(render, text):
+def test_readme_without_exactly_one_marker_pair_is_refused(text):
     with pytest.raises(ValueError, match="expected one"):
         render.rewrite_between(text, "block")
 
 
-def test_a_results_file_from_before_repetitions_renders_as_one(render):
+def test_a_results_file_from_before_repetitions_renders_as_one():
     single = {k: v for k, v in _results([]).items() if k != "reps"}
     single.update(copy.deepcopy({k: _rep(1)[k] for k in ("cold_start", "load", "sse", "limits")}))
-    _, measured, result = _row(render, single, "idle RSS")
+    _, measured, result = _row(single, "idle RSS")
     assert result == "**PASS**" and "1/1 reps pass" in measured
 
 
@@ -255,7 +254,7 @@ def test_a_results_file_from_before_repetitions_renders_as_one(render):
 
 @pytest.fixture()
 def tokens():
-    mod = load_module(RENDER.parent / "credentials.py", "bench_credentials")
+    mod = credentials
     endpoint = mod.TokenEndpoint()
     yield mod, endpoint
     endpoint.close()
@@ -298,15 +297,15 @@ def test_token_endpoint_refuses_bad_requests_and_issues_nothing(tokens, query, s
     assert endpoint.issued == 0 and len(endpoint.refused) == 1
 
 
-def test_an_error_in_any_repetition_misses_the_no_errors_goal(render):
+def test_an_error_in_any_repetition_misses_the_no_errors_goal():
     reps = [_rep(1), _rep(2), _rep(3)]
-    assert _row(render, _results(reps), "no errors")[2] == "**PASS**"
+    assert _row(_results(reps), "no errors")[2] == "**PASS**"
     reps[1]["limits"]["blob"]["get_sas"][1]["errors"] = 3  # the second table's raw GET, one repetition
-    _, measured, result = _row(render, _results(reps), "no errors")
+    _, measured, result = _row(_results(reps), "no errors")
     assert result == "**MISS**" and "2/3 reps pass" in measured
 
 
-def test_the_repository_readme_has_one_bench_block(render):
+def test_the_repository_readme_has_one_bench_block():
     readme = (RENDER.parents[2] / "README.md").read_text()
     rewritten = render.rewrite_between(readme, "BLOCK")  # raises unless exactly one marker pair, in order
     head = readme.split(render.README_BEGIN)[0]
@@ -320,50 +319,50 @@ SAVE_VS_RAW = "save_snippet vs raw PUT: p50"
 INSTR = "save_snippet / get_snippet instructions per call"
 
 
-def test_storage_goal_is_the_median_of_each_repetitions_pair_ratios(render):
+def test_storage_goal_is_the_median_of_each_repetitions_pair_ratios():
     # The unpaired load table says +5% (100 ms vs 95 ms); the pairs say otherwise in rep 2 (median 1.25).
     reps = [_rep(1), _rep(2, pair_ratios=(1.30, 1.20, 1.02, 1.40)), _rep(3)]
-    _, measured, result = _row(render, _results(reps), SAVE_VS_RAW)
+    _, measured, result = _row(_results(reps), SAVE_VS_RAW)
     assert result == "**MISS**" and "2/3 reps pass" in measured, measured
     assert measured.startswith("+6 [6-25]% vs raw"), measured  # medians 1.06, 1.25, 1.06 (even count: mean of two)
-    assert render.paired_p50_ratio(reps[1], "save") == pytest.approx(1.25)
+    assert stats.paired(reps[1], "pairs", "save", ("mcp", "raw"), "p50_us") == pytest.approx(1.25)
 
 
-def test_pairs_pass_where_the_unpaired_comparison_would_miss_and_that_stays_visible_as_context(render):
+def test_pairs_pass_where_the_unpaired_comparison_would_miss_and_that_stays_visible_as_context():
     reps = [_rep(1), _rep(2), _rep(3)]
     for r in reps:  # the raw limit, measured minutes apart, happened to be fast: unpaired +67%
         for p in r["limits"]["blob"]["put"]:
             p["p50_us"] = 60_000
     res = _results(reps)
-    _, measured, result = _row(render, res, SAVE_VS_RAW)
+    _, measured, result = _row(res, SAVE_VS_RAW)
     assert result == "**PASS**" and "3/3 reps pass" in measured and measured.startswith("+6 [6-6]% vs raw"), measured
-    name, context, verdict = _row(render, res, "context, not a goal: save_snippet vs raw PUT unpaired")
+    name, context, verdict = _row(res, "context, not a goal: save_snippet vs raw PUT unpaired")
     assert verdict == "context" and context.startswith("+67 [67-67]% vs raw"), context
     assert render.goal_verdicts(res)[name] == "context"
     v = render.goal_verdicts(res)
     assert next(r for k, r in v.items() if k.startswith("save_snippet vs raw")) == "PASS"  # the README's pick
 
 
-def test_ratios_come_from_the_windows_not_from_a_stored_figure(render):
+def test_ratios_come_from_the_windows_not_from_a_stored_figure():
     rep = _rep(1)
     for p in rep["pairs"]["get"]["pairs"]:
         p["p50_ratio"] = 1.0  # a stale or wrong stored ratio is ignored
         p["mcp"]["p50_us"] = 2 * p["raw"]["p50_us"]
-    _, measured, result = _row(render, _results([rep]), "get_snippet vs raw GET: p50")
+    _, measured, result = _row(_results([rep]), "get_snippet vs raw GET: p50")
     assert result == "**MISS**" and measured.startswith("+100% vs raw"), measured
 
 
-def test_a_repetition_without_pairs_misses_the_storage_goal(render):
+def test_a_repetition_without_pairs_misses_the_storage_goal():
     missing = _rep(3)
     missing["pairs"] = {}
-    _, measured, result = _row(render, _results([_rep(1), _rep(2), missing]), SAVE_VS_RAW)
+    _, measured, result = _row(_results([_rep(1), _rep(2), missing]), SAVE_VS_RAW)
     assert result == "**MISS**" and "2/3 reps pass" in measured
 
 
-def test_an_error_in_a_paired_window_misses_the_no_errors_goal(render):
+def test_an_error_in_a_paired_window_misses_the_no_errors_goal():
     reps = [_rep(1), _rep(2), _rep(3)]
     reps[2]["pairs"]["save"]["warmup"]["mcp"]["errors"] = 1  # even a warm-up window's reply must be correct
-    _, measured, result = _row(render, _results(reps), "no errors")
+    _, measured, result = _row(_results(reps), "no errors")
     assert result == "**MISS**" and "2/3 reps pass" in measured
 
 
@@ -373,20 +372,20 @@ def test_an_error_in_a_paired_window_misses_the_no_errors_goal(render):
     ([_instr(170_000, 180_000), _instr(193_000, 180_000)], "**MISS**",  # one run of two above half for save
      "save 181,500 [170,000-193,000] (0.47 [0.44-0.50]x)"),
 ])
-def test_instruction_goal_is_half_the_baseline_in_every_callgrind_run(render, runs, verdict, shown):
+def test_instruction_goal_is_half_the_baseline_in_every_callgrind_run(runs, verdict, shown):
     res = _results([_rep(1)])
     res["instructions"]["runs"] = runs
-    _, measured, result = _row(render, res, INSTR)
+    _, measured, result = _row(res, INSTR)
     assert result == verdict and shown in measured, measured
 
 
-def test_instruction_goal_without_a_callgrind_run_is_not_measured(render):
+def test_instruction_goal_without_a_callgrind_run_is_not_measured():
     res = _results([_rep(1)])
     del res["instructions"]
-    assert _row(render, res, INSTR)[1:] == ("not measured", "n/a")
+    assert _row(res, INSTR)[1:] == ("not measured", "n/a")
 
 
-def test_the_doc_shows_the_pairs_and_the_instruction_table(render, tmp_path):
+def test_the_doc_shows_the_pairs_and_the_instruction_table(tmp_path):
     res = _results([_rep(1), _rep(2)])
     doc = tmp_path / "benchmarks.md"
     render.render(res, doc, tmp_path / "charts", with_charts=False)
@@ -406,16 +405,16 @@ def test_the_doc_shows_the_pairs_and_the_instruction_table(render, tmp_path):
 GET_CPU = "get_snippet server CPU per call"
 
 
-def test_cpu_goal_is_the_median_of_each_repetitions_ratios_to_the_baseline(render):
+def test_cpu_goal_is_the_median_of_each_repetitions_ratios_to_the_baseline():
     reps = [_rep(1), _rep(2), _rep(3)]
     for p in reps[1]["cpu_pairs"]["get"]["pairs"][:2]:  # two of four pairs at 0.6x: median 0.45 still passes
         p["rust"]["server_cpu_us_per_req"] = 240.0
-    _, measured, result = _row(render, _results(reps), GET_CPU)
+    _, measured, result = _row(_results(reps), GET_CPU)
     assert result == "**PASS**", measured
     assert measured.startswith("0.30 [0.30-0.45]x the baseline's"), measured
 
 
-def test_cpu_ratios_come_from_the_windows_and_follow_a_slower_machine(render):
+def test_cpu_ratios_come_from_the_windows_and_follow_a_slower_machine():
     # The same code on a machine twice as slow: both binaries take twice the CPU, the ratio does not move,
     # while the microseconds of the context row do.
     slow = _rep(1)
@@ -432,34 +431,34 @@ def test_cpu_ratios_come_from_the_windows_and_follow_a_slower_machine(render):
     assert context[1:] == ("300 us", "context")
 
 
-def test_a_cpu_pair_at_more_than_half_the_baseline_in_most_pairs_is_a_miss(render):
+def test_a_cpu_pair_at_more_than_half_the_baseline_in_most_pairs_is_a_miss():
     reps = [_rep(1), _rep(2)]
     for p in reps[0]["cpu_pairs"]["save"]["pairs"][1:]:
         p["rust"]["server_cpu_us_per_req"] = 260.0  # 0.65x in three of four pairs
-    _, measured, result = _row(render, _results(reps), SAVE_CPU)
+    _, measured, result = _row(_results(reps), SAVE_CPU)
     assert result == "**MISS**" and "1/2 reps pass" in measured, measured
 
 
-def test_without_a_baseline_binary_the_cpu_goals_are_not_measured_and_the_doc_says_why(render, tmp_path):
+def test_without_a_baseline_binary_the_cpu_goals_are_not_measured_and_the_doc_says_why(tmp_path):
     reps = [_rep(1), _rep(2)]
     for r in reps:
         r["cpu_pairs"] = {}
     res = _results(reps)
-    assert _row(render, res, SAVE_CPU)[1:] == ("not measured", "n/a")
-    assert _row(render, res, GET_CPU)[1:] == ("not measured", "n/a")
+    assert _row(res, SAVE_CPU)[1:] == ("not measured", "n/a")
+    assert _row(res, GET_CPU)[1:] == ("not measured", "n/a")
     doc = tmp_path / "benchmarks.md"
     render.render(res, doc, tmp_path / "charts", with_charts=False)
     assert "Not measured: this run had no baseline binary" in doc.read_text()
 
 
-def test_an_error_in_a_cpu_pair_window_misses_the_no_errors_goal(render):
+def test_an_error_in_a_cpu_pair_window_misses_the_no_errors_goal():
     reps = [_rep(1), _rep(2)]
     reps[1]["cpu_pairs"]["get"]["pairs"][2]["baseline"]["errors"] = 1
-    _, measured, result = _row(render, _results(reps), "no errors")
+    _, measured, result = _row(_results(reps), "no errors")
     assert result == "**MISS**", measured
 
 
-def test_the_doc_shows_the_cpu_pairs(render, tmp_path):
+def test_the_doc_shows_the_cpu_pairs(tmp_path):
     res = _results([_rep(1), _rep(2)])
     res["baseline_binary"] = {"commit": "b51bf226fa5177db0b9d88169e81cc0e678f2802"}
     doc = tmp_path / "benchmarks.md"
@@ -468,3 +467,22 @@ def test_the_doc_shows_the_cpu_pairs(render, tmp_path):
     assert "### Paired windows: CPU per storage call" in text and "commit b51bf226fa" in text
     assert "| save_snippet | 2 | 0.38 0.38 0.38 0.38 | 0.375 | 400 [400-400] | 150 [150-400] |" not in text
     assert "| save_snippet | 2 | 0.38 0.38 0.38 0.38 | 0.375 | 400 [400-400] | 150 [150-150] |" in text
+
+
+# ------------------------------------------------------------------ a stored results file, rendered
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_the_stored_results_file_renders_to_the_stored_doc_and_readme_block(tmp_path):
+    """fixtures/results-synthetic.json (made-up figures reaching every section of the doc) renders to the doc and
+    README block stored beside it, so a change of the renderer's output shows here. After an intended change:
+    bench/harness/render.py bench/tests/fixtures/results-synthetic.json --doc bench/tests/fixtures/benchmarks-synthetic.md
+    --no-charts --readme bench/tests/fixtures/readme-synthetic.md"""
+    res = json.loads((FIXTURES / "results-synthetic.json").read_text())
+    doc, readme = tmp_path / "benchmarks.md", tmp_path / "README.md"
+    render.render(res, doc, tmp_path / "charts", with_charts=False)
+    assert doc.read_text() == (FIXTURES / "benchmarks-synthetic.md").read_text()
+    readme.write_text(f"{render.README_BEGIN}\nstale\n{render.README_END}\n")
+    render.write_readme(res, readme)
+    assert readme.read_text() == (FIXTURES / "readme-synthetic.md").read_text()
