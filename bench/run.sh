@@ -125,18 +125,9 @@ if [[ -x "$ROOT/scripts/package.sh" && -z "${BENCH_SKIP_PACKAGE_SH:-}" ]]; then
   fi
 fi
 
-# --- measure, then render -------------------------------------------------------------------------
-# CPU plan: server alone on CPU 0; load generator (wrk, harness, SSE client) on CPU 1; Azurite on CPU 2
-# when there is one, else beside the load generator. Override with BENCH_*_CPUS.
-NPROC="$(nproc)"
-if [[ "$NPROC" -ge 3 ]]; then DEF=(0 1 2); elif [[ "$NPROC" -eq 2 ]]; then DEF=(0 1 1); else DEF=(0 0 0); fi
-export BENCH_SERVER_CPUS="${BENCH_SERVER_CPUS:-${DEF[0]}}"
-export BENCH_LOAD_CPUS="${BENCH_LOAD_CPUS:-${DEF[1]}}"
-export BENCH_AZURITE_CPUS="${BENCH_AZURITE_CPUS:-${DEF[2]}}"
-LOAD_CPUS="$BENCH_LOAD_CPUS"
+# --- measure, then render (the harness pins itself to the load CPUs: BENCH_*_CPUS, bench/README.md) ---------
 log "measuring ($MODE mode)"
-taskset -c "$LOAD_CPUS" "$PY" "$BENCH/harness/bench.py" --mode "$MODE" --command "$CMDLINE" \
-  "${HARNESS_ARGS[@]+"${HARNESS_ARGS[@]}"}"
+"$PY" "$BENCH/harness/bench.py" --mode "$MODE" --command "$CMDLINE" "${HARNESS_ARGS[@]+"${HARNESS_ARGS[@]}"}"
 if [[ "$RENDER" == 1 ]]; then
   "$PY" "$BENCH/harness/render.py" "$BENCH/results/latest.json"
 fi

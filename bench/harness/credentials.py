@@ -1,12 +1,5 @@
-"""The production credential path on loopback: a per-run CA for Azurite's HTTPS, and a managed identity endpoint.
-
-Azure Functions hands an app its managed identity through the App Service protocol: `IDENTITY_ENDPOINT` +
-`IDENTITY_HEADER` in the environment, `GET <endpoint>?resource=<aud>&api-version=2019-08-01` with the secret
-in `X-IDENTITY-HEADER`, answered with `access_token`, `expires_on` (epoch seconds as a string), `resource`,
-`token_type`. `TokenEndpoint` speaks exactly that, so every SDK under test takes its real managed identity
-code path. The token is a JWT that Azurite's `--oauth basic` accepts: it checks issuer prefix, audience and
-nbf/exp/iat, not the signature (node_modules/azurite/dist/src/blob/authentication/BlobTokenAuthenticator.js).
-"""
+"""The production credential path on loopback: a per-run CA for Azurite's HTTPS, and a managed identity endpoint
+speaking the App Service protocol, so every SDK under test takes its real managed identity code path."""
 
 from __future__ import annotations
 
@@ -21,7 +14,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-# Audiences Azurite accepts for blob (VALID_BLOB_AUDIENCES), and the issuer prefix of Entra ID's v1 tokens.
+# Audiences Azurite accepts for blob (VALID_BLOB_AUDIENCES), and the issuer prefix of Entra ID's v1 tokens:
+# Azurite's `--oauth basic` checks issuer prefix, audience and nbf/exp/iat, not the signature
+# (node_modules/azurite/dist/src/blob/authentication/BlobTokenAuthenticator.js).
 STORAGE_RESOURCES = ("https://storage.azure.com", "https://storage.azure.com/")
 ISSUER = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/"
 API_VERSION = "2019-08-01"
@@ -34,25 +29,19 @@ class Tls:
     def __init__(self, workdir: Path) -> None:
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ca = self.dir / "ca.pem"
-        self.cert = self.dir / "server.pem"
-        self.key = self.dir / "server-key.pem"
-        ca_key = self.dir / "ca-key.pem"
-        csr = self.dir / "server.csr"
-        ext = self.dir / "server.ext"
+        self.ca, self.cert, self.key = self.dir / "ca.pem", self.dir / "server.pem", self.dir / "server-key.pem"
+        ca_key, csr, ext = self.dir / "ca-key.pem", self.dir / "server.csr", self.dir / "server.ext"
         ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
                        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-        run = [
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", ca_key, "-out", self.ca, "-days", "2", "-subj", "/CN=snippets-mcp bench CA",
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        for argv in (
+            ["req", "-x509", *ec, "-keyout", ca_key, "-out", self.ca, "-days", "2", "-subj", "/CN=snippets-mcp bench CA",
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-            ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", self.key, "-out", csr, "-subj", "/CN=127.0.0.1"],
-            ["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial",
-             "-out", self.cert, "-days", "2", "-extfile", ext],
-        ]
-        for argv in run:
-            subprocess.run([str(a) for a in argv], check=True, capture_output=True, timeout=30)
+            ["req", *ec, "-keyout", self.key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", ca_key, "-CAcreateserial", "-out", self.cert,
+             "-days", "2", "-extfile", ext],
+        ):
+            subprocess.run(["openssl", *map(str, argv)], check=True, capture_output=True, timeout=30)
 
 
 def _b64(data: bytes) -> str:
@@ -65,13 +54,14 @@ def storage_jwt(audience: str, now: float | None = None) -> tuple[str, int]:
     exp = now + TOKEN_LIFETIME_S
     claims = {"aud": audience, "iss": ISSUER, "iat": now - 60, "nbf": now - 60, "exp": exp,
               "oid": "00000000-0000-0000-0000-0000000000be", "sub": "bench", "ver": "1.0"}
-    head = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    body = _b64(json.dumps(claims).encode())
+    head, body = (_b64(json.dumps(d).encode()) for d in ({"alg": "RS256", "typ": "JWT"}, claims))
     return f"{head}.{body}.{_b64(secrets.token_bytes(32))}", exp
 
 
 class TokenEndpoint:
-    """App Service managed identity endpoint on 127.0.0.1 (a thread of the harness). Counts what it served."""
+    """The managed identity endpoint (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`) on 127.0.0.1, a thread of the
+    harness: `GET ?resource=<aud>&api-version=2019-08-01` with the secret in `X-IDENTITY-HEADER` answers
+    `access_token`, `expires_on` (epoch seconds as a string), `resource`, `token_type`. Counts what it served."""
 
     def __init__(self) -> None:
         self.secret = secrets.token_urlsafe(24)
@@ -95,15 +85,10 @@ class TokenEndpoint:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, name="token-endpoint", daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/msi/token"
+        threading.Thread(target=self.server.serve_forever, name="token-endpoint", daemon=True).start()
 
     def env(self) -> dict[str, str]:
-        return {"IDENTITY_ENDPOINT": self.url, "IDENTITY_HEADER": self.secret}
+        return {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{self.port}/msi/token", "IDENTITY_HEADER": self.secret}
 
     def answer(self, path: str, secret: str | None) -> tuple[int, dict]:
         """The endpoint's whole behaviour: (status, JSON body) for one request."""

@@ -1,19 +1,14 @@
 #!/usr/bin/env python3
-"""What a storage call costs Azurite, and how many connections it takes: the raw blob operation (wrk straight to
-Azurite) against the MCP call through the Rust server, in alternating windows at concurrency 16 on one Azurite
-over HTTPS with bearer tokens, as the benchmark's `pairs` phase runs them.
-
-Per window: p50, requests per second, Azurite's and the server's CPU per request (`/proc/<pid>/stat`), and the
-TCP connections opened on the machine (`/proc/net/snmp` ActiveOpens) beyond the 16 wrk opens itself. A raw window
-opens none beyond wrk's; an MCP window opens the server's connections to Azurite. This is how the connect storm
-of docs/performance.md (item 10) was found: before the connect gate, some MCP windows opened 100-130.
+"""What a storage call costs Azurite, and how many connections it takes: raw blob windows (wrk straight to Azurite)
+against MCP windows through the Rust server, alternating at concurrency 16 on one Azurite over HTTPS with bearer
+tokens, as the benchmark's `pairs` phase runs them. Per window: p50, req/s, Azurite's and the server's CPU per
+request, and the TCP connections the machine opened (/proc/net/snmp ActiveOpens) beyond wrk's own 16.
 
     bench/.venv/bin/python bench/profile/connects.py                 # get and save, 4 rounds of 3 s windows
     bench/.venv/bin/python bench/profile/connects.py --ops get --rounds 2 --window 5
     bench/.venv/bin/python bench/profile/connects.py --client-cpus 0   # wrk beside the server, Azurite alone
 
-Run by hand on a built tree after `bench/run.sh` has installed its tools; it measures bench/results/bin/snippets-mcp
-(the binary the last benchmark run copied) unless --bin names another.
+It measures bench/results/bin/snippets-mcp (the binary the last benchmark run copied) unless --bin names another.
 """
 
 from __future__ import annotations
@@ -22,11 +17,12 @@ import argparse
 import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
-import bench as B  # noqa: E402 - the benchmark harness: Azurite, the token endpoint, wrk windows
+import stack  # noqa: E402
+from phases import pairs  # noqa: E402
+from stack import BLOBS, RUST_BIN, running, seeded_azurite  # noqa: E402
 
 OPS = {"get": "rawget", "save": "rawput"}
 
@@ -39,17 +35,11 @@ def active_opens() -> int:
 
 def window(port: int, mode: str, seconds: int, path: str, pids: dict, **raw) -> dict:
     before = active_opens()
-    r = B._window(port, mode, seconds, path, **pids, **raw)
-    r["extra_opens"] = active_opens() - before - B.PAIR_CONC
+    r = pairs.window(port, mode, seconds, path, **pids, **raw)
+    r["extra_opens"] = active_opens() - before - pairs.CONC
     if r["errors"]:
         raise RuntimeError(f"{mode}: {r['errors']} errors; first: {r.get('bad_sample', '')[:160]}")
     return r
-
-
-def line(op: str, side: str, r: dict) -> str:
-    return (f"{op:4s} {side:3s}: p50 {r['p50_us'] / 1000:5.1f} ms, {r['rps']:5.0f} req/s, Azurite "
-            f"{r['azurite_cpu_us_per_req']:5.0f} us/req, server {r['server_cpu_us_per_req']:4.0f} us/req, "
-            f"{r['extra_opens']:3d} connections opened beyond wrk's")
 
 
 def main() -> None:
@@ -62,41 +52,26 @@ def main() -> None:
     ap.add_argument("--bin", help="server binary to measure (copied to bench/results/bin/snippets-mcp)")
     a = ap.parse_args()
     if a.bin:
-        B.RUST_BIN.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(a.bin, B.RUST_BIN)
-    B.CPUS = B.Cpus()
-    B.TLS = B.Tls(Path(tempfile.mkdtemp(prefix="connects-tls-")))
-    B.TOKENS = B.TokenEndpoint()
-    logdir = Path(tempfile.mkdtemp(prefix="connects-logs-"))
-    az = B.Azurite(logdir)
-    proc = None
-    try:
-        az.seed()
-        proc, port = B.start_server("rust", az.env("bearer"), logdir)
-        raw = dict(token=B.TOKENS.token(), scheme="https", cpus=a.client_cpus)
-        path = f"/{B.ACCOUNT}/{B.CONTAINER}"
-        pids = dict(server_pid=proc.pid, azurite_pid=az.az.process.pid)
+        RUST_BIN.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(a.bin, RUST_BIN)
+    with seeded_azurite("connects") as az, running("rust", az.env("bearer"), az.log_dir) as (proc, port):
+        raw = dict(token=stack.TOKENS.token(), scheme="https", cpus=a.client_cpus)
+        pids = dict(server_pid=proc.pid, azurite_pid=az.process.pid)
         for op in a.ops.split(","):
-            def raw_window(warm, m=OPS[op]):
-                return window(az.port, m, 2 if warm else a.window, path, pids, **raw)
-
-            def mcp_window(warm, o=op):
-                return window(port, o, 2 if warm else a.window, "/mcp", pids, cpus=a.client_cpus)
-
-            # The benchmark's own ABBA loop (warm-up windows, then alternating pairs), so the windows are
-            # the ones the `pairs` phase measures.
-            paired = B._paired(raw_window, mcp_window, a.rounds, op)
+            # The benchmark's own ABBA loop, so the windows are the ones the `pairs` phase measures.
+            paired = pairs.paired(lambda warm, m=OPS[op]: window(az.port, m, 2 if warm else a.window, BLOBS, pids, **raw),
+                                  lambda warm, o=op: window(port, o, 2 if warm else a.window, "/mcp", pids,
+                                                            cpus=a.client_cpus), a.rounds, op)
             for side in ("raw", "mcp"):
                 rs = [p[side] for p in paired["pairs"]]
                 for r in rs:
-                    print(line(op, side, r), flush=True)
+                    print(f"{op:4s} {side:3s}: p50 {r['p50_us'] / 1000:5.1f} ms, {r['rps']:5.0f} req/s, Azurite "
+                          f"{r['azurite_cpu_us_per_req']:5.0f} us/req, server {r['server_cpu_us_per_req']:4.0f} us/req, "
+                          f"{r['extra_opens']:3d} connections opened beyond wrk's", flush=True)
                 cpu = [r["azurite_cpu_us_per_req"] for r in rs]
                 print(f"{op} {side}: Azurite CPU per request median {statistics.median(cpu):.0f} us "
                       f"[{min(cpu):.0f}-{max(cpu):.0f}], connections opened beyond wrk's "
                       f"{sum(r['extra_opens'] for r in rs)} in {len(rs)} windows", flush=True)
-    finally:
-        B.stop(proc)
-        az.close()
 
 
 if __name__ == "__main__":

@@ -1,28 +1,16 @@
 #!/usr/bin/env python3
-"""Instructions per call of an MCP server binary, counted by callgrind (user space, all threads).
-
-The server runs under `valgrind --tool=callgrind --instr-atstart=no` beside an in-memory Azurite (plain HTTP
-connection string: the server mints an account SAS from it). For each call kind the driver makes warm-up calls,
-zeroes the counters and switches collection on (`callgrind_control -z` / `-i on`), makes N calls on one
-keep-alive connection, dumps (`callgrind_control -d`) and switches collection off again, so a dump holds exactly
-those N calls. Instructions per call = the dump's `summary:` / N. Instruction counts are deterministic up to
-timer-driven and scheduling work (run to run within about 1%), so one run per benchmark is enough. They do
-depend on how many CPUs the server sees (tokio's worker count): compare runs with the same `--cpus`.
+"""Instructions per call of an MCP server binary under callgrind (user space, every thread): the `instructions`
+phase of the benchmark imports `profile()`, and it runs alone (bench/README.md has the method).
 
     bench/profile/instructions.py target/release/snippets-mcp                 # hello, save, get
     bench/profile/instructions.py BIN --call hello --calls 2000 --top 15       # + top functions
     bench/profile/instructions.py bench/target/release/bench-echo --call hello --no-storage
-
-Needs valgrind (callgrind_control, callgrind_annotate) and the root node_modules (Azurite). The `instructions`
-phase of bench/harness/bench.py imports `profile()` from here.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -31,36 +19,23 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from devstack.azurite import Azurite  # noqa: E402 - the repository's dev stack, standard library only
-from devstack.processes import free_port, stop_popen  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+from common import SNIPPET, Client, free_port, spawn, stop_popen, tool_call, wait_ready  # noqa: E402
+from devstack.azurite import Azurite  # noqa: E402
 
-SNIPPET = 'fn main() { println!("hello, snippets"); }\n' * 24  # the benchmark's 1,032-byte snippet
 GET_NAMES = 50  # get_snippet cycles over this many names, saved before its warm-up
 WARMUP_CALLS = 20
 DEFAULT_CALLS = {"hello": 2000, "save": 400, "get": 400}
-MCP_HEADERS = {
-    "Content-Type": "application/json",
-    "Accept": "application/json, text/event-stream",
-    "MCP-Protocol-Version": "2025-06-18",
-}
 START_TIMEOUT_S = 180  # a 50 MB binary reads its debug info under valgrind first
-CALL_TIMEOUT_S = 60
-CONTROL_TIMEOUT_S = 60
+CALL_TIMEOUT_S = CONTROL_TIMEOUT_S = 60
 
 
 class ProfileError(RuntimeError):
     """The server did not start, a call failed, or callgrind did not dump."""
 
 
-def tool_call(i: int, name: str, arguments: dict) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
-                       "params": {"name": name, "arguments": arguments}}).encode()
-
-
 def body(op: str, i: int) -> bytes:
-    """The i-th request of a call kind: every save a new name, gets cycling over the seeded names."""
+    """The i-th request of a call kind: every save a new name, gets cycling over the names saved first."""
     if op == "hello":
         return tool_call(i, "hello_mcp", {})
     if op == "save":
@@ -68,23 +43,6 @@ def body(op: str, i: int) -> bytes:
     if op == "get":
         return tool_call(i, "get_snippet", {"snippetname": f"g-{i % GET_NAMES}"})
     raise ValueError(f"unknown call {op!r}")
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection to the server, as one wrk connection uses it."""
-
-    def __init__(self, port: int) -> None:
-        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=CALL_TIMEOUT_S)
-
-    def call(self, payload: bytes) -> None:
-        self.c.request("POST", "/mcp", body=payload, headers=MCP_HEADERS)
-        r = self.c.getresponse()
-        text = r.read()
-        if r.status != 200 or b'"result"' not in text or b'"isError":true' in text:
-            raise ProfileError(f"call failed: HTTP {r.status} {text[:200]!r}")
-
-    def close(self) -> None:
-        self.c.close()
 
 
 def control(*args: str) -> str:
@@ -114,17 +72,10 @@ _OBJECT = re.compile(r" \[[^\]]*\]$")  # the object file callgrind_annotate appe
 _RECURSION = re.compile(r"'\d+$")  # callgrind's name for the n-th recursion level of a function
 
 
-def top_functions(dump: Path, k: int, inclusive: bool) -> list[dict]:
-    """The k costliest functions of a dump (callgrind_annotate), instructions and share of the total."""
-    argv = ["callgrind_annotate", "--auto=no", "--threshold=100", f"--inclusive={'yes' if inclusive else 'no'}",
-            str(dump)]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
-    return parse_annotate(out, summary(dump), k, inclusive)
-
-
 def parse_annotate(out: str, total: int, k: int, inclusive: bool) -> list[dict]:
-    """The first k rows of callgrind_annotate's per-function table, without cargo's source cache prefix and
-    the object file; for inclusive costs without the recursion levels (`name'2`) and cycle artefacts."""
+    """The first k rows of callgrind_annotate's per-function table, without cargo's source cache prefix and the
+    object file; inclusive costs without the recursion levels (`name'2`): an async poll chain's recursion level
+    counts the cycle repeatedly."""
     rows, started = [], False
     for line in out.splitlines():
         if "file:function" in line:
@@ -136,33 +87,15 @@ def parse_annotate(out: str, total: int, k: int, inclusive: bool) -> list[dict]:
         n = int(m.group(1).replace(",", ""))
         where = _OBJECT.sub("", _REGISTRY.sub("", m.group(2)))
         if inclusive and (_RECURSION.search(where) or n > total):
-            continue  # a recursion level of an async poll chain: its inclusive cost counts the cycle repeatedly
+            continue
         rows.append({"instructions": n, "share": n / total if total else 0.0, "function": where[:200]})
         if len(rows) == k:
             break
     return rows
 
 
-def wait_ready(port: int, proc: subprocess.Popen, mcp: bool) -> None:
-    end = time.monotonic() + START_TIMEOUT_S
-    probe = b'{"jsonrpc":"2.0","id":0,"method":"tools/list"}' if mcp else tool_call(0, "hello_mcp", {})
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise ProfileError(f"server exited with {proc.returncode} before answering")
-        try:
-            c = Connection(port)
-            try:
-                c.call(probe)
-                return
-            finally:
-                c.close()
-        except (OSError, ProfileError):
-            time.sleep(0.2)
-    raise ProfileError(f"server not ready after {START_TIMEOUT_S}s")
-
-
-def measure(conn: Connection, pid: int, out_file: Path, op: str, n: int, top: int) -> dict:
-    """Warm-up, then N calls with collection on; one dump holds exactly them."""
+def measure(conn: Client, pid: int, out_file: Path, op: str, n: int, top: int) -> dict:
+    """Warm-up calls, then N calls with collection on; one dump holds exactly them."""
     base = 1_000_000 * (1 + ["hello", "save", "get"].index(op))  # request ids and save names never repeat
     if op == "get":
         for i in range(GET_NAMES):
@@ -185,17 +118,19 @@ def measure(conn: Connection, pid: int, out_file: Path, op: str, n: int, top: in
         time.sleep(0.05)
     dump = dumps(out_file)[-1]
     total = summary(dump)
-    r = {"calls": n, "instructions": total, "per_call": total / n, "seconds_under_valgrind": seconds,
-         "dump": str(dump)}
-    if top:
-        r["top_inclusive"] = top_functions(dump, top, inclusive=True)
-        r["top_exclusive"] = top_functions(dump, top, inclusive=False)
+    r = {"calls": n, "instructions": total, "per_call": total / n, "seconds_under_valgrind": seconds, "dump": str(dump)}
+    for kind in ("inclusive", "exclusive") if top else ():
+        annotate = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100",
+                                   f"--inclusive={'yes' if kind == 'inclusive' else 'no'}", str(dump)],
+                                  capture_output=True, text=True, timeout=120).stdout
+        r[f"top_{kind}"] = parse_annotate(annotate, total, top, kind == "inclusive")
     return r
 
 
 def profile(binary: Path, calls: list[tuple[str, int]], workdir: Path, storage: bool = True, top: int = 0,
             cpus: str | None = None, name: str = "server") -> dict:
-    """Starts Azurite (if `storage`) and `binary` under callgrind; returns {op: result} for `calls` in order."""
+    """Starts Azurite (if `storage`: a plain HTTP connection string, so the server mints an account SAS) and
+    `binary` under callgrind; returns {op: result} for `calls` in order."""
     if not shutil.which("valgrind"):
         raise ProfileError("valgrind is not installed (Debian: apt-get install valgrind)")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -204,26 +139,20 @@ def profile(binary: Path, calls: list[tuple[str, int]], workdir: Path, storage: 
         old.unlink(missing_ok=True)
     az = Azurite(Path(tempfile.mkdtemp(prefix="instr-azurite-")), log_dir=workdir, name=f"azurite-{name}",
                  services=("blob",), in_memory=True, silent=True) if storage else None
-    proc = None
+    proc = conn = None
     try:
-        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
-        if az is not None:
-            env["AzureWebJobsStorage"] = az.start(timeout=60).connection_string()
+        env = {"AzureWebJobsStorage": az.start(timeout=60).connection_string()} if az else {}
         port = free_port()
-        argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
-                str(binary), "--port", str(port)]
-        if cpus:
-            argv = ["taskset", "-c", cpus, *argv]
         with open(workdir / f"{name}-valgrind.log", "w") as log:
-            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_ready(port, proc, mcp=storage)
-        conn = Connection(port)
-        try:
-            # taskset execs valgrind, which runs the guest in its own process: one pid for all three
-            return {op: measure(conn, proc.pid, out_file, op, n, top) for op, n in calls}
-        finally:
-            conn.close()
+            proc = spawn(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
+                          str(binary), "--port", str(port)], cpus, log, env)
+        wait_ready(port, proc, START_TIMEOUT_S, poll=0.2, mcp=storage)
+        conn = Client(port, CALL_TIMEOUT_S)
+        # taskset execs valgrind, which runs the guest in its own process: one pid for all three
+        return {op: measure(conn, proc.pid, out_file, op, n, top) for op, n in calls}
     finally:
+        if conn is not None:
+            conn.close()
         if proc is not None:
             stop_popen(proc, grace=30)
         if az is not None:
@@ -245,7 +174,7 @@ def main() -> int:
                     help="call kind, repeatable (default: hello, save, get)")
     ap.add_argument("--calls", type=int, help="calls per kind (default: hello 2000, save/get 400)")
     ap.add_argument("--top", type=int, default=0, help="also print the top K functions, inclusive and exclusive")
-    ap.add_argument("--no-storage", action="store_true", help="no Azurite; readiness by a hello_mcp call (echo)")
+    ap.add_argument("--no-storage", action="store_true", help="no Azurite; hello_mcp only (the echo limit)")
     ap.add_argument("--out", type=Path, help="folder for the dumps and logs (default: a temporary one)")
     ap.add_argument("--cpus", help="taskset CPU list for the server (tokio sizes its pool from it; default: all)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -259,7 +188,7 @@ def main() -> int:
     try:
         res = profile(a.binary.resolve(), [(op, a.calls or DEFAULT_CALLS[op]) for op in ops], out,
                       storage=not a.no_storage, top=a.top, cpus=a.cpus, name=a.binary.name)
-    except ProfileError as e:
+    except RuntimeError as e:  # ProfileError, or a call or start that failed
         print(f"instructions.py: error: {e} (logs in {out})", file=sys.stderr)
         return 1
     if a.json:
@@ -268,12 +197,11 @@ def main() -> int:
     for op, r in res.items():
         print(f"{op}: {r['per_call']:,.0f} instructions per call ({r['calls']} calls, {r['instructions']:,} in all; "
               f"{r['dump']})")
-        for kind in ("top_inclusive", "top_exclusive"):
-            if kind in r:
-                print(f"  top {len(r[kind])} by {kind.split('_')[1]} cost:")
-                for f in r[kind]:
-                    per_call = f["instructions"] / r["calls"]
-                    print(f"    {per_call:>11,.0f}/call {f['share'] * 100:5.1f}%  {f['function']}")
+        for kind in ("inclusive", "exclusive"):
+            if f"top_{kind}" in r:
+                print(f"  top {len(r[f'top_{kind}'])} by {kind} cost:")
+                for f in r[f"top_{kind}"]:
+                    print(f"    {f['instructions'] / r['calls']:>11,.0f}/call {f['share'] * 100:5.1f}%  {f['function']}")
     return 0
 
 

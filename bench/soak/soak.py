@@ -21,6 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "gateway"), str(Path(__file__).resolve().parent)]
+sys.path.append(str(REPO / "bench" / "harness"))  # after the soak's own modules: the benchmark's /proc reader
 
 from devstack.azurite import Azurite  # noqa: E402
 from devstack.gateway import LocalGateway  # noqa: E402
@@ -28,8 +29,8 @@ from devstack.processes import ManagedProcess, clean_env, free_port, http_ok, ta
 from devstack.session_token import generate_keys  # noqa: E402
 
 import load  # noqa: E402
-import procstat  # noqa: E402
 import soak_report as report  # noqa: E402  (a unique module name: tests/conformance has a report module too)
+from common import Proc  # noqa: E402
 from stats import Recorder  # noqa: E402
 
 USERS = ("alice", "bob", "carol", "dave")
@@ -179,13 +180,19 @@ def record(samples: dict, phase: str, values: dict) -> None:
         samples[phase] = values
 
 
+def usage(pid: int) -> dict:
+    """VmRSS (kB) and open fds of a process; an exited one (no /proc entry, or a zombie) reads as 0 and 0,
+    marked `exited`."""
+    try:
+        p = Proc(pid)
+        return {"rss_kb": p.status("VmRSS"), "fds": p.fds()}
+    except (OSError, RuntimeError):
+        return {"rss_kb": 0, "fds": 0, "exited": True}
+
+
 def sample(pids: dict[str, int]) -> dict[str, dict]:
-    """Usage per process; an exited one reads as 0 kB and 0 fds, marked `exited`."""
-    out = {}
-    for name, pid in pids.items():
-        u = procstat.usage(pid)
-        out[name] = u.as_dict() if u else {"rss_kb": 0, "fds": 0, "exited": True}
-    return out
+    """Usage per process."""
+    return {name: usage(pid) for name, pid in pids.items()}
 
 
 async def run_load(stack: Stack, args, rec: Recorder, on_phase, stopped_by: list[str]) -> float:

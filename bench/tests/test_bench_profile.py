@@ -3,20 +3,11 @@ measurement, its total, and the top-function table (no valgrind needed: the inpu
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import instructions as prof
 import pytest
-from infra_helpers import load_module
-
-PROFILER = Path(__file__).resolve().parents[2] / "bench" / "profile" / "instructions.py"
 
 
-@pytest.fixture(scope="module")
-def prof():
-    return load_module(PROFILER, "bench_instructions")
-
-
-def test_dumps_are_ordered_by_number_and_the_final_dump_is_not_one(prof, tmp_path):
+def test_dumps_are_ordered_by_number_and_the_final_dump_is_not_one(tmp_path):
     out = tmp_path / "cg-rust.out"
     for name in ("cg-rust.out", "cg-rust.out.2", "cg-rust.out.10", "cg-rust.out.1", "cg-rust.out.log",
                  "cg-rust.outer.1"):
@@ -24,7 +15,7 @@ def test_dumps_are_ordered_by_number_and_the_final_dump_is_not_one(prof, tmp_pat
     assert [p.name for p in prof.dumps(out)] == ["cg-rust.out.1", "cg-rust.out.2", "cg-rust.out.10"]
 
 
-def test_summary_is_the_dumps_total_and_a_dump_without_one_is_an_error(prof, tmp_path):
+def test_summary_is_the_dumps_total_and_a_dump_without_one_is_an_error(tmp_path):
     dump = tmp_path / "cg.out.1"
     dump.write_text("version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 96381283\ntotals: 96381283\n")
     assert prof.summary(dump) == 96_381_283
@@ -49,14 +40,14 @@ Ir                    file:function
 """
 
 
-def test_inclusive_top_leaves_out_recursion_levels_and_shortens_paths(prof):
+def test_inclusive_top_leaves_out_recursion_levels_and_shortens_paths():
     rows = prof.parse_annotate(ANNOTATE, 1_000_000, 2, inclusive=True)
     assert [r["function"] for r in rows] == ["tokio-1.54.1/src/worker.rs:run",
                                              "/work/src/tools.rs:snippets_mcp::tools::save"]
     assert rows[0]["instructions"] == 980_000 and rows[0]["share"] == pytest.approx(0.98)
 
 
-def test_exclusive_top_keeps_every_row_in_order(prof):
+def test_exclusive_top_keeps_every_row_in_order():
     rows = prof.parse_annotate(ANNOTATE, 1_000_000, 10, inclusive=False)
     assert [r["instructions"] for r in rows] == [3_500_000, 980_000, 400_000, 120_000]
     assert rows[-1]["function"] == "./malloc/./malloc/malloc.c:_int_free"

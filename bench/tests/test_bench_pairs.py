@@ -1,23 +1,13 @@
-"""Offline check of the benchmark's paired storage windows (bench/harness/bench.py `_paired`): the windows
+"""Offline check of the benchmark's paired storage windows (bench/harness/phases/pairs.py `paired`): the windows
 alternate ABBA after one warm-up window of each side, and a steady drift of Azurite over the phase cancels out
 of the median pair ratio instead of biasing it. The windows are stand-ins returning p50 figures, so no wrk or
 Azurite is needed; what is checked is the order and the arithmetic the storage goal rests on."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import common
 import pytest
-from infra_helpers import load_module
-
-HARNESS = Path(__file__).resolve().parents[2] / "bench" / "harness"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(HARNESS))
-    return load_module(HARNESS / "bench.py", "bench_harness")
+from phases import pairs
 
 
 def _drifting_windows(mcp_factor, drift_per_window):
@@ -32,18 +22,18 @@ def _drifting_windows(mcp_factor, drift_per_window):
     return order, (lambda warm: window("raw", warm)), (lambda warm: window("mcp", warm))
 
 
-def test_windows_alternate_abba_after_a_warm_up_of_each_side(bench):
+def test_windows_alternate_abba_after_a_warm_up_of_each_side():
     order, raw, mcp = _drifting_windows(1.0, 0)
-    out = bench._paired(raw, mcp, 4, "test")
+    out = pairs.paired(raw, mcp, 4, "test")
     assert order == ["raw-warm", "mcp-warm", "raw", "mcp", "mcp", "raw", "raw", "mcp", "mcp", "raw"]
     assert [p["first"] for p in out["pairs"]] == ["raw", "mcp", "raw", "mcp"]
     assert out["median_p50_ratio"] == pytest.approx(1.0)
 
 
-def test_a_steady_drift_cancels_out_of_the_median_ratio(bench):
+def test_a_steady_drift_cancels_out_of_the_median_ratio():
     # Azurite slows by 10% of its p50 per window; the MCP path really costs +10%.
     _, raw, mcp = _drifting_windows(1.10, 10_000)
-    out = bench._paired(raw, mcp, 4, "test")
+    out = pairs.paired(raw, mcp, 4, "test")
     ratios = [p["p50_ratio"] for p in out["pairs"]]
     assert ratios[0] > 1.15 and ratios[1] < 1.05  # each pair alone is off by the drift, in opposite directions
     assert out["median_p50_ratio"] == pytest.approx(1.10, abs=0.02)
@@ -52,7 +42,7 @@ def test_a_steady_drift_cancels_out_of_the_median_ratio(bench):
     assert sorted(always_raw_first)[1] > 1.15
 
 
-def test_hello_pairs_alternate_the_rust_server_and_the_other_side_in_the_same_abba_order(bench):
+def test_hello_pairs_alternate_the_rust_server_and_the_other_side_in_the_same_abba_order():
     order = []
 
     def window(name):
@@ -61,14 +51,14 @@ def test_hello_pairs_alternate_the_rust_server_and_the_other_side_in_the_same_ab
             return {"p99_us": 1000, "errors": 0}
         return run
 
-    out = bench._abba(window("rust"), window("echo"), 3, ("rust", "echo"))
+    out = pairs.abba(window("rust"), window("echo"), 3, ("rust", "echo"))
     assert order == ["rust-warm", "echo-warm", "rust", "echo", "echo", "rust", "rust", "echo"]
     assert [p["first"] for p in out["pairs"]] == ["rust", "echo", "rust"]
     assert set(out["warmup"]) == {"rust", "echo"} and all(set(p) == {"first", "rust", "echo"} for p in out["pairs"])
 
 
-def test_wrk_runs_on_the_cpus_it_is_given_and_on_the_load_cpus_by_default(bench, monkeypatch):
-    monkeypatch.setattr(bench, "CPUS", type("Cpus", (), {"server": "0", "load": "1", "azurite": "1"})(), raising=False)
+def test_wrk_runs_on_the_cpus_it_is_given_and_on_the_load_cpus_by_default(monkeypatch):
+    monkeypatch.setattr(common, "CPUS", type("Cpus", (), {"server": "0", "load": "1", "azurite": "1"})(), raising=False)
     seen = []
 
     class Done:
@@ -76,9 +66,9 @@ def test_wrk_runs_on_the_cpus_it_is_given_and_on_the_load_cpus_by_default(bench,
                   '"err_write":0,"err_timeout":0,"p50_us":5}\n')
         stderr = ""
 
-    monkeypatch.setattr(bench.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
-    bench.wrk(1, "rawget", 16, 1, "/p", token="t", scheme="https", cpus="0")
-    bench.wrk(1, "get", 16, 1, "/mcp")
+    monkeypatch.setattr(common.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
+    common.wrk(1, "rawget", 16, 1, "/p", token="t", scheme="https", cpus="0")
+    common.wrk(1, "get", 16, 1, "/mcp")
     assert [c[:3] for c in seen] == [["taskset", "-c", "0"], ["taskset", "-c", "1"]]
 
 
@@ -88,15 +78,15 @@ def test_wrk_runs_on_the_cpus_it_is_given_and_on_the_load_cpus_by_default(bench,
     ("0", "1-2", "2-3", "0"),    # ranges that overlap on CPU 2
     ("0", "1,2", "3", "1,2"),
 ])
-def test_storage_latency_pairs_keep_wrk_off_azurites_cpus(bench, monkeypatch, server, load, azurite, client):
+def test_storage_latency_pairs_keep_wrk_off_azurites_cpus(monkeypatch, server, load, azurite, client):
     for k, v in (("SERVER", server), ("LOAD", load), ("AZURITE", azurite)):
         monkeypatch.setenv(f"BENCH_{k}_CPUS", v)
-    assert bench.Cpus().storage_client == client
+    assert common.Cpus().storage_client == client
 
 
-def test_a_window_passes_its_cpus_to_wrk(bench, monkeypatch):
+def test_a_window_passes_its_cpus_to_wrk(monkeypatch):
     seen = []
-    monkeypatch.setattr(bench, "wrk", lambda *a, **kw: seen.append(kw) or {"requests": 10})
-    bench._window(1, "rawget", 1, "/p", cpus="0", token="t")
-    bench._window(1, "get", 1, "/mcp")
+    monkeypatch.setattr(pairs, "wrk", lambda *a, **kw: seen.append(kw) or {"requests": 10})
+    pairs.window(1, "rawget", 1, "/p", cpus="0", token="t")
+    pairs.window(1, "get", 1, "/mcp")
     assert [kw.get("cpus") for kw in seen] == ["0", None]
