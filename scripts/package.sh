@@ -82,36 +82,8 @@ if ! cmp -s "$BUILT" "$OUT_DIR/$BIN"; then
 fi
 chmod 0755 "$OUT_DIR/$BIN"
 
-# A reproducible zip (fixed timestamps, unix modes kept so the binary stays
-# executable on the Linux host), rewritten only when its content changes.
-"$VENV_PY" - "$OUT_DIR" "$ZIP" <<'PY'
-import io, os, sys, zipfile
-src, dest = sys.argv[1], sys.argv[2]
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-    for root, dirs, files in os.walk(src):
-        dirs.sort()
-        for name in sorted(files):
-            if name.startswith("."):
-                continue  # .gitignore
-            path = os.path.join(root, name)
-            arc = os.path.relpath(path, src).replace(os.sep, "/")
-            info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so external_attr holds the mode
-            mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            info.external_attr = (0o100000 | mode) << 16
-            with open(path, "rb") as f:
-                zf.writestr(info, f.read())
-data = buf.getvalue()
-try:
-    with open(dest, "rb") as f:
-        same = f.read() == data
-except FileNotFoundError:
-    same = False
-if not same:
-    with open(dest + ".tmp", "wb") as f:
-        f.write(data)
-    os.replace(dest + ".tmp", dest)
-PY
+# The one zip writer (also prepackage.ps1's): reproducible, mode 0755 on the
+# handler so the Linux host can run it, rewritten only when its content changes.
+"$VENV_PY" "$REPO_ROOT/scripts/lib/zip_package.py" "$ZIP" "$OUT_DIR" --executable "$BIN" \
+  || die "writing $ZIP failed"
 log "ok: function_app/ ($(du -h "$OUT_DIR/$BIN" | cut -f1) binary) and function_app.zip"

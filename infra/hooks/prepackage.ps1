@@ -25,7 +25,9 @@ if (-not (Test-Path $venvPy)) {
     & python -m venv $venv
     if ($LASTEXITCODE -ne 0) { throw 'python -m venv failed' }
 }
-& $venvPy -c "import importlib.metadata as m, sys; sys.exit(m.version('ziglang') != '$ziglangVersion')" 2>$null
+# Asks without raising, so nothing reaches stderr: Windows PowerShell 5.1 turns a
+# native command's stderr into a terminating error under 'Stop', even with 2>$null.
+& $venvPy -c "import importlib.metadata as m, sys; sys.exit(all(d.version != '$ziglangVersion' for d in m.distributions(name='ziglang')))"
 if ($LASTEXITCODE -ne 0) {
     Write-Host "==> package: installing zig (PyPI ziglang==$ziglangVersion) into .venv\"
     & $venvPy -m pip install -q "ziglang==$ziglangVersion"
@@ -62,30 +64,10 @@ New-Item -ItemType Directory -Force -Path $outDir | Out-Null
 Copy-Item -Force (Join-Path $repoRoot 'host.json') (Join-Path $outDir 'host.json')
 Copy-Item -Force $built (Join-Path $outDir $bin)
 
-# Zip with unix mode 0755 on the binary (Compress-Archive would drop it, and
-# the Linux host must be able to execute the file).
-$script = @'
-import io, os, sys, zipfile
-src, dest = sys.argv[1], sys.argv[2]
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-    for root, dirs, files in os.walk(src):
-        dirs.sort()
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = os.path.join(root, name)
-            arc = os.path.relpath(path, src).replace(os.sep, "/")
-            info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            mode = 0o755 if arc == "snippets-mcp" else 0o644
-            info.external_attr = (0o100000 | mode) << 16
-            with open(path, "rb") as f:
-                zf.writestr(info, f.read())
-with open(dest, "wb") as f:
-    f.write(buf.getvalue())
-'@
-$script | & $venvPy - $outDir $zip
+# The one zip writer (also scripts/package.sh's), run by the venv's Python
+# (.venv\Scripts\python.exe, made above from `python` on PATH). It writes mode
+# 0755 on the handler itself: Windows has no execute bit to keep, Compress-Archive
+# stores no Unix mode, and the Linux host must be able to run the file.
+& $venvPy (Join-Path $repoRoot 'scripts\lib\zip_package.py') $zip $outDir --executable $bin
 if ($LASTEXITCODE -ne 0) { throw 'writing function_app.zip failed' }
 Write-Host '==> package: ok: function_app\ and function_app.zip'

@@ -67,10 +67,12 @@ def test_dist_is_the_zip_the_package_scripts_build_with_mode_0755():
     assert dist.endswith(".zip"), "azd passes a .zip dist through unchanged; a folder it zips itself"
     package_sh = (REPO_ROOT / "scripts/package.sh").read_text(encoding="utf-8")
     assert f'ZIP="$REPO_ROOT/{dist}"' in package_sh
-    assert "chmod 0755" in package_sh and "0o755" in package_sh
+    assert "chmod 0755" in package_sh and '"$ZIP" "$OUT_DIR" --executable "$BIN"' in package_sh
     package_ps1 = (INFRA / "hooks/prepackage.ps1").read_text(encoding="utf-8")
     assert f"'{dist}'" in package_ps1
-    assert 'mode = 0o755 if arc == "snippets-mcp"' in package_ps1
+    assert "$zip $outDir --executable $bin" in package_ps1 and "$bin = 'snippets-mcp'" in package_ps1
+    # Both hand the zip to scripts/lib/zip_package.py, which writes 0755 for --executable.
+    assert "0o755 if arc in executables" in (REPO_ROOT / "scripts/lib/zip_package.py").read_text(encoding="utf-8")
 
 
 def test_packaging_needs_nothing_from_provisioning():

@@ -175,3 +175,31 @@ def test_shell_scripts_pass_shellcheck(script: str):
     shellcheck = Path(sys.executable).with_name("shellcheck")
     proc = subprocess.run([str(shellcheck), "-S", "style", str(REPO_ROOT / script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def powershell_code(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")]
+
+
+def test_prepackage_ps1_never_redirects_a_native_commands_stderr():
+    # Windows PowerShell 5.1 turns a native command's redirected stderr into a terminating
+    # error under $ErrorActionPreference = 'Stop' (no PowerShell here: checked as text).
+    code = powershell_code(REPO_ROOT / "infra" / "hooks" / "prepackage.ps1")
+    assert "$ErrorActionPreference = 'Stop'" in code
+    assert not [line for line in code if re.search(r"\b2>", line)]
+
+
+def test_prepackage_ps1_ziglang_probe_answers_by_exit_code_alone():
+    import importlib.metadata
+    import sys
+
+    code = "\n".join(powershell_code(REPO_ROOT / "infra" / "hooks" / "prepackage.ps1"))
+    probe = re.search(r'& \$venvPy -c "([^"]+)"', code).group(1)
+    assert "$ziglangVersion" in probe and "'ziglang'" in probe
+    # Absent (or another version): 1 and a silent stderr; present at the version: 0 (shown
+    # with pytest, which this interpreter has, in place of ziglang).
+    cases = (("ziglang", "0.0.0-absent", 1), ("pytest", importlib.metadata.version("pytest"), 0))
+    for name, version, want in cases:
+        argv = [sys.executable, "-c", probe.replace("'ziglang'", f"'{name}'").replace("$ziglangVersion", version)]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert (proc.returncode, proc.stderr) == (want, ""), (name, proc.returncode, proc.stderr)

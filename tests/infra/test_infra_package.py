@@ -2,7 +2,9 @@
 can run (glibc symbols <= 2.28) and assembles function_app/ + function_app.zip.
 
 The package is built once per session (the release build is cached in
-target/x86_64-unknown-linux-gnu/; a second run with nothing changed is fast)."""
+target/x86_64-unknown-linux-gnu/; a second run with nothing changed is fast).
+The zip writer both package scripts call (scripts/lib/zip_package.py) is also
+checked on its own, on a small folder, without the cross build."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import pytest
 from infra_helpers import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "scripts" / "package.sh"
+ZIP_WRITER = REPO_ROOT / "scripts" / "lib" / "zip_package.py"
 OUT = REPO_ROOT / "function_app"
 ZIP = REPO_ROOT / "function_app.zip"
 MAX_GLIBC = (2, 28)
@@ -133,3 +136,95 @@ def test_second_run_is_idempotent(packaged):
         assert path.stat().st_mtime_ns == mtime, f"{path.name} was rewritten without a change"
     assert "installing" not in proc.stdout, "tools were reinstalled on the second run"
     assert elapsed < 300, f"no-op package took {elapsed:.0f}s"
+
+
+# --- the one zip writer, on its own (no cross build) --------------------------------------
+
+
+def write_zip(out: Path, src: Path, *executables: str) -> subprocess.CompletedProcess:
+    import sys
+
+    argv = [sys.executable, str(ZIP_WRITER), str(out), str(src)]
+    for name in executables:
+        argv += ["--executable", name]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    src = tmp_path / "app"
+    (src / "sub" / "deeper").mkdir(parents=True)
+    (src / "host.json").write_text('{"version": "2.0"}\n')
+    (src / "handler").write_bytes(b"\x7fELF" + bytes(range(256)) * 64)
+    (src / "handler").chmod(0o644)  # no execute bit, as on Windows: the name alone decides
+    (src / "tool.sh").write_text("#!/bin/sh\n")
+    (src / "tool.sh").chmod(0o755)  # an execute bit alone does not make it 0755 in the zip
+    (src / "sub" / "b.txt").write_text("b")
+    (src / "sub" / "deeper" / "a.txt").write_text("a")
+    (src / ".gitignore").write_text("*\n")
+    (src / "sub" / ".hidden").write_text("h")
+    return src
+
+
+def test_zip_writer_puts_every_file_at_the_root_with_the_modes_asked_for(tmp_path, app_dir):
+    out = tmp_path / "app.zip"
+    proc = write_zip(out, app_dir, "handler")
+    assert proc.returncode == 0, proc.stderr
+    with zipfile.ZipFile(out) as zf:
+        infos = zf.infolist()
+        assert [i.filename for i in infos] == ["handler", "host.json", "tool.sh", "sub/b.txt", "sub/deeper/a.txt"]
+        for info in infos:
+            assert info.create_system == 3, "Unix creator, so the host reads the mode from external_attr"
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+            assert stat.S_ISREG(info.external_attr >> 16)
+            want = 0o755 if info.filename == "handler" else 0o644
+            assert stat.S_IMODE(info.external_attr >> 16) == want, (info.filename, oct(info.external_attr >> 16))
+            assert zf.read(info) == (app_dir / info.filename).read_bytes()
+
+
+def test_zip_writer_is_reproducible_and_rewrites_only_on_change(tmp_path, app_dir):
+    first, second = tmp_path / "first.zip", tmp_path / "second.zip"
+    assert write_zip(first, app_dir, "handler").returncode == 0
+    os.utime(app_dir / "host.json", (0, 0))  # file times must not reach the zip
+    assert write_zip(second, app_dir, "handler").returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+    os.utime(first, ns=(1_000_000_000, 1_000_000_000))
+    assert write_zip(first, app_dir, "handler").returncode == 0
+    assert first.stat().st_mtime_ns == 1_000_000_000, "an unchanged zip must not be rewritten"
+    (app_dir / "host.json").write_text('{"version": "2.0", "changed": true}\n')
+    assert write_zip(first, app_dir, "handler").returncode == 0
+    assert first.stat().st_mtime_ns != 1_000_000_000
+    with zipfile.ZipFile(first) as zf:
+        assert b"changed" in zf.read("host.json")
+    assert not (tmp_path / "first.zip.tmp").exists()
+
+
+def test_zip_writer_leaves_out_its_own_output(app_dir):
+    out = app_dir / "package.zip"
+    assert write_zip(out, app_dir, "handler").returncode == 0
+    assert write_zip(out, app_dir, "handler").returncode == 0
+    with zipfile.ZipFile(out) as zf:
+        assert "package.zip" not in zf.namelist()
+
+
+def test_zip_writer_refuses_an_executable_the_folder_lacks(tmp_path, app_dir):
+    out = tmp_path / "app.zip"
+    proc = write_zip(out, app_dir, "handler", "snippets-mcp")
+    assert proc.returncode != 0
+    assert "snippets-mcp" in proc.stderr
+    assert not out.exists()
+
+
+def test_both_package_scripts_call_the_one_zip_writer():
+    package_sh = PACKAGE.read_text(encoding="utf-8")
+    assert '"$REPO_ROOT/scripts/lib/zip_package.py" "$ZIP" "$OUT_DIR" --executable "$BIN"' in package_sh
+    package_ps1 = (REPO_ROOT / "infra" / "hooks" / "prepackage.ps1").read_text(encoding="utf-8")
+    assert "& $venvPy (Join-Path $repoRoot 'scripts\\lib\\zip_package.py') $zip $outDir --executable $bin" in package_ps1
+    for name, text in (("package.sh", package_sh), ("prepackage.ps1", package_ps1)):
+        code = code_lines(text)
+        assert "zipfile" not in code and "Compress-Archive" not in code, f"{name} zips by itself again"
+
+
+def code_lines(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
