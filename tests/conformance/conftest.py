@@ -17,12 +17,15 @@ import pytest
 
 import conformance_support as cs
 from devstack.azurite import Azurite
-
-sys.path.insert(0, str(cs.REPO / "local"))
-import localgw  # noqa: E402  (local/localgw.py: the local perimeter's launcher under its old name)
+from devstack.processes import free_port
+from devstack.session_token import generate_keys
 
 sys.path.insert(0, str(cs.REPO / "tests" / "e2e"))
 from e2e_support import Server, base_env  # noqa: E402  (the e2e area's server launcher)
+
+sys.path.insert(0, str(cs.REPO / "tests" / "gateway"))
+import gw_support  # noqa: E402  (the gateway area's local perimeter launcher)
+
 
 @pytest.fixture(scope="session")
 def azurite():
@@ -56,33 +59,26 @@ def direct_url(azurite):
 @pytest.fixture(scope="session")
 def gateway(azurite):
     """The local perimeter in front of a server that accepts only the gateway's session tokens."""
-    keys = localgw.session_token_keys()
-    gw_port = localgw.free_port()
+    keys = generate_keys()
+    gw_port = free_port()
     # The suite reaches the gateway through the bearer shim (below), so the shim's URL plays the
     # gateway's public URL: its origin is the one an operator lists in MCP_ALLOWED_ORIGINS.
-    shim_port = localgw.free_port()
+    shim_port = free_port()
     server = _start_server("server-behind-gateway", {
         "MCP_ALLOWED_ORIGINS": f"http://localhost:{shim_port},http://127.0.0.1:{shim_port}",
         "AzureWebJobsStorage": azurite["connection_string"],
         "SESSION_TOKEN_ENC_KEY": keys["enc"], "SESSION_TOKEN_MAC_KEY": keys["mac"],
         "MCP_RESOURCE_URL": f"http://127.0.0.1:{gw_port}/mcp",
     })  # fmt: skip
-    state = Path(tempfile.mkdtemp(prefix="conf-gw-"))
-    logs = cs.ARTIFACTS / "gateway"
-    cs.LOGS.extend([logs / "gateway.stdout.log", logs / "gateway.stderr.log", logs / "idp.stderr.log"])
-    gw = localgw.LocalGateway(state, backend_url=server.base_url, blob_endpoint=azurite["blob"],
-                              port=gw_port, auto_login="alice", session_keys=keys, log_dir=logs)  # fmt: skip
     try:
-        gw.start()
-    except Exception as e:  # noqa: BLE001
-        gw.stop()
+        with gw_support.local_gateway(
+            "conformance", cs.ARTIFACTS / "gateway", cs.LOGS, backend_url=server.base_url, blob_endpoint=azurite["blob"],
+            port=gw_port, auto_login="alice", session_keys=keys,
+        ) as gw:  # fmt: skip
+            gw.shim_port = shim_port
+            yield gw
+    finally:
         server.stop()
-        pytest.fail(f"local gateway did not start: {e}", pytrace=False)
-    gw.shim_port = shim_port
-    yield gw
-    gw.stop()
-    server.stop()
-    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import threading
 import httpx
 
 import conformance_support as cs
-import localgw  # local/localgw.py (on sys.path via conftest.py)
+from devstack.processes import free_port
 
 sys.path.insert(0, str(cs.REPO / "tests" / "gateway"))
 import gw_support  # noqa: E402  (the gateway tests' user agent and OAuth client)
@@ -37,7 +37,7 @@ def run_authorization_suite(gateway_url: str, era: str) -> cs.Run:
     """`conformance authorization` against the gateway as issuer. The suite prints the
     authorization URL and waits for its callback; the user agent follows it (consent approved,
     IdP auto-login) and delivers the redirect to the suite's callback listener."""
-    port = localgw.free_port()
+    port = free_port()
     callback = f"http://127.0.0.1:{port}/callback"
 
     async def register() -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 import conformance_support as cs
-import localgw
+from devstack.gateway import ensure_local_npm
+from devstack.processes import free_port
 
 DRIVER = Path(__file__).with_name("inspector_ui.mjs")
 PLAYWRIGHT = cs.REPO / "local" / "node_modules" / "playwright-core" / "index.mjs"
@@ -35,7 +36,7 @@ GATEWAY_PATHS = {"sse": "/mcp/sse", "streamable-http": "/mcp"}
 def playwright_core() -> Path:
     """playwright-core from local/package.json, installed here: the bare-server cases use no
     gateway, whose start would otherwise be what installs it."""
-    localgw.ensure_local_npm()
+    ensure_local_npm()
     return PLAYWRIGHT
 
 
@@ -46,8 +47,8 @@ def inspector_web():
     log = cs.ARTIFACTS / "inspector-web.log"
     env = {k: v for k, v in os.environ.items() if k in ("LANG", "TMPDIR")}
     # Its own child processes must find Node 22 as `node` too (as in scripts/lib/inspector.sh).
-    env.update(PATH=f"{cs.NODE22.parent}:{os.environ.get('PATH', '')}", HOME=str(home), MCP_CATALOG_PATH=str(home / "catalog.json"), CLIENT_PORT=str(localgw.free_port()),
-               MCP_SANDBOX_PORT=str(localgw.free_port()), MCP_AUTO_OPEN_ENABLED="false", BROWSER="/bin/true",
+    env.update(PATH=f"{cs.NODE22.parent}:{os.environ.get('PATH', '')}", HOME=str(home), MCP_CATALOG_PATH=str(home / "catalog.json"), CLIENT_PORT=str(free_port()),
+               MCP_SANDBOX_PORT=str(free_port()), MCP_AUTO_OPEN_ENABLED="false", BROWSER="/bin/true",
                MCP_INSPECTOR_SECRET_STORE="memory", NO_COLOR="1")  # fmt: skip
     with open(log, "wb") as out:
         p = subprocess.Popen([str(cs.NODE22), str(LAUNCHER), "--web"], env=env, cwd=cs.REPO,

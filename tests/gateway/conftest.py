@@ -8,6 +8,7 @@ Logs go to test-artifacts/gateway/; a failing test's report carries the tail of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -24,7 +25,6 @@ from devstack.session_token import generate_keys
 # The well-known Azurite development account, from devstack/azurite.py.
 DEV_ACCOUNT = devstack_azurite.ACCOUNT
 DEV_KEY = devstack_azurite.KEY
-LOGS = sup.LOGS
 
 
 @pytest.fixture(scope="session")
@@ -81,21 +81,14 @@ def stack(azurite):
     except RuntimeError as e:
         server.stop()
         pytest.fail(str(e), pytrace=False)
-    state = Path(tempfile.mkdtemp(prefix="gw-state-"))
-    gw = LocalGateway(
-        state, backend_url=backend_url, blob_endpoint=azurite["blob"], port=gw_port, auto_login="alice",
-        session_keys=keys, log_dir=sup.ARTIFACTS,
-    )  # fmt: skip
     try:
-        gw.start()
-    except Exception as e:  # noqa: BLE001
-        gw.stop()
+        with sup.local_gateway(
+            "state", sup.ARTIFACTS, backend_url=backend_url, blob_endpoint=azurite["blob"], port=gw_port,
+            auto_login="alice", session_keys=keys,
+        ) as gw:  # fmt: skip
+            yield Stack(gw, backend_url, azurite)
+    finally:
         server.stop()
-        pytest.fail(f"local gateway did not start: {e}", pytrace=False)
-    yield Stack(gw, backend_url, azurite)
-    gw.stop()
-    server.stop()
-    shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture
@@ -119,25 +112,13 @@ def blob_service(azurite):
 
 @pytest.fixture
 def start_gateway(stack):
-    """Factory for an extra gateway + IdP (own keys unless given), stopped at teardown."""
-    started: list[LocalGateway] = []
+    """Factory for an extra gateway + IdP (the session's keys unless given), stopped at teardown."""
+    with contextlib.ExitStack() as started:
 
-    def start(name: str, **options) -> LocalGateway:
-        options.setdefault("backend_url", stack.backend_url)
-        options.setdefault("blob_endpoint", stack.azurite["blob"])
-        options.setdefault("session_keys", stack.keys)
-        logs = sup.ARTIFACTS / name
-        for proc in ("gateway", "idp"):
-            LOGS.extend([logs / f"{proc}.stdout.log", logs / f"{proc}.stderr.log"])
-        gw = LocalGateway(Path(tempfile.mkdtemp(prefix=f"gw-{name}-")), log_dir=logs, **options)
-        started.append(gw)
-        gw.start()
-        return gw
+        def start(name: str, **options) -> LocalGateway:
+            return started.enter_context(sup.extra_gateway(name, stack, **options))
 
-    yield start
-    for gw in started:
-        gw.stop()
-        shutil.rmtree(gw.state, ignore_errors=True)
+        yield start
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 
 from devstack import session_token as _session_token
+from devstack.gateway import LocalGateway
 from devstack.namespaces import user_blob  # noqa: F401 - used by the tests
 from devstack.processes import free_port  # noqa: F401 - used by the tests
 from devstack.session_token import SessionKeys, b64url, b64url_decode  # noqa: F401 - used by the tests
@@ -416,30 +417,42 @@ def metadata_document(client_id: str, redirect_uris: list[str] | None = None, **
 
 
 @contextlib.contextmanager
-def extra_gateway(name: str, stack, **options):
-    """Another gateway + IdP on the shared backend and Azurite (same session keys), e.g. with a
-    host mapping for metadata documents; stopped on exit."""
+def local_gateway(name: str, log_dir: Path, report_logs: list[Path] | None = None, **options) -> Iterator[LocalGateway]:
+    """A started LocalGateway (devstack/gateway.py: APIM policy runner + Entra ID stand-in) on a
+    fresh state directory, for the gateway and conformance areas alike. A start that fails stops
+    what did start and fails the test with the reason (a fixture's failure would otherwise show
+    as an error deep in devstack). Logs go to log_dir; with report_logs (an area's LOGS), a
+    failing test's report also shows them after the gateway stopped (tests/conftest.py).
+    Stopped, and its state removed, on exit."""
     import shutil
-    import sys
     import tempfile
 
-    sys.path.insert(0, str(REPO / "local"))
-    import localgw
+    import pytest
 
-    logs = ARTIFACTS / name
-    for proc in ("gateway", "idp"):
-        LOGS.extend([logs / f"{proc}.stdout.log", logs / f"{proc}.stderr.log"])
-    options.setdefault("backend_url", stack.backend_url)
-    gw = localgw.LocalGateway(
-        Path(tempfile.mkdtemp(prefix=f"gw-{name}-")), blob_endpoint=stack.azurite["blob"], session_keys=stack.keys,
-        log_dir=logs, **options,
-    )  # fmt: skip
+    if report_logs is not None:
+        for proc in ("gateway", "idp"):
+            report_logs.extend([log_dir / f"{proc}.stdout.log", log_dir / f"{proc}.stderr.log"])
+    gw = LocalGateway(Path(tempfile.mkdtemp(prefix=f"gw-{name}-")), log_dir=log_dir, **options)
     try:
-        gw.start()
+        try:
+            gw.start()
+        except Exception as e:  # noqa: BLE001
+            pytest.fail(f"local gateway did not start: {e}", pytrace=False)
         yield gw
     finally:
         gw.stop()
         shutil.rmtree(gw.state, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def extra_gateway(name: str, stack, **options) -> Iterator[LocalGateway]:
+    """Another gateway + IdP on the shared backend and Azurite (same session keys), e.g. with a
+    host mapping for metadata documents; stopped on exit."""
+    options.setdefault("backend_url", stack.backend_url)
+    options.setdefault("blob_endpoint", stack.azurite["blob"])
+    options.setdefault("session_keys", stack.keys)
+    with local_gateway(name, ARTIFACTS / name, LOGS, **options) as gw:
+        yield gw
 
 
 def registration_blobs(blob_service) -> dict[str, str]:

@@ -4,8 +4,6 @@ documented host mapping (the machine has no internet)."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 import gw_support as sup
@@ -33,26 +31,8 @@ def documents():
 @pytest.fixture(scope="module")
 def cimd_gateway(stack, documents):
     """One extra gateway for the module, with the document host mapped to the local server."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    sys.path.insert(0, str(sup.REPO / "local"))
-    import localgw
-
-    logs = sup.ARTIFACTS / "cimd"
-    for proc in ("gateway", "idp"):
-        sup.LOGS.extend([logs / f"{proc}.stdout.log", logs / f"{proc}.stderr.log"])
-    gw = localgw.LocalGateway(
-        Path(tempfile.mkdtemp(prefix="gw-cimd-")), backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
-        session_keys=stack.keys, log_dir=logs, host_map={HOST: documents.url},
-    )  # fmt: skip
-    try:
-        gw.start()
+    with sup.extra_gateway("cimd", stack, host_map={HOST: documents.url}) as gw:
         yield gw
-    finally:
-        gw.stop()
-        shutil.rmtree(gw.state, ignore_errors=True)
 
 
 @pytest.fixture

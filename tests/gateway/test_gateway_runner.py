@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,9 +16,7 @@ import httpx
 import pytest
 
 import gw_support as sup
-
-sys.path.insert(0, str(sup.REPO / "local"))
-import localgw  # noqa: E402
+from devstack.gateway import POLICIES
 
 pytestmark = pytest.mark.anyio
 
@@ -45,7 +42,7 @@ FAIL_PROBE = (
 def probed(stack):
     work = Path(tempfile.mkdtemp(prefix="gw-probed-"))
     policies = work / "policies"
-    shutil.copytree(localgw.POLICIES, policies)
+    shutil.copytree(POLICIES, policies)
     for file, old, new in [
         ("oauth/api.xml", "<outbound>\n    <base />", OUTBOUND_PROBE),
         ("mcp/api.xml", "<outbound>\n    <base />", OUTBOUND_PROBE),
@@ -54,15 +51,10 @@ def probed(stack):
         text = (policies / file).read_text()
         assert old in text, f"{file} changed; update the probe"
         (policies / file).write_text(text.replace(old, new, 1))
-    logs = sup.ARTIFACTS / "probed"
-    sup.LOGS.extend([logs / "gateway.stdout.log", logs / "gateway.stderr.log"])
-    gw = localgw.LocalGateway(work / "state", backend_url=stack.backend_url, blob_endpoint=stack.azurite["blob"],
-                              session_keys=stack.keys, log_dir=logs, policies_dir=policies)  # fmt: skip
     try:
-        gw.start()
-        yield gw
+        with sup.extra_gateway("probed", stack, policies_dir=policies) as gw:
+            yield gw
     finally:
-        gw.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

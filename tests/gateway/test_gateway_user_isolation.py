@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -18,9 +15,6 @@ import httpx
 import pytest
 
 import gw_support as sup
-
-sys.path.insert(0, str(sup.REPO / "local"))
-import localgw  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +31,7 @@ def _binary() -> Path:
 def perimeter(stack):
     """A backend (default namespace mode, i.e. `user` since it has keys) and a gateway whose IdP
     shows its sign-in page, so the test chooses who signs in."""
-    gw_port, backend_port = localgw.free_port(), localgw.free_port()
+    gw_port, backend_port = sup.free_port(), sup.free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     env.update({
@@ -51,7 +45,6 @@ def perimeter(stack):
         server = subprocess.Popen([str(_binary()), "--port", str(backend_port)], env=env, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
     sup.LOGS.append(logs / "server.stderr.log")
-    gw = None
     try:
         end = time.monotonic() + 30
         while True:
@@ -62,16 +55,9 @@ def perimeter(stack):
                 pass
             assert server.poll() is None and time.monotonic() < end, "isolation backend did not start"
             time.sleep(0.05)
-        gw = localgw.LocalGateway(
-            Path(tempfile.mkdtemp(prefix="gw-isolation-")), backend_url=backend_url, blob_endpoint=stack.azurite["blob"],
-            port=gw_port, auto_login=None, session_keys=stack.keys, log_dir=logs,
-        )  # fmt: skip
-        gw.start()
-        yield gw
+        with sup.extra_gateway("isolation", stack, backend_url=backend_url, port=gw_port, auto_login=None) as gw:
+            yield gw
     finally:
-        if gw is not None:
-            gw.stop()
-            shutil.rmtree(gw.state, ignore_errors=True)
         server.terminate()
         server.wait(timeout=10)
 
