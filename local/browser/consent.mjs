@@ -7,13 +7,10 @@
 //   { authorizeUrl, redirectPrefix, decision: "approve"|"deny", screenshot, username? }
 // Prints one JSON object: { consentTitle, consentText, finalUrl, framed, cookies }.
 import { chromium } from 'playwright-core';
+import { launchOptions } from './chromium.mjs';
 
 const args = JSON.parse(process.argv[2]);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await chromium.launch(launchOptions());
 const result = {};
 try {
   const context = await browser.newContext();

@@ -7,15 +7,13 @@
 //   { inspectorUrl, transport: "sse"|"streamable-http", serverUrl, serverId, snippetName, snippet, shots, prefix,
 //     signIn: true when the server is behind the gateway, failedShot: where the page goes on failure }
 // Prints one JSON object: { connected, tools, result }.
+import { launchOptions } from '../../local/browser/chromium.mjs';
+
 // playwright-core is installed by local/package.json; its path comes from the caller.
 const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
 
 const a = JSON.parse(process.argv[2]);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await chromium.launch(launchOptions());
 const out = {};
 let step = 0;
 const shot = async (page, name) => {
