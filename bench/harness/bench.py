@@ -85,7 +85,8 @@ def main() -> int:
     started = dt.datetime.now(dt.timezone.utc)
     rust_binary, baseline_binary = facts.copy_binaries()
     res: dict = {
-        "mode": a.mode, "config": cfg, "concurrency": cfg["concurrency"], "command": a.command, "reps_requested": a.reps,
+        "mode": a.mode, "config": cfg, "concurrency": cfg["concurrency"], "command": a.command,
+        "reps_requested": a.reps,
         "started_utc": started.isoformat(timespec="seconds"),
         "cpus": {"server": CPUS.server, "load": CPUS.load, "azurite": CPUS.azurite, "available": CPUS.total},
         "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "machine": facts.machine(),

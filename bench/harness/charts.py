@@ -65,7 +65,8 @@ def charts(res, outdir: Path, quick: bool) -> list[str]:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     hello = lambda s: (echo if s == "echo" else L[s]).get("hello")  # noqa: E731
     series = servers + (["echo"] if echo else [])
-    _by_concurrency(axes[0], conc, series, hello, "ok_rps", 1, "requests/s (log)", "hello_mcp throughput by concurrency" + tag)
+    _by_concurrency(axes[0], conc, series, hello, "ok_rps", 1, "requests/s (log)",
+                    "hello_mcp throughput by concurrency" + tag)
     _by_concurrency(axes[1], conc, series, hello, "p99_us", 1000, "p99 latency, ms (log)",
                     "hello_mcp p99 latency by concurrency" + tag)
     save(fig, "hello.png")
@@ -107,7 +108,8 @@ def charts(res, outdir: Path, quick: bool) -> list[str]:
     per = [(sse[s]["per_session_kib"] or 0) for s in sn]
     axes[2].bar(range(len(sn)), per, color=[COLORS[s] for s in sn])
     for i, s in enumerate(sn):
-        axes[2].annotate(f"{per[i]:.1f} KiB\n{sse[s]['opened']:,} open", (i, per[i]), ha="center", va="bottom", fontsize=8)
+        axes[2].annotate(f"{per[i]:.1f} KiB\n{sse[s]['opened']:,} open", (i, per[i]), ha="center", va="bottom",
+                         fontsize=8)
     axes[2].set_xticks(range(len(sn)))
     axes[2].set_xticklabels([SHORT[s] for s in sn], fontsize=8)
     axes[2].set_ylabel("RSS per open SSE session, KiB")

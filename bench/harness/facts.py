@@ -21,7 +21,8 @@ PYPI = ["mcp", "azure-storage-blob", "uvicorn", "starlette", "uvloop", "httptool
 
 def sh(cmd: list[str] | str) -> str:
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, shell=isinstance(cmd, str), timeout=60).stdout.strip()
+        out = subprocess.run(cmd, capture_output=True, text=True, shell=isinstance(cmd, str), timeout=60)
+        return out.stdout.strip()
     except Exception as e:  # noqa: BLE001 - a fact that cannot be read is recorded as such
         return f"? ({e})"
 
@@ -70,7 +71,8 @@ def machine() -> dict:
 
 def git() -> dict:
     return {"commit": sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
-            "src_dirty": bool(sh(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"]))}
+            "src_dirty": bool(sh(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "Cargo.toml",
+                                  "Cargo.lock"]))}
 
 
 def copy_binaries() -> tuple[dict, dict | None]:

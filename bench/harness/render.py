@@ -153,7 +153,8 @@ def pair_sections(res) -> list[str]:
             if pairs:
                 q = pair_ratios(r, "cpu_pairs", op, "rust", "baseline", "server_cpu_us_per_req")
                 cpu.append((f"{op}_snippet", r["rep"], " ".join(f"{x:.2f}" for x in q),
-                            f"{statistics.median(q):.3f}" if q else "n/a", col(pairs, "baseline", "server_cpu_us_per_req"),
+                            f"{statistics.median(q):.3f}" if q else "n/a",
+                            col(pairs, "baseline", "server_cpu_us_per_req"),
                             col(pairs, "rust", "server_cpu_us_per_req"),
                             f"{col(pairs, 'baseline', 'ok_rps')} / {col(pairs, 'rust', 'ok_rps')}",
                             sum(p[w].get("errors", 0) for p in pairs for w in ("baseline", "rust"))))
@@ -280,7 +281,9 @@ def readme_block(res, view) -> str:
 
     def cell(s, value, unit, nd):
         base, v = value("rust"), value(s)
-        return "n/a" if v is None else f"{v:,.{nd}f} {unit}" + ("" if s == "rust" or not base else f" ({v / base:.1f}x)")
+        if v is None:
+            return "n/a"
+        return f"{v:,.{nd}f} {unit}" + ("" if s == "rust" or not base else f" ({v / base:.1f}x)")
 
     def cold(s):
         return C.get(s, {}).get("median_ms")
@@ -304,7 +307,8 @@ def readme_block(res, view) -> str:
     for op in ("save", "get"):
         m = point(L.get("rust", {}).get(op), GOAL_CONC)
         q, _, _ = evaluate(reps, lambda r, o=op: paired(r, "pairs", o, ("mcp", "raw"), "p50_us"))
-        c, _, _ = evaluate(reps, lambda r, o=op: paired(r, "cpu_pairs", o, ("rust", "baseline"), "server_cpu_us_per_req"))
+        c, _, _ = evaluate(reps, lambda r, o=op: paired(r, "cpu_pairs", o, ("rust", "baseline"),
+                                                        "server_cpu_us_per_req"))
         if m and q is not None:  # medians of the per-repetition paired figures, as in the goals table
             vs = "" if c is None else f" ({c:.2f}x the baseline's)"
             parts.append(f"{op} {(q - 1) * 100:+.0f}% p50 vs raw, {m['cpu_us_per_req']:.0f} us CPU{vs}")

@@ -32,11 +32,12 @@ SERVERS = {  # name: (label, argv for a port, extra environment, an MCP server)
     "rust": ("snippets-mcp (Rust, rmcp + axum)", lambda p: [str(RUST_BIN), "--port", str(p)], {}, True),
     "baseline": ("snippets-mcp before the performance work (bench/baseline.sh)",
                  lambda p: [str(BASELINE_BIN), "--port", str(p)], {}, True),
-    "python": ("Python SDK (mcp + uvicorn)", lambda p: [str(BENCH / ".venv" / "bin" / "python"),
-                                                        str(BENCH / "servers" / "python" / "server.py"), "--port", str(p)],
-               {}, True),
-    "ts": ("TypeScript SDK (Node)", lambda p: [shutil.which("node") or "node", str(BENCH / "servers" / "ts" / "server.mjs"),
-                                               "--port", str(p)], {"NODE_ENV": "production"}, True),
+    "python": ("Python SDK (mcp + uvicorn)",
+               lambda p: [str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "servers" / "python" / "server.py"),
+                          "--port", str(p)], {}, True),
+    "ts": ("TypeScript SDK (Node)",
+           lambda p: [shutil.which("node") or "node", str(BENCH / "servers" / "ts" / "server.mjs"), "--port", str(p)],
+           {"NODE_ENV": "production"}, True),
     "echo": ("limit: minimal axum JSON echo", lambda p: [str(ECHO_BIN), "--port", str(p)], {}, False),
 }
 _HTTPS_LISTEN = re.compile(
@@ -174,7 +175,6 @@ def running(name: str, storage: dict[str, str], logdir: Path):
         yield proc, port
     finally:
         stop_popen(proc, grace=5)
-
 
 
 @contextlib.contextmanager

@@ -59,15 +59,16 @@ def main() -> None:
         pids = dict(server_pid=proc.pid, azurite_pid=az.process.pid)
         for op in a.ops.split(","):
             # The benchmark's own ABBA loop, so the windows are the ones the `pairs` phase measures.
-            paired = pairs.paired(lambda warm, m=OPS[op]: window(az.port, m, 2 if warm else a.window, BLOBS, pids, **raw),
-                                  lambda warm, o=op: window(port, o, 2 if warm else a.window, "/mcp", pids,
-                                                            cpus=a.client_cpus), a.rounds, op)
+            paired = pairs.paired(
+                lambda warm, m=OPS[op]: window(az.port, m, 2 if warm else a.window, BLOBS, pids, **raw),
+                lambda warm, o=op: window(port, o, 2 if warm else a.window, "/mcp", pids, cpus=a.client_cpus),
+                a.rounds, op)
             for side in ("raw", "mcp"):
                 rs = [p[side] for p in paired["pairs"]]
                 for r in rs:
                     print(f"{op:4s} {side:3s}: p50 {r['p50_us'] / 1000:5.1f} ms, {r['rps']:5.0f} req/s, Azurite "
-                          f"{r['azurite_cpu_us_per_req']:5.0f} us/req, server {r['server_cpu_us_per_req']:4.0f} us/req, "
-                          f"{r['extra_opens']:3d} connections opened beyond wrk's", flush=True)
+                          f"{r['azurite_cpu_us_per_req']:5.0f} us/req, server {r['server_cpu_us_per_req']:4.0f} "
+                          f"us/req, {r['extra_opens']:3d} connections opened beyond wrk's", flush=True)
                 cpu = [r["azurite_cpu_us_per_req"] for r in rs]
                 print(f"{op} {side}: Azurite CPU per request median {statistics.median(cpu):.0f} us "
                       f"[{min(cpu):.0f}-{max(cpu):.0f}], connections opened beyond wrk's "

@@ -201,7 +201,8 @@ def main() -> int:
             if f"top_{kind}" in r:
                 print(f"  top {len(r[f'top_{kind}'])} by {kind} cost:")
                 for f in r[f"top_{kind}"]:
-                    print(f"    {f['instructions'] / r['calls']:>11,.0f}/call {f['share'] * 100:5.1f}%  {f['function']}")
+                    per_call = f["instructions"] / r["calls"]
+                    print(f"    {per_call:>11,.0f}/call {f['share'] * 100:5.1f}%  {f['function']}")
     return 0
 
 

@@ -476,9 +476,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def test_the_stored_results_file_renders_to_the_stored_doc_and_readme_block(tmp_path):
     """fixtures/results-synthetic.json (made-up figures reaching every section of the doc) renders to the doc and
-    README block stored beside it, so a change of the renderer's output shows here. After an intended change:
-    bench/harness/render.py bench/tests/fixtures/results-synthetic.json --doc bench/tests/fixtures/benchmarks-synthetic.md
-    --no-charts --readme bench/tests/fixtures/readme-synthetic.md"""
+    README block stored beside it, so a change of the renderer's output shows here. After an intended change,
+    from bench/tests/fixtures: ../../harness/render.py results-synthetic.json --doc benchmarks-synthetic.md
+    --no-charts --readme readme-synthetic.md"""
     res = json.loads((FIXTURES / "results-synthetic.json").read_text())
     doc, readme = tmp_path / "benchmarks.md", tmp_path / "README.md"
     render.render(res, doc, tmp_path / "charts", with_charts=False)

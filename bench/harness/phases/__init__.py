@@ -1,2 +1,2 @@
-"""The benchmark's phases, one module each; bench.py runs them in turn in every repetition (instructions and
-package once per run). Each `run(rep, run)` stores what it measured into `rep`, a failure into the run's list."""
+"""The benchmark's phases, one module each: bench.py runs cold, load, limits, pairs and sse in every repetition
+(`run(rep, run)`), instructions and package once per run (`run(res, run)`); a failure goes on the run's record."""

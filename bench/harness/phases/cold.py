@@ -12,7 +12,8 @@ from stack import Azurite, spawn_server
 def run(rep: dict, run) -> None:
     with Azurite.run(run.logdir) as az:
         for s in run.servers:
-            r = run.attempt(f"cold start {s}", lambda s=s: cold_start(s, run.cfg["cold_runs"], az.env("bearer"), run.logdir))
+            r = run.attempt(f"cold start {s}",
+                            lambda s=s: cold_start(s, run.cfg["cold_runs"], az.env("bearer"), run.logdir))
             if r:
                 rep["cold_start"][s] = r
                 log(f"{s}: cold start median {r['median_ms']:.1f} ms ({r['runs_ms']})")

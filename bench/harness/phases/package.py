@@ -37,7 +37,8 @@ def sizes(work: Path) -> dict:
     if pkg and (Path(pkg) / "host.json").exists():
         files, how = [f for f in Path(pkg).iterdir() if f.is_file()], "scripts/package.sh (function_app/)"
     else:
-        files, how = [ROOT / "host.json", ROOT / "target" / "release" / "snippets-mcp"], "host.json + target/release/snippets-mcp"
+        files = [ROOT / "host.json", ROOT / "target" / "release" / "snippets-mcp"]
+        how = "host.json + target/release/snippets-mcp"
     for f in files:
         shutil.copy2(f, rust / f.name)
     out = {"rust": _size(rust, work, "rust", how, "snippets-mcp")}

@@ -112,8 +112,8 @@ def storage_pairs(cfg: dict, logdir) -> dict:
             pids = dict(server_pid=proc.pid, azurite_pid=az.process.pid, cpus=CPUS.storage_client)
             res = _phase(cfg, bearer_check=enforced, client_cpus=CPUS.storage_client)
             for op, raw_mode, label in (("save", "rawput", "save vs raw PUT"), ("get", "rawget", "get vs raw GET")):
-                res[op] = paired(_windows(cfg, az.port, raw_mode, BLOBS, **pids, **raw), _windows(cfg, port, op, **pids),
-                                 cfg["pairs"], label)
+                res[op] = paired(_windows(cfg, az.port, raw_mode, BLOBS, **pids, **raw),
+                                 _windows(cfg, port, op, **pids), cfg["pairs"], label)
                 log(f"rust: {label}, paired: median p50 ratio {res[op]['median_p50_ratio'] or 0:.3f}")
             res["seconds"] = time.monotonic() - t0  # the phase's share of the run's time, set-up included
             return res

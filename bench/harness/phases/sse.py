@@ -74,8 +74,8 @@ def sse_hold(name: str, cfg: dict, logdir) -> dict:
         base = Proc(proc.pid).status("VmRSS")
         n = cfg["sse_sessions"]
         r = asyncio.run(_hold(port, n, cfg["sse_timeout"], proc.pid))
-        r.update(target=n, base_rss_kib=base, per_session_kib=(r["rss_kib"] - base) / r["opened"] if r["opened"] else None,
-                 server_alive=proc.poll() is None)
+        r.update(target=n, base_rss_kib=base, server_alive=proc.poll() is None,
+                 per_session_kib=(r["rss_kib"] - base) / r["opened"] if r["opened"] else None)
         log(f"{name}: SSE {r['opened']}/{n} sessions open in {r['open_seconds']:.1f}s, RSS {r['rss_kib'] / 1024:.1f} "
             f"MiB ({(r['per_session_kib'] or 0):.1f} KiB/session) errors {r['errors']}")
         return r
