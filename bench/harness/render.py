@@ -17,8 +17,8 @@ from pathlib import Path
 
 from charts import ORDER, SHORT, charts
 from stats import (GOAL_CONC, INSTR_BASELINES, MB, PEERS, Spread, evaluate, first_paired, fmt, goal, goal_verdicts,
-                   goals, instr_per_call, instruction_runs, median_run, pair_ratios, paired, pairs_config, point,
-                   reps_of, span)
+                   goals, instr_per_call, instruction_runs, median_run, pair_ratios, paired, pairs_config, pairs_of,
+                   point, reps_of, span)
 
 ROOT = Path(__file__).resolve().parents[2]
 README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -123,7 +123,7 @@ def pair_sections(res) -> list[str]:
     hello, storage, cpu = [], [], []
     for side in ("echo", *PEERS):
         for r in reps_of(res):
-            pairs = ((r.get("hello_pairs") or {}).get(side) or {}).get("pairs") or []
+            pairs = pairs_of(r, "hello_pairs", side)
             if pairs:
                 values = " / ".join(" ".join(f"{v:.2f}" for v in pair_ratios(r, "hello_pairs", side, num or side,
                                                                                den or side, key))
@@ -136,7 +136,7 @@ def pair_sections(res) -> list[str]:
                               sum(p[w].get("errors", 0) for p in pairs for w in ("rust", side))))
     for op, verb in (("save", "PUT"), ("get", "GET")):
         for r in reps_of(res):
-            pairs = ((r.get("pairs") or {}).get(op) or {}).get("pairs") or []
+            pairs = pairs_of(r, "pairs", op)
             if pairs:
                 q = pair_ratios(r, "pairs", op, "mcp", "raw", "p50_us")
                 az = {side: span(Spread([p[side].get("azurite_cpu_us_per_req") or 0 for p in pairs]), 0)
@@ -149,7 +149,7 @@ def pair_sections(res) -> list[str]:
                                 sum(w.get("errors", 0) for p in pairs for w in (p["raw"], p["mcp"]))))
     for op in ("save", "get"):
         for r in reps_of(res):
-            pairs = ((r.get("cpu_pairs") or {}).get(op) or {}).get("pairs") or []
+            pairs = pairs_of(r, "cpu_pairs", op)
             if pairs:
                 q = pair_ratios(r, "cpu_pairs", op, "rust", "baseline", "server_cpu_us_per_req")
                 cpu.append((f"{op}_snippet", r["rep"], " ".join(f"{x:.2f}" for x in q),

@@ -75,11 +75,15 @@ def at(rep, server, op, key, c=GOAL_CONC):
     return None if p is None else p.get(key)
 
 
+def pairs_of(rep, phase, group) -> list[dict]:
+    """A repetition's window pairs in `phase` (pairs, hello_pairs, cpu_pairs) for `group` (the operation, or the
+    server compared with)."""
+    return ((rep.get(phase) or {}).get(group) or {}).get("pairs") or []
+
+
 def pair_ratios(rep, phase, group, num, den, key) -> list[float]:
-    """Per pair of a repetition's paired windows (`phase`: pairs, hello_pairs, cpu_pairs; `group`: the operation or
-    the comparison server), figure `key` of side `num` / side `den`, from the windows themselves."""
-    pairs = ((rep.get(phase) or {}).get(group) or {}).get("pairs") or []
-    vals = [div(p[num].get(key), p[den].get(key)) for p in pairs if num in p and den in p]
+    """Per pair, figure `key` of side `num` / side `den`, from the windows themselves."""
+    vals = [div(p[num].get(key), p[den].get(key)) for p in pairs_of(rep, phase, group) if num in p and den in p]
     return [v for v in vals if v is not None]
 
 
