@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs it through .ci/run).
 #
-#   scripts/test.sh                 everything: installs, fmt, clippy, cargo test, build, pytest tests/
+#   scripts/test.sh                 everything: installs, fmt, clippy, cargo test, build, pytest tests/ bench/tests/
 #                                   (long fuzzing is its own command: fuzz/run.sh [SECONDS])
-#   scripts/test.sh tests/e2e -k sse    same, but pytest gets these arguments instead of `tests/`
+#   scripts/test.sh tests/e2e -k sse    same, but pytest gets these arguments instead of `tests/ bench/tests/`
 #
 # Installs what is missing, project-locally and idempotently: Debian packages listed in
 # tests/*/apt-packages.txt, npm packages (npm ci), the .venv with every tests/*/requirements.txt.
@@ -50,5 +50,5 @@ run_pytest() {
 if (($#)); then
   step pytest run_pytest -q "$@"
 else
-  step pytest run_pytest -q tests/
+  step pytest run_pytest -q tests/ bench/tests/
 fi
