@@ -28,7 +28,17 @@ use crate::mcp::sse::{self, SseTransport};
 use crate::mcp::streamable;
 use crate::snippets::{BlobStore, NamespaceMode, StoreLimits};
 use crate::storage::{ClientError, StorageClients};
+use crate::telemetry::{ExporterError, Telemetry, record_requests};
 use crate::tools::SnippetTools;
+
+/// Why the app could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("storage client: {0}")]
+    Storage(#[from] ClientError),
+    #[error(transparent)]
+    Telemetry(#[from] ExporterError),
+}
 
 /// A built server: serve `router`, then on shutdown drain `inflight`, cancel `stop` and close the relay.
 pub struct App {
@@ -39,15 +49,18 @@ pub struct App {
     pub stop: CancellationToken,
     /// Carries SSE requests between instances, when a queue service is configured.
     pub relay: Option<Arc<Relay>>,
+    /// Flushed at shutdown.
+    pub telemetry: Telemetry,
 }
 
 impl App {
     /// Must run inside the tokio runtime (the transports spawn their background tasks here).
-    pub fn build(config: &Config) -> Result<App, ClientError> {
+    pub fn build(config: &Config) -> Result<App, AppError> {
+        let telemetry = Telemetry::start(config.telemetry.as_ref())?;
         let clients = config
             .storage
             .as_ref()
-            .map(StorageClients::new)
+            .map(|storage| StorageClients::with_telemetry(storage, telemetry.clone()))
             .transpose()?;
         let store = match &clients {
             Some(clients) => Some(Arc::new(snippet_store(config, clients)?)),
@@ -72,14 +85,22 @@ impl App {
         log_namespace(config);
         let inflight = TaskTracker::new();
         let stop = CancellationToken::new();
-        let tools = SnippetTools::new(store, inflight.clone(), config.namespace);
-        let sse = SseTransport::new(tools.clone(), stop.clone(), config.sse, relay.clone());
-        let router = router(config, tools, sse, inflight.clone());
+        let tools = SnippetTools::new(store, inflight.clone(), config.namespace)
+            .with_telemetry(telemetry.clone());
+        let sse = SseTransport::new(
+            tools.clone(),
+            stop.clone(),
+            config.sse,
+            relay.clone(),
+            telemetry.clone(),
+        );
+        let router = router(config, tools, sse, inflight.clone(), telemetry.clone());
         Ok(App {
             router,
             inflight,
             stop,
             relay,
+            telemetry,
         })
     }
 }
@@ -113,6 +134,7 @@ fn router(
     tools: SnippetTools,
     sse: SseTransport,
     inflight: TaskTracker,
+    telemetry: Telemetry,
 ) -> Router {
     let body_limit = config.limits.max_body_bytes;
     let streamable = Router::new()
@@ -132,9 +154,13 @@ fn router(
         origins: AllowedOrigins::new(config.allowed_origins.clone()),
         inflight,
     };
-    let mcp = mcp
+    let mut mcp = mcp
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(Arc::new(edge), edge_checks));
+    // Outermost, so refused requests are recorded too; absent without telemetry (no cost at all).
+    if telemetry.is_enabled() {
+        mcp = mcp.layer(middleware::from_fn_with_state(telemetry, record_requests));
+    }
     Router::new()
         .route("/", get(ready).head(ready))
         .merge(mcp)

@@ -10,6 +10,7 @@ use crate::guard::origin::normalise as normalise_origin;
 use crate::settings::{SettingError, Settings, number_in};
 use crate::snippets::NamespaceMode;
 use crate::storage::StorageConfig;
+use crate::telemetry::TelemetrySettings;
 
 /// Default port when neither `--port` nor `FUNCTIONS_CUSTOMHANDLER_PORT` is given: what `func start` users see.
 pub const DEFAULT_PORT: u16 = 7071;
@@ -89,6 +90,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Snippet layout: per user (the default with session-token keys) or shared.
     pub namespace: NamespaceMode,
+    /// Where traces, metrics and audit events go (`APPLICATIONINSIGHTS_CONNECTION_STRING`); none without.
+    pub telemetry: Option<TelemetrySettings>,
 }
 
 impl Config {
@@ -140,6 +143,7 @@ impl Config {
                 stale_after: relay_stale_after(&settings)?,
             },
             sse: sse_limits(&settings)?,
+            telemetry: TelemetrySettings::from_settings(&settings)?,
             session_keys,
             resource_url,
         })

@@ -16,6 +16,10 @@ use snippets_mcp::{server, shutdown, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What shutdown gives the last telemetry batch; the Functions host waits longer than the drain
+/// and this together.
+const TELEMETRY_FLUSH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match Config::from_process() {
@@ -25,7 +29,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
+    telemetry::init_logging(config.log_format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -36,7 +40,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let app = App::build(&config).context("storage client")?;
+    let app = App::build(&config)?;
     let port = config.port;
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
@@ -47,6 +51,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(relay) = app.relay {
         relay.close().await;
     }
+    app.telemetry.flush(TELEMETRY_FLUSH_DEADLINE).await;
     tracing::info!("stopped");
     Ok(())
 }

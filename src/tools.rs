@@ -11,7 +11,7 @@ use rmcp::model::{
     CompleteRequestMethod, CompleteRequestParams, CompleteResult, Extensions, Implementation,
     ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
     ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, RequestMetaObject, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{
@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use session_token::Claims;
 
 use crate::snippets::{BlobStore, Namespace, NamespaceMode, NoIdentity, SnippetError, SnippetName};
+use crate::telemetry::{Outcome, Telemetry, ToolCall, TraceContext};
 
 /// The greeting the reference sample's `hello_mcp` returns; clients may compare it.
 pub const HELLO: &str = "Hello I am MCPTool!";
@@ -36,9 +37,26 @@ pub struct SnippetTools {
     inflight: TaskTracker,
     tool_router: Arc<ToolRouter<SnippetTools>>,
     mode: NamespaceMode,
-    /// Set for an SSE session: its opener's namespace, used for every call on the session
+    /// Set for an SSE session: its opener, whose namespace every call on the session uses
     /// (including calls relayed from other instances, which carry no request of their own).
-    session: Option<Namespace>,
+    session: Option<Arc<SessionOwner>>,
+    /// Spans, the audit event and metrics of each call (empty without telemetry).
+    telemetry: Telemetry,
+}
+
+/// Who opened an SSE session.
+struct SessionOwner {
+    namespace: Namespace,
+    user: Option<String>,
+    client: Option<String>,
+}
+
+/// What the audit trail says of one call, gathered before it runs.
+struct CallInfo<'a> {
+    tool: &'static str,
+    snippet: Option<&'a str>,
+    request: &'a Extensions,
+    meta: &'a RequestMetaObject,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -147,7 +165,13 @@ impl SnippetTools {
             tool_router: Arc::new(Self::tool_router_impl()),
             mode,
             session: None,
+            telemetry: Telemetry::default(),
         }
+    }
+
+    /// The same tools, recording spans, an audit event and metrics for each call.
+    pub fn with_telemetry(self, telemetry: Telemetry) -> Self {
+        SnippetTools { telemetry, ..self }
     }
 
     /// Say hello: a quick check that the server is reachable and the session works.
@@ -157,8 +181,15 @@ impl SnippetTools {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn hello_mcp(&self) -> String {
-        HELLO.to_string()
+    async fn hello_mcp(&self, request: Extensions, meta: RequestMetaObject) -> String {
+        let call = CallInfo {
+            tool: "hello_mcp",
+            snippet: None,
+            request: &request,
+            meta: &meta,
+        };
+        let hello = async { Ok::<_, SnippetError>(HELLO.to_string()) };
+        self.observe(call, hello).await.unwrap_or_default()
     }
 
     /// Save a code snippet under a name, replacing any snippet of that name.
@@ -173,7 +204,14 @@ impl SnippetTools {
         &self,
         Parameters(args): Parameters<SaveArgs>,
         request: Extensions,
+        meta: RequestMetaObject,
     ) -> Result<Json<Saved>, String> {
+        let call = CallInfo {
+            tool: "save_snippet",
+            snippet: Some(&args.snippetname),
+            request: &request,
+            meta: &meta,
+        };
         let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
@@ -183,7 +221,7 @@ impl SnippetTools {
                 bytes,
             })
         };
-        self.run("save_snippet", run).await.map(Json)
+        self.run(call, run).await.map(Json)
     }
 
     /// Get the text of a saved snippet, exactly as it was saved.
@@ -197,13 +235,20 @@ impl SnippetTools {
         &self,
         Parameters(args): Parameters<NameArgs>,
         request: Extensions,
+        meta: RequestMetaObject,
     ) -> Result<String, String> {
+        let call = CallInfo {
+            tool: "get_snippet",
+            snippet: Some(&args.snippetname),
+            request: &request,
+            meta: &meta,
+        };
         let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
             self.store()?.get(&ns, &name).await
         };
-        self.run("get_snippet", run).await
+        self.run(call, run).await
     }
 
     /// List saved snippets in name order, optionally by name prefix, one page at a time.
@@ -217,7 +262,14 @@ impl SnippetTools {
         &self,
         Parameters(args): Parameters<ListArgs>,
         request: Extensions,
+        meta: RequestMetaObject,
     ) -> Result<Json<Listed>, String> {
+        let call = CallInfo {
+            tool: "list_snippets",
+            snippet: None,
+            request: &request,
+            meta: &meta,
+        };
         let ns = self.namespace(&request)?;
         let run = async {
             let prefix = args.prefix.unwrap_or_default();
@@ -248,7 +300,7 @@ impl SnippetTools {
                 next_cursor: page.next_cursor,
             })
         };
-        self.run("list_snippets", run).await.map(Json)
+        self.run(call, run).await.map(Json)
     }
 
     /// Delete a saved snippet.
@@ -263,7 +315,14 @@ impl SnippetTools {
         &self,
         Parameters(args): Parameters<NameArgs>,
         request: Extensions,
+        meta: RequestMetaObject,
     ) -> Result<Json<Deleted>, String> {
+        let call = CallInfo {
+            tool: "delete_snippet",
+            snippet: Some(&args.snippetname),
+            request: &request,
+            meta: &meta,
+        };
         let ns = self.namespace(&request)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
@@ -273,15 +332,25 @@ impl SnippetTools {
                 deleted: true,
             })
         };
-        self.run("delete_snippet", run).await.map(Json)
+        self.run(call, run).await.map(Json)
     }
 }
 
 impl SnippetTools {
-    /// A copy for one SSE session, bound to the namespace of `subject` (the opener's token subject).
-    pub fn for_session(&self, subject: Option<&str>) -> Result<Self, NoIdentity> {
+    /// A copy for one SSE session, bound to the namespace of `subject` (the opener's token subject);
+    /// `client` (the token's OAuth client id) goes into the session's audit events.
+    pub fn for_session(
+        &self,
+        subject: Option<&str>,
+        client: Option<&str>,
+    ) -> Result<Self, NoIdentity> {
+        let owner = SessionOwner {
+            namespace: Namespace::resolve(self.mode, subject)?,
+            user: subject.map(String::from),
+            client: client.map(String::from),
+        };
         Ok(SnippetTools {
-            session: Some(Namespace::resolve(self.mode, subject)?),
+            session: Some(Arc::new(owner)),
             ..self.clone()
         })
     }
@@ -289,8 +358,8 @@ impl SnippetTools {
     /// The caller's namespace: the session's, or the one of the verified token on this HTTP request
     /// (rmcp hands the request's `Parts` to the handler; `require_session` put the claims there).
     fn namespace(&self, request: &Extensions) -> Result<Namespace, String> {
-        if let Some(ns) = &self.session {
-            return Ok(ns.clone());
+        if let Some(owner) = &self.session {
+            return Ok(owner.namespace.clone());
         }
         let subject = request
             .get::<Parts>()
@@ -306,22 +375,93 @@ impl SnippetTools {
         self.store.as_deref().ok_or(SnippetError::NotConfigured)
     }
 
-    /// Runs one tool call as in-flight work (shutdown waits for it); its error goes back to the
-    /// client as an `isError` result, and storage failures are also logged.
+    /// Runs one snippet tool call as in-flight work (shutdown waits for it); its error goes back
+    /// to the client as an `isError` result, and storage failures are also logged.
     async fn run<T>(
         &self,
-        tool: &'static str,
+        call: CallInfo<'_>,
         work: impl Future<Output = Result<T, SnippetError>>,
     ) -> Result<T, String> {
-        self.inflight.track_future(work).await.map_err(|e| {
-            match &e {
-                SnippetError::Storage(_) | SnippetError::NotConfigured => {
-                    tracing::warn!(tool, error = %e, "tool failed")
+        let tool = call.tool;
+        self.observe(call, self.inflight.track_future(work))
+            .await
+            .map_err(|e| {
+                match &e {
+                    SnippetError::Storage(_) | SnippetError::NotConfigured => {
+                        tracing::warn!(tool, error = %e, "tool failed")
+                    }
+                    _ => tracing::info!(tool, error = %e, "tool refused input"),
                 }
-                _ => tracing::info!(tool, error = %e, "tool refused input"),
+                e.to_string()
+            })
+    }
+
+    /// Runs `work` under the call's span and records the call (span, audit event, metrics); with
+    /// telemetry off it only runs `work`.
+    async fn observe<T>(
+        &self,
+        call: CallInfo<'_>,
+        work: impl Future<Output = Result<T, SnippetError>>,
+    ) -> Result<T, SnippetError> {
+        if !self.telemetry.is_enabled() {
+            return work.await;
+        }
+        let span = call_span(call.request, call.meta);
+        let (start, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
+        let result = span.clone().scope(work).await;
+        let (outcome, error) = match &result {
+            Ok(_) => (Outcome::Ok, None),
+            Err(e @ (SnippetError::Storage(_) | SnippetError::NotConfigured)) => {
+                (Outcome::Failed, Some(e.to_string()))
             }
-            e.to_string()
-        })
+            Err(e) => (Outcome::Refused, Some(e.to_string())),
+        };
+        let (user, client) = self.caller(call.request);
+        self.telemetry.tool_call(ToolCall {
+            tool: call.tool,
+            snippet: call.snippet,
+            outcome,
+            error: error.as_deref(),
+            user,
+            client,
+            span: &span,
+            start,
+            duration: clock.elapsed(),
+        });
+        result
+    }
+
+    /// The caller's user (token subject) and client id: the session opener's, or the request token's.
+    fn caller<'a>(&'a self, request: &'a Extensions) -> (Option<&'a str>, Option<&'a str>) {
+        if let Some(owner) = &self.session {
+            return (owner.user.as_deref(), owner.client.as_deref());
+        }
+        let claims = request
+            .get::<Parts>()
+            .and_then(|parts| parts.extensions.get::<Claims>());
+        (
+            claims.map(|c| c.sub.as_str()),
+            claims.map(|c| c.cid.as_str()),
+        )
+    }
+}
+
+/// A tool call's span: under the request's `_meta.traceparent` when the client sent one (MCP
+/// 2026-07-28; an SSE request carries its HTTP request's there), else under the HTTP request's span.
+fn call_span(request: &Extensions, meta: &RequestMetaObject) -> TraceContext {
+    if let Some(span) = meta
+        .get_traceparent()
+        .and_then(TraceContext::child_of_header)
+    {
+        return span;
+    }
+    let http = request
+        .get::<Parts>()
+        .and_then(|parts| parts.extensions.get::<TraceContext>());
+    match (TraceContext::current(), http) {
+        (Some(current), _) => current.child(),
+        (None, Some(http)) => http.child(),
+        (None, None) => TraceContext::root(),
     }
 }
 

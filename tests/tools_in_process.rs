@@ -94,8 +94,8 @@ async fn sessions_are_bound_to_their_users_namespace() {
     let blobs = container(&azurite, "snippets");
     let store = Arc::new(BlobStore::new(container(&azurite, "snippets"), LIMITS));
     let tools = SnippetTools::new(Some(store), TaskTracker::new(), NamespaceMode::User);
-    let alice = session(tools.for_session(Some("alice-oid")).unwrap()).await;
-    let bob = session(tools.for_session(Some("bob-oid")).unwrap()).await;
+    let alice = session(tools.for_session(Some("alice-oid"), None).unwrap()).await;
+    let bob = session(tools.for_session(Some("bob-oid"), None).unwrap()).await;
 
     let saved = call(
         &alice,
@@ -139,7 +139,7 @@ async fn sessions_are_bound_to_their_users_namespace() {
     assert!(alice_blob.starts_with("u/") && !alice_blob.contains("alice"));
 
     // A user-mode session without a verified user is never opened.
-    assert!(tools.for_session(None).is_err());
+    assert!(tools.for_session(None, None).is_err());
 }
 
 #[tokio::test]
@@ -166,7 +166,7 @@ async fn shared_mode_reads_and_writes_the_reference_layout_byte_for_byte() {
     let store = Arc::new(BlobStore::new(container(&azurite, "snippets"), LIMITS));
     let tools = SnippetTools::new(Some(store), TaskTracker::new(), NamespaceMode::Shared);
     // Any caller, signed in or not, sees the same store.
-    let client = session(tools.for_session(Some("anyone")).unwrap()).await;
+    let client = session(tools.for_session(Some("anyone"), None).unwrap()).await;
 
     let got = call(&client, "get_snippet", json!({"snippetname": "legacy"})).await;
     assert_eq!(text(&got).as_bytes(), body);

@@ -16,6 +16,7 @@ use url::Url;
 use super::http_client::HyperTransport;
 use super::sas::{AccountSas, SasPolicy, SasSource};
 use super::{SDK_STORAGE_API_VERSION, StorageAuth, StorageConfig};
+use crate::telemetry::Telemetry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -47,7 +48,15 @@ pub struct StorageClients {
 
 impl StorageClients {
     pub fn new(config: &StorageConfig) -> Result<Self, ClientError> {
-        let (options, credential) = authorisation(config)?;
+        Self::with_telemetry(config, Telemetry::default())
+    }
+
+    /// The same, recording every storage call as a dependency of the span it runs under.
+    pub fn with_telemetry(
+        config: &StorageConfig,
+        telemetry: Telemetry,
+    ) -> Result<Self, ClientError> {
+        let (options, credential) = authorisation(config, telemetry)?;
         Ok(StorageClients {
             blob_endpoint: config.blob_endpoint.clone(),
             queue_endpoint: config.queue_endpoint.clone(),
@@ -116,8 +125,11 @@ fn client_error(url: &Url, e: azure_core::Error) -> ClientError {
 
 type Authorisation = (ClientOptions, Option<Arc<dyn TokenCredential>>);
 
-fn authorisation(config: &StorageConfig) -> Result<Authorisation, ClientError> {
-    let transport = HyperTransport::new(config.budget)?;
+fn authorisation(
+    config: &StorageConfig,
+    telemetry: Telemetry,
+) -> Result<Authorisation, ClientError> {
+    let transport = HyperTransport::new(config.budget)?.with_telemetry(telemetry);
     let mut options = ClientOptions {
         retry: retry_within(config.budget),
         transport: Some(Transport::new(Arc::new(transport))),
@@ -155,7 +167,9 @@ fn retry_within(budget: Duration) -> RetryOptions {
     })
 }
 
-fn managed_identity(client_id: Option<&str>) -> Result<Arc<dyn TokenCredential>, ClientError> {
+pub(crate) fn managed_identity(
+    client_id: Option<&str>,
+) -> Result<Arc<dyn TokenCredential>, ClientError> {
     let options = ManagedIdentityCredentialOptions {
         user_assigned_id: client_id.map(|id| UserAssignedId::ClientId(id.to_string())),
         ..Default::default()

@@ -31,6 +31,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::connect_gate::{ConnectGate, GatedConnector};
+use crate::telemetry::{Dependency, Telemetry};
 
 /// Idle pooled connections are closed after this; Azure Storage drops idle connections itself
 /// after a few minutes, and a connection it has dropped costs a failed write before the retry.
@@ -47,6 +48,8 @@ pub enum TransportError {
 pub struct HyperTransport {
     client: Client<GatedConnector<HttpsConnector<HttpConnector>>, Full<Bytes>>,
     gate: Arc<ConnectGate>,
+    /// Records each call as a dependency of the span it runs under (none for the exporter's own).
+    telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for HyperTransport {
@@ -73,7 +76,16 @@ impl HyperTransport {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .build(connector);
-        Ok(HyperTransport { client, gate })
+        Ok(HyperTransport {
+            client,
+            gate,
+            telemetry: Telemetry::default(),
+        })
+    }
+
+    /// The same transport, recording its calls as dependencies.
+    pub fn with_telemetry(self, telemetry: Telemetry) -> Self {
+        HyperTransport { telemetry, ..self }
     }
 }
 
@@ -101,6 +113,28 @@ fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
 #[async_trait]
 impl HttpClient for HyperTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
+        if !self.telemetry.is_enabled() {
+            return self.send(request).await;
+        }
+        let (start, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
+        let result = self.send(request).await;
+        let code = match &result {
+            Ok(response) => u16::from(response.status()).to_string(),
+            Err(e) => format!("{}", e.kind()),
+        };
+        // A 409 on a create means another instance created it first: success for the caller.
+        let success = result.as_ref().is_ok_and(|r| {
+            let status = u16::from(r.status());
+            status < 400 || (status == 409 && request.method() == Method::Put)
+        });
+        self.telemetry
+            .dependency(dependency(request, code, success, start, clock.elapsed()));
+        result
+    }
+}
+
+impl HyperTransport {
+    async fn send(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
         let outgoing = to_hyper(request).await?;
         // Counted until the body is read or dropped: the connection is busy until then.
         let in_flight = self.gate.request(outgoing.uri());
@@ -120,6 +154,44 @@ impl HttpClient for HyperTransport {
             chunk.map_err(|e| Error::with_error(ErrorKind::Io, e, "storage response body failed"))
         });
         Ok(AsyncRawResponse::new(status, headers, Box::pin(stream)))
+    }
+}
+
+/// A storage call as a dependency: typed by service, named by method and container (the blob's name
+/// stays in `data`), the URL without its query (a SAS signature may be there).
+fn dependency(
+    request: &Request,
+    code: String,
+    success: bool,
+    start: std::time::SystemTime,
+    duration: Duration,
+) -> Dependency {
+    let url = request.url();
+    let host = url.host_str().unwrap_or_default();
+    let kind = if host.contains(".queue.") {
+        "Azure queue"
+    } else if host.contains(".blob.") {
+        "Azure blob"
+    } else {
+        "HTTP"
+    };
+    let mut segments = url.path_segments().into_iter().flatten();
+    // Azurite and other emulators put the account first in the path; Azure puts it in the host.
+    if kind == "HTTP" {
+        segments.next();
+    }
+    let container = segments.next().unwrap_or_default();
+    let mut data = url.clone();
+    data.set_query(None);
+    Dependency {
+        kind,
+        name: format!("{} {container}", request.method().as_str()),
+        target: url[url::Position::BeforeHost..url::Position::AfterPort].to_string(),
+        data: data.to_string(),
+        code,
+        success,
+        start,
+        duration,
     }
 }
 

@@ -5,12 +5,13 @@ pub mod call;
 mod clients;
 mod connect_gate;
 mod connection_string;
-mod http_client;
+pub(crate) mod http_client;
 mod identity;
 mod sas;
 mod secret;
 
 pub use call::StorageFailure;
+pub(crate) use clients::managed_identity;
 pub use clients::{ClientError, StorageClients};
 pub use sas::AccountSas;
 pub use secret::Secret;

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, stream};
-use rmcp::model::ServerJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, GetMeta, JsonRpcRequest, ServerJsonRpcMessage};
 use serde::Deserialize;
 use session_token::Claims;
 use tokio_stream::wrappers::ReceiverStream;
@@ -21,6 +21,7 @@ use super::sessions::Undelivered;
 use super::{KEEP_ALIVE, SseTransport};
 use crate::mcp::jsonrpc;
 use crate::server::Handover;
+use crate::telemetry::TraceContext;
 
 /// `GET /sse`: the `endpoint` event carries a relative reference, which resolves to `/message`
 /// when called directly and to `/mcp/message` behind APIM's `/mcp` prefix.
@@ -31,10 +32,11 @@ pub async fn open_stream(
     claims: Option<Extension<Claims>>,
     handover: Option<Extension<Handover>>,
 ) -> Response {
+    let client = claims.as_ref().map(|Extension(c)| c.cid.clone());
     let owner = claims.map(|Extension(c)| c.sub);
     // The session's tools are bound to the opener's namespace now: every later call on the
     // session, from this instance or relayed, runs there.
-    let tools = match sse.tools.for_session(owner.as_deref()) {
+    let tools = match sse.tools.for_session(owner.as_deref(), client.as_deref()) {
         Ok(tools) => tools,
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
@@ -90,6 +92,7 @@ pub async fn post_message(
     State(sse): State<SseTransport>,
     Query(query): Query<MessageQuery>,
     claims: Option<Extension<Claims>>,
+    trace: Option<Extension<TraceContext>>,
     body: Bytes,
 ) -> Response {
     let Some(id) = query.session_id.filter(|s| !s.is_empty()) else {
@@ -97,14 +100,32 @@ pub async fn post_message(
     };
     // A session id alone is not a credential: with tokens checked, only its opener may post to it.
     let caller = claims.as_ref().map(|Extension(c)| c.sub.as_str());
-    let message = match jsonrpc::parse(&body) {
+    let mut message = match jsonrpc::parse(&body) {
         Ok(m) => Box::new(m),
         Err(rejected) => return rejected.into_response(),
     };
+    if sse.telemetry.is_enabled() {
+        carry_trace_context(&mut message, trace.map(|Extension(t)| t));
+    }
     match sse.sessions.deliver(&id, caller, message).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(Undelivered::NotYours) => unknown_session(),
         Err(Undelivered::NotHere(message)) => relay_elsewhere(&sse, &id, caller, *message).await,
+    }
+}
+
+/// The request's tool call runs in the session's service (maybe on another instance, after the relay),
+/// away from this HTTP request: its span travels in the message's `_meta.traceparent`, as MCP
+/// 2026-07-28 clients send it themselves. A client's own value is kept.
+fn carry_trace_context(message: &mut ClientJsonRpcMessage, http: Option<TraceContext>) {
+    let (ClientJsonRpcMessage::Request(JsonRpcRequest { request, .. }), Some(http)) =
+        (message, http)
+    else {
+        return;
+    };
+    let meta = request.get_meta_mut();
+    if meta.get_traceparent().is_none() {
+        meta.set_traceparent(http.traceparent());
     }
 }
 
@@ -117,7 +138,7 @@ async fn relay_elsewhere(
     sse: &SseTransport,
     id: &str,
     caller: Option<&str>,
-    message: rmcp::model::ClientJsonRpcMessage,
+    message: ClientJsonRpcMessage,
 ) -> Response {
     let (Some(relay), Some(session)) = (&sse.relay, SessionId::parse(id)) else {
         return unknown_session();

@@ -24,6 +24,7 @@ use session_id::InstanceId;
 use sessions::SseSessions;
 
 use crate::config::SseLimits;
+use crate::telemetry::Telemetry;
 use crate::tools::SnippetTools;
 
 /// Keep-alive comments keep idle streams open through APIM and load balancers (at most 15 s apart).
@@ -35,6 +36,7 @@ pub struct SseTransport {
     tools: SnippetTools,
     sessions: SseSessions,
     relay: Option<Arc<Relay>>,
+    telemetry: Telemetry,
 }
 
 impl SseTransport {
@@ -45,18 +47,22 @@ impl SseTransport {
         stop: CancellationToken,
         limits: SseLimits,
         relay: Option<Arc<Relay>>,
+        telemetry: Telemetry,
     ) -> Self {
         let instance = relay
             .as_ref()
             .map_or_else(InstanceId::new, |r| r.instance().clone());
-        let sessions = SseSessions::new(instance, stop, limits);
+        let sessions = SseSessions::new(instance, stop, limits, telemetry.clone());
         if let Some(relay) = &relay {
-            tokio::spawn(relay::consumer::run(sessions.clone(), Arc::clone(relay)));
+            let consumer =
+                relay::consumer::run(sessions.clone(), Arc::clone(relay), telemetry.clone());
+            tokio::spawn(consumer);
         }
         SseTransport {
             tools,
             sessions,
             relay,
+            telemetry,
         }
     }
 

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::bridge::serve_session;
 use super::session_id::{InstanceId, SessionId};
 use crate::config::SseLimits;
+use crate::telemetry::Telemetry;
 use crate::tools::SnippetTools;
 
 /// Messages buffered per direction before a sender waits; bounds memory per session.
@@ -64,6 +65,8 @@ struct Inner {
     instance: InstanceId,
     /// Wakes the relay consumer when a stream opens; it sleeps while none is open.
     opened: Notify,
+    /// Counts open sessions for the metrics.
+    telemetry: Telemetry,
 }
 
 /// Why a request could not be handed to a session.
@@ -78,7 +81,12 @@ pub enum Undelivered {
 
 impl SseSessions {
     /// Must run inside the tokio runtime: the idle sweep is spawned here and ends with `stop`.
-    pub fn new(instance: InstanceId, stop: CancellationToken, limits: SseLimits) -> Self {
+    pub fn new(
+        instance: InstanceId,
+        stop: CancellationToken,
+        limits: SseLimits,
+        telemetry: Telemetry,
+    ) -> Self {
         let sessions = SseSessions {
             inner: Arc::new(Inner {
                 open: Mutex::default(),
@@ -86,6 +94,7 @@ impl SseSessions {
                 stop,
                 instance,
                 opened: Notify::new(),
+                telemetry,
             }),
         };
         tokio::spawn(sessions.clone().close_idle_sessions());
@@ -165,6 +174,7 @@ impl SseSessions {
             open.sessions.insert(id.to_string(), session);
         }
         self.inner.opened.notify_one();
+        self.inner.telemetry.sse_session_opened();
         let service_cancel = cancel.clone();
         let session = id.to_string();
         // A small task waits for the session's first request; only then is the (large) rmcp service
@@ -250,6 +260,7 @@ impl Drop for SessionGuard {
             }
         }
         drop(open);
+        self.sessions.inner.telemetry.sse_session_closed();
         self.cancel.cancel();
         tracing::debug!(session = %self.id, "SSE session closed");
     }

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use super::{Relay, housekeeping};
 use crate::mcp::sse::sessions::{SseSessions, Undelivered};
+use crate::telemetry::Telemetry;
 
 /// Poll interval bounds: quick after traffic, slower when the queue stays empty.
 pub const POLL_MIN: Duration = Duration::from_millis(25);
 pub const POLL_MAX: Duration = Duration::from_millis(500);
 
 /// Runs until the sessions' stop token is cancelled.
-pub async fn run(sessions: SseSessions, relay: Arc<Relay>) {
+pub async fn run(sessions: SseSessions, relay: Arc<Relay>, telemetry: Telemetry) {
     let stop = sessions.stop().clone();
     tokio::select! {
         () = sessions.opened() => {}
@@ -40,6 +41,7 @@ pub async fn run(sessions: SseSessions, relay: Arc<Relay>) {
         match received {
             Ok(batch) if !batch.is_empty() => {
                 pause = POLL_MIN;
+                telemetry.relayed_messages(batch.len());
                 for relayed in batch {
                     // Only the subject that opened the session may feed it, exactly as for a local
                     // `POST /message`.
