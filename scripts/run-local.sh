@@ -16,6 +16,9 @@
 # SNIPPETS_MAX_BYTES, MCP_MAX_BODY_BYTES, SNIPPETS_CONTAINER are passed to the server.
 # SNIPPETS_MCP_BIN=path runs that binary instead of building the release one;
 # AZURITE_DIR=path keeps Azurite's data there instead of .azurite/.
+# TELEMETRY=1 sends the server's traces, metrics and audit events to a local receiver that speaks
+# Application Insights' ingestion protocol (devstack/ingestion.py), one JSON envelope per line in
+# target/run-local-telemetry.log (docs/operations.md shows what to look for).
 # GATEWAY_PORT (default 7080) is the local gateway's port. With the gateway, the server gets fresh
 # session-token keys shared with it (SESSION_TOKEN_ENC_KEY/MAC_KEY, MCP_RESOURCE_URL) and so
 # accepts only tokens the gateway issued.
@@ -30,6 +33,8 @@ is_port "$PORT" || die "PORT must be a TCP port number, got '$PORT'"
 GATEWAY="${GATEWAY:-1}"
 GATEWAY_PORT="${GATEWAY_PORT:-7080}"
 [[ "$GATEWAY" == 0 || "$GATEWAY" == 1 ]] || die "GATEWAY must be 0 or 1, got '$GATEWAY'"
+TELEMETRY="${TELEMETRY:-0}"
+[[ "$TELEMETRY" == 0 || "$TELEMETRY" == 1 ]] || die "TELEMETRY must be 0 or 1, got '$TELEMETRY'"
 is_port "$GATEWAY_PORT" || die "GATEWAY_PORT must be a TCP port number, got '$GATEWAY_PORT'"
 
 ensure_npm_deps
@@ -51,7 +56,7 @@ if [[ "$GATEWAY" == 1 ]]; then
   apt_install "${GW_PKGS[@]}"
 fi
 
-AZ_PID=""; SRV_PID=""; GW_PID=""; STOPPED_BY=""
+AZ_PID=""; SRV_PID=""; GW_PID=""; TEL_PID=""; STOPPED_BY=""
 # stop_pid PID SECONDS: SIGTERM, wait (bounded), then SIGKILL.
 # shellcheck disable=SC2329 # called from the EXIT trap
 stop_pid() {
@@ -73,6 +78,7 @@ cleanup() {
   stop_pid "$GW_PID" 15
   stop_pid "$SRV_PID" 25
   stop_pid "$AZ_PID" 10
+  stop_pid "$TEL_PID" 5
   if [[ -n "$STOPPED_BY" ]]; then log "stack stopped ($STOPPED_BY)"; else log "stopped"; fi
 }
 trap cleanup EXIT
@@ -130,6 +136,19 @@ if [[ "$GATEWAY" == 1 ]]; then
   done < <(cargo run -q -p session-token --bin session-token-keygen 2>>"$BUILD_LOG")
   [[ -n "${SESSION_TOKEN_ENC_KEY:-}" && -n "${SESSION_TOKEN_MAC_KEY:-}" ]] || die "session-token-keygen printed no keys"
   export MCP_RESOURCE_URL="http://127.0.0.1:$GATEWAY_PORT/mcp"
+fi
+
+if [[ "$TELEMETRY" == 1 ]]; then
+  TEL_LOG="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/run-local-telemetry.log"
+  TEL_INFO="$(dirname "$TEL_LOG")/run-local-telemetry.info"
+  rm -f "$TEL_INFO"
+  "${SETSID[@]}" env PYTHONPATH="$REPO_ROOT" "$PYTHON" -m devstack.ingestion >"$TEL_LOG" 2>"$TEL_INFO" </dev/null &
+  TEL_PID=$!
+  for ((i = 0; i < 100; i++)); do grep -q "IngestionEndpoint=" "$TEL_INFO" 2>/dev/null && break; sleep 0.1; done
+  TEL_CS="$(sed -n 's/.*(\(InstrumentationKey=[^)]*\)).*/\1/p' "$TEL_INFO")"
+  [[ -n "$TEL_CS" ]] || die "the telemetry receiver did not start (see $TEL_INFO)"
+  export APPLICATIONINSIGHTS_CONNECTION_STRING="$TEL_CS" TELEMETRY_FLUSH_MS="${TELEMETRY_FLUSH_MS:-1000}"
+  ok "telemetry: envelopes in ${TEL_LOG#"$REPO_ROOT/"}"
 fi
 
 log "starting snippets-mcp on 127.0.0.1:$PORT"
