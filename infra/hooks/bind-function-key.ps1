@@ -3,6 +3,11 @@
 # it as MCP_FUNCTION_KEY in the azd environment and write it into the
 # McpFunctionKey named value of API Management. Needs `az login`.
 # The key is never printed.
+# PowerShell 7.2 or newer: azd runs this hook with Windows PowerShell 5.1 when
+# pwsh is not on PATH, and before 7.2 a native command's redirected stderr (the
+# `2>$null` below) becomes a terminating error under 'Stop' on its first line.
+# The preup hook (scripts\preflight.ps1) says how to install PowerShell 7.
+#Requires -Version 7.2
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 

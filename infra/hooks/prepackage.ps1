@@ -3,6 +3,11 @@
 # (PyPI ziglang in .venv) through cargo-zigbuild (installed into .tools),
 # assembled with host.json in function_app\ and zipped to function_app.zip.
 # If Git Bash is installed you can also run scripts/package.sh.
+# PowerShell 7.2 or newer: azd runs this hook with Windows PowerShell 5.1 when
+# pwsh is not on PATH, and before 7.2 a native command's redirected stderr
+# becomes a terminating error under 'Stop' on its first line.
+# The preup hook (scripts\preflight.ps1) says how to install PowerShell 7.
+#Requires -Version 7.2
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 

@@ -3,6 +3,11 @@
 #     (in preup, because `azd up` resolves Bicep parameters before preprovision);
 #  2. check that infra/policies/ is what the policy templates render (no rewrite).
 # The key values are never printed.
+# PowerShell 7.2 or newer: azd runs this hook with Windows PowerShell 5.1 when
+# pwsh is not on PATH, and before 7.2 a native command's redirected stderr (the
+# `2>$null` below) becomes a terminating error under 'Stop' on its first line.
+# The preup hook (scripts\preflight.ps1) says how to install PowerShell 7.
+#Requires -Version 7.2
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 

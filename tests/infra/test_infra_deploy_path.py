@@ -97,11 +97,15 @@ def required_parameter_variables() -> set[str]:
 def test_every_required_parameter_is_generated_before_parameter_resolution():
     required = required_parameter_variables() - AZD_PROVIDED
     assert required >= {"SESSION_TOKEN_ENC_KEY", "SESSION_TOKEN_MAC_KEY"}, required
+    # preup runs the preflight, then prepare-environment (the same script as preprovision).
+    preprovision = hook_scripts("preprovision")
     for platform, script in hook_scripts("preup").items():
-        text = script.read_text(encoding="utf-8")
+        preup = script.read_text(encoding="utf-8")
+        assert preprovision[platform].name in preup, f"preup ({platform}) must run {preprovision[platform].name}"
+        text = preprovision[platform].read_text(encoding="utf-8")
         for name in required:
             assert name in text and "env set" in text, f"preup ({platform}) does not generate {name}"
-    assert hook_scripts("preprovision") == hook_scripts("preup"), "preprovision reuses the preup script"
+    assert {p.name for p in preprovision.values()} == {"prepare-environment.sh", "prepare-environment.ps1"}
 
 
 # --- Functions host: keys exist only once code is deployed -------------------------------------

@@ -167,7 +167,14 @@ def test_real_keygen_output_matches_the_hook_parser():
 
 
 @pytest.mark.parametrize(
-    "script", ["infra/hooks/prepare-environment.sh", "infra/hooks/bind-function-key.sh", "scripts/package.sh"]
+    "script",
+    [
+        "infra/hooks/prepare-environment.sh",
+        "infra/hooks/bind-function-key.sh",
+        "infra/hooks/preup.sh",
+        "scripts/package.sh",
+        "scripts/preflight.sh",
+    ],
 )
 def test_shell_scripts_pass_shellcheck(script: str):
     import sys
