@@ -89,6 +89,14 @@ const provider = new Provider(`${base}/${t}/v2.0`, {
 });
 provider.on('server_error', (ctx, err) => console.error('local-idp: server_error', err));
 
+// Entra rotates refresh tokens but does not revoke the one redeemed ("The Microsoft identity
+// platform doesn't revoke old refresh tokens when used to fetch new access tokens",
+// learn.microsoft.com/entra/identity-platform/refresh-tokens). oidc-provider marks a redeemed
+// token consumed and revokes the whole grant when it comes back, which Entra never does: a
+// gateway whose refresh timed out after Entra had answered would lose the user's Entra session
+// here and nowhere else. Redeemed tokens therefore stay valid until they expire, as in Entra.
+provider.RefreshToken.prototype.consume = async function consume() {};
+
 // --- Federated credential ---------------------------------------------------------------------
 
 function federationKey() {
