@@ -124,3 +124,45 @@ pub const FRAGMENT_REDIRECT_ERROR: &str = "redirect-error";
 pub const FRAGMENT_ENTRA_LOGIN: &str = "entra-login";
 /// Policy fragment: calls Entra ID's token endpoint with APIM's federated credential.
 pub const FRAGMENT_ENTRA_TOKEN: &str = "entra-token";
+
+/// How long, in seconds, the refresh token a rotation replaced stays usable. A client whose
+/// refresh response was lost (connection dropped after the rotation was stored) still holds
+/// only the old token; within this window it may present it again and gets a fresh rotation,
+/// while the token issued in the lost response becomes spent. Past the window, the old token
+/// is a reused one and revokes the family.
+pub const REFRESH_GRACE_SECS: u32 = 60;
+/// How many hashes of spent refresh tokens a family record keeps. Presenting one of them is
+/// proof that a token issued to the family is being reused, and revokes it; a token matching
+/// none of the record's hashes was never issued (or is too old to tell) and changes nothing,
+/// so knowing a family id alone cannot end a session.
+pub const REFRESH_SPENT_HASHES_KEPT: usize = 10;
+/// How long a Client ID Metadata Document fetch that got no usable answer (timeout, refused
+/// connection, 5xx, 429) is remembered: shorter than a definitive failure, so sessions of a
+/// client whose host was briefly down resume soon, yet a down host is not fetched on every
+/// request.
+pub const CLIENT_UNAVAILABLE_TTL_SECS: u32 = 10;
+/// DNS suffixes that name private hosts by convention and never a public document host:
+/// RFC 6761 (`localhost`, `invalid`), mDNS and cluster DNS (`local`, which covers
+/// `svc.cluster.local`), RFC 8375 (`home.arpa`, under `arpa`, which holds no document hosts),
+/// ICANN's private-use `internal`, and names left undelegated for collisions with private
+/// networks. A metadata document URL whose host is one of them, or ends in `.<suffix>`, is
+/// refused before any fetch.
+pub const CLIENT_DOCUMENT_PRIVATE_SUFFIXES: &[&str] = &[
+    "localhost",
+    "local",
+    "localdomain",
+    "internal",
+    "intranet",
+    "lan",
+    "home",
+    "corp",
+    "private",
+    "arpa",
+    "invalid",
+];
+
+/// What a sealed Entra refresh token waiting in an authorization code's cache value is bound
+/// to, before the code's SHA-256 (hex): the seal's MAC input names the code instead of a
+/// family (`UPSTREAM_SEAL_LABEL` + this + hash + "." + ...), so a value sealed for a code can
+/// never be opened as a family's, and the token is re-sealed for its family at the exchange.
+pub const UPSTREAM_SEAL_CODE_BINDING: &str = "code-";
