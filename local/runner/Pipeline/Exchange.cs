@@ -51,6 +51,11 @@ namespace LocalApim.Pipeline
         public XElement Cors;       // the cors policy that applied, for simple (non-preflight) responses
         public string Section;
         public readonly List<string> Trace = new List<string>();
+        /// Run once the response is written, with the request and response body bytes (a
+        /// bandwidth quota charges them then).
+        public readonly List<System.Action<long>> AfterResponse = new List<System.Action<long>>();
+        /// quota-by-key counter keys this request has counted: a key counts once per request.
+        public readonly HashSet<string> QuotaKeysCounted = new HashSet<string>();
 
         public void SyncRequest()
         {

@@ -118,20 +118,30 @@ namespace LocalApim
             CorsPolicy.Decorate(ex, incoming.Headers, response);
             RewriteLocation(response);
             bool keep = true;
+            long sent = 0; // response body bytes, for quota-by-key bandwidth
             try
             {
                 if (response.Stream != null)
                 {
                     keep = false;
-                    using (response.Stream) writer.WriteStreamed(response.Status, response.Reason, response.Headers, response.Stream.NextPiece);
+                    var stream = response.Stream;
+                    using (stream) writer.WriteStreamed(response.Status, response.Reason, response.Headers, () =>
+                    {
+                        var piece = stream.NextPiece();
+                        if (piece != null) sent += piece.Length;
+                        return piece;
+                    });
                 }
                 else
                 {
-                    writer.WriteFixed(response.Status, response.Reason, response.Headers, response.Body ?? new byte[0], false, incoming.Method == "HEAD");
+                    var body = response.Body ?? new byte[0];
+                    writer.WriteFixed(response.Status, response.Reason, response.Headers, body, false, incoming.Method == "HEAD");
+                    if (incoming.Method != "HEAD") sent = body.Length;
                 }
             }
             finally
             {
+                if (ex != null) foreach (var done in ex.AfterResponse) done((incoming.Body == null ? 0 : incoming.Body.Length) + sent);
                 Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:O} {1} {2} {3} -> {4} {5}{6} ({7:0} ms)",
                     started, incoming.RemoteIp, incoming.Method, incoming.Target.Split('?')[0],
                     response.Status, ex != null ? ex.Api.Name + "/" + ex.Operation.Name : "-",
@@ -237,7 +247,8 @@ namespace LocalApim
             }
         }
 
-        /// context.LastError set, APIM's default 500, then the on-error sections (which may change it).
+        /// context.LastError set, APIM's answer to the error (its default 500 unless the policy
+        /// has one of its own, e.g. a rate limit's 429), then the on-error sections (which may change it).
         private Outgoing OnError(Exchange ex, Exception e)
         {
             var pe = e as PolicyError;
@@ -248,11 +259,15 @@ namespace LocalApim
                 Message = e.Message,
                 Section = ex.Section,
                 Scope = "operation",
+                PolicyId = pe != null ? pe.PolicyId : null,
             };
-            Console.Error.WriteLine("local-apim: " + ex.Api.Name + "/" + ex.Operation.Name + " " + ex.Section + ": " + error.Source + " " + error.Reason + ": " + e);
+            if (pe != null && pe.Response != null)
+                Console.Error.WriteLine("local-apim: " + ex.Api.Name + "/" + ex.Operation.Name + " " + ex.Section + ": " + error.Source + " " + error.Reason + " (" + error.PolicyId + "): " + e.Message);
+            else
+                Console.Error.WriteLine("local-apim: " + ex.Api.Name + "/" + ex.Operation.Name + " " + ex.Section + ": " + error.Source + " " + error.Reason + ": " + e);
             ex.Context.LastError = error;
             if (ex.Response != null && ex.Response.Stream != null) ex.Response.Stream.Dispose();
-            ex.SetResponse(Plain(500, "Internal Server Error", new JObject(
+            ex.SetResponse(pe != null && pe.Response != null ? pe.Response : Plain(500, "Internal Server Error", new JObject(
                 new JProperty("statusCode", 500), new JProperty("message", "Internal server error"),
                 new JProperty("activityId", ex.Context.RequestId.ToString())).ToString(Newtonsoft.Json.Formatting.None)));
             try
@@ -321,6 +336,16 @@ namespace LocalApim
         {
             var location = response.Headers.Get("Location");
             if (location != null) response.Headers.Set("Location", new[] { MapHost(location) });
+            // A page's CSP names where its form may send the browser (form-action, which
+            // Chromium applies to every redirect after the POST); a mapped host there is mapped
+            // like the redirects themselves, or the browser would refuse the stand-in.
+            var csp = response.Headers.Get("Content-Security-Policy");
+            if (csp == null) return;
+            foreach (var m in Config.HostMap)
+                csp = System.Text.RegularExpressions.Regex.Replace(csp,
+                    "(?<=[ ;])" + System.Text.RegularExpressions.Regex.Escape(m.Key) + "(?=[ ;]|$)", m.Value.Replace("$", "$$"),
+                    System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+            response.Headers.Set("Content-Security-Policy", new[] { csp });
         }
     }
 }

@@ -152,7 +152,7 @@ namespace LocalApim.Policies
             new CacheStoreValuePolicy(), new CacheLookupValuePolicy(), new CacheRemoveValuePolicy(),
             new SendRequestPolicy(), new ManagedIdentityPolicy(),
             new SetBackendServicePolicy(), new RewriteUriPolicy(), new ForwardRequestPolicy(),
-            new RateLimitByKeyPolicy(), new CorsPolicy(),
+            new RateLimitByKeyPolicy(), new QuotaByKeyPolicy(), new CorsPolicy(),
         }.ToDictionary(p => p.Name);
 
         public static IPolicy Find(string name)
