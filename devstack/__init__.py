@@ -10,6 +10,7 @@ The one exception is `session_token`, which imports `cryptography` when it seals
     csharp         building the APIM policy runner with Mono's mcs
     gateway        the local perimeter: Entra ID stand-in (local/idp) + APIM policy runner (local/runner)
     named_values   the named values the generated policies declare (infra/policies/manifest.json)
+    throttling     the gateway's throttling limits: deployed defaults, environment variables, test limits
     session_token  v1 session tokens (docs/session-token.md): keys, seal, open
     locks          one owner per state directory
     __main__       the command line the shell scripts call

@@ -18,6 +18,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .named_values import defaults as manifest_defaults
+
 REPO = Path(__file__).resolve().parents[1]
 RUNNER_DIR = REPO / "local" / "runner"
 MODEL = RUNNER_DIR / "Model" / "ApimContext.cs"
@@ -130,6 +132,8 @@ def compile_expressions(policies_dir: Path, named_values: dict[str, str], out: P
     `code` (after named-value substitution). With `out`, the assembly is written there
     (named `Expressions.dll` so drivers can reference it)."""
     exe = build_runner()
+    # Settings with a deployed default (the throttling limits) need no test value.
+    named_values = {**manifest_defaults(policies_dir), **named_values}
     work = Path(out).parent if out else BUILD
     work.mkdir(parents=True, exist_ok=True)
     spec = work / f"expressions-spec.{os.getpid()}.{secrets.token_hex(4)}.json"

@@ -22,7 +22,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from . import REPO, azurite, csharp, named_values
+from . import REPO, azurite, csharp, named_values, throttling
 from .processes import ManagedProcess, clean_env, free_port, http_ok
 from .session_token import SessionKeys, generate_keys
 
@@ -85,9 +85,12 @@ class LocalGateway:
         policies_dir: Path = POLICIES,
         idp_overrides: dict | None = None,
         host_map: dict | None = None,
+        limits: dict | None = None,
     ):
         self.state = Path(state_dir)
         self.policies_dir = Path(policies_dir)
+        # Throttling named values (devstack/throttling.py) set on top of the test defaults.
+        self.limits = dict(limits or {})
         self.idp_overrides = idp_overrides or {}
         self.host_map = host_map or {}
         self.backend_url = backend_url.rstrip("/")
@@ -112,6 +115,9 @@ class LocalGateway:
         keys = self.session_keys or generate_keys()
         self.session_keys = keys
         tenant, app, identity = (str(uuid.uuid4()) for _ in range(3))
+        declared = throttling.bounds(self.policies_dir)
+        test_limits = {k: v for k, v in throttling.TEST_LIMITS.items() if k in declared}
+        limits = throttling.check({**test_limits, **self.limits}, self.policies_dir)
         self.named_values = {
             "McpEntraClientId": app,
             "EntraTenantId": tenant,
@@ -122,6 +128,7 @@ class LocalGateway:
             "SessionTokenMacKey": keys.mac_b64,
             "McpFunctionKey": secrets.token_urlsafe(32),
             "RegistrationStoreUrl": f"{self.blob_endpoint}/registrations",
+            **limits,
         }
         named_values.check(self.named_values, self.policies_dir)
         self.mi_issuer = f"{ENTRA_AUTHORITY}/{tenant}/v2.0"

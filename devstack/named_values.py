@@ -25,6 +25,12 @@ def declared(policies_dir: Path = POLICIES) -> dict[str, bool]:
     return {nv["name"]: bool(nv.get("secret")) for nv in manifest(policies_dir).get("namedValues", [])}
 
 
+def defaults(policies_dir: Path = POLICIES) -> dict[str, str]:
+    """{name: value} of the named values the manifest gives a deployed default (the throttling
+    limits): a local set of values may leave them out."""
+    return {nv["name"]: str(nv["default"]) for nv in manifest(policies_dir).get("namedValues", []) if "default" in nv}
+
+
 def backend_ids(policies_dir: Path = POLICIES) -> list[str]:
     return [b["id"] for b in manifest(policies_dir).get("backends", [])]
 

@@ -40,6 +40,43 @@ param apimPublisherEmail string = 'noreply@example.com'
 @description('Scopes API Management requests from Entra ID.')
 param oauthScopes string = 'openid profile offline_access User.Read'
 
+// Throttling (docs/policies.md, "Throttling"): limits API Management applies, as named values.
+// Defaults and bounds equal infra/policies/manifest.json's (checked by tests/infra).
+@minValue(1)
+@maxValue(1000000)
+@description('MCP API: calls one user (the session token\'s subject) may make per mcpRateLimitPeriodSeconds.')
+param mcpRateLimitCalls int = 120
+
+@minValue(1)
+@maxValue(1000000)
+@description('MCP API: calls all users of one client application may make per mcpRateLimitPeriodSeconds.')
+param mcpClientRateLimitCalls int = 600
+
+@minValue(1)
+@maxValue(300)
+@description('MCP API: rate-limit period in seconds (rate-limit-by-key allows at most 300).')
+param mcpRateLimitPeriodSeconds int = 60
+
+@minValue(1)
+@maxValue(100000000)
+@description('MCP API: calls one user may make per mcpQuotaPeriodSeconds. Applies on the classic tiers only: the v2 tiers have no quota-by-key.')
+param mcpQuotaCalls int = 10000
+
+@minValue(300)
+@maxValue(31536000)
+@description('MCP API: quota period in seconds, counted from 0001-01-01T00:00:00Z (86400: UTC days; quota-by-key allows at least 300).')
+param mcpQuotaPeriodSeconds int = 86400
+
+@minValue(1)
+@maxValue(1000000)
+@description('OAuth API: requests one client IP address may make per oauthRateLimitPeriodSeconds; sized for many users behind one NAT address.')
+param oauthRateLimitCalls int = 600
+
+@minValue(1)
+@maxValue(300)
+@description('OAuth API: rate-limit period in seconds (rate-limit-by-key allows at most 300).')
+param oauthRateLimitPeriodSeconds int = 60
+
 @description('Put storage behind private endpoints and integrate the Function App with a VNet.')
 param vnetEnabled bool = false
 
@@ -244,6 +281,14 @@ module apimConfig 'app/apim-config.bicep' = {
     apimIdentityClientId: apimIdentity.outputs.clientId
     apimGatewayUrl: apimService.outputs.gatewayUrl
     oauthScopes: oauthScopes
+    apimSku: apimSku
+    mcpRateLimitCalls: mcpRateLimitCalls
+    mcpClientRateLimitCalls: mcpClientRateLimitCalls
+    mcpRateLimitPeriodSeconds: mcpRateLimitPeriodSeconds
+    mcpQuotaCalls: mcpQuotaCalls
+    mcpQuotaPeriodSeconds: mcpQuotaPeriodSeconds
+    oauthRateLimitCalls: oauthRateLimitCalls
+    oauthRateLimitPeriodSeconds: oauthRateLimitPeriodSeconds
     sessionTokenEncKey: sessionTokenEncKey
     sessionTokenMacKey: sessionTokenMacKey
     functionAppName: functionApp.outputs.name

@@ -23,6 +23,25 @@ param apimGatewayUrl string
 @description('Scopes requested from Entra ID (OAuthScopes).')
 param oauthScopes string = 'openid profile offline_access User.Read'
 
+@description('API Management SKU: on the v2 tiers, which lack some policies (quota-by-key), the fragments using them are deployed as the stand-ins of manifest.json v2TierFragments.')
+param apimSku string
+
+// Throttling limits (named values); main.bicep documents them and holds their defaults.
+@description('MCP API: calls per user per rate-limit period (McpUserRateLimitCalls).')
+param mcpRateLimitCalls int
+@description('MCP API: calls per client application per rate-limit period (McpClientRateLimitCalls).')
+param mcpClientRateLimitCalls int
+@description('MCP API: rate-limit period in seconds (McpRateLimitPeriodSecs).')
+param mcpRateLimitPeriodSeconds int
+@description('MCP API: calls per user per quota period (McpUserQuotaCalls).')
+param mcpQuotaCalls int
+@description('MCP API: quota period in seconds (McpUserQuotaPeriodSecs).')
+param mcpQuotaPeriodSeconds int
+@description('OAuth API: requests per client IP address per period (OAuthRateLimitCalls).')
+param oauthRateLimitCalls int
+@description('OAuth API: rate-limit period in seconds (OAuthRateLimitPeriodSecs).')
+param oauthRateLimitPeriodSeconds int
+
 @secure()
 param sessionTokenEncKey string
 @secure()
@@ -74,6 +93,13 @@ var namedValueValues = {
   // Until the first postdeploy binds the real key, the backend answers 401.
   McpFunctionKey: empty(functionKey) ? 'unbound-until-first-deploy' : functionKey
   RegistrationStoreUrl: '${storageBlobEndpoint}${registrationsContainerName}'
+  McpUserRateLimitCalls: string(mcpRateLimitCalls)
+  McpClientRateLimitCalls: string(mcpClientRateLimitCalls)
+  McpRateLimitPeriodSecs: string(mcpRateLimitPeriodSeconds)
+  McpUserQuotaCalls: string(mcpQuotaCalls)
+  McpUserQuotaPeriodSecs: string(mcpQuotaPeriodSeconds)
+  OAuthRateLimitCalls: string(oauthRateLimitCalls)
+  OAuthRateLimitPeriodSecs: string(oauthRateLimitPeriodSeconds)
 }
 
 resource namedValues 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = [
@@ -109,6 +135,9 @@ resource backends 'Microsoft.ApiManagement/service/backends@2024-05-01' = [
   }
 ]
 
+// The v2 tiers (BasicV2, StandardV2) do not offer every policy the classic tiers do.
+var v2Tier = endsWith(apimSku, 'V2')
+
 @batchSize(1)
 resource fragments 'Microsoft.ApiManagement/service/policyFragments@2024-05-01' = [
   for fragment in manifest.fragments: {
@@ -116,7 +145,7 @@ resource fragments 'Microsoft.ApiManagement/service/policyFragments@2024-05-01' 
     name: fragment.id
     properties: {
       format: 'xml'
-      value: fragmentXml[fragment.file]
+      value: v2Tier && contains(manifest.v2TierFragments, fragment.id) ? manifest.v2TierFragments[fragment.id] : fragmentXml[fragment.file]
     }
     dependsOn: [
       namedValues

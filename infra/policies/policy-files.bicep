@@ -12,6 +12,7 @@ var fragmentXml = {
   'fragments/load-client.xml': loadTextContent('fragments/load-client.xml')
   'fragments/session-token-seal.xml': loadTextContent('fragments/session-token-seal.xml')
   'fragments/session-token-open.xml': loadTextContent('fragments/session-token-open.xml')
+  'fragments/mcp-user-quota.xml': loadTextContent('fragments/mcp-user-quota.xml')
 }
 
 @export()

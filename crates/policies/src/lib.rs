@@ -5,6 +5,7 @@ pub mod bicep_map;
 pub mod escape;
 pub mod manifest;
 pub mod names;
+pub mod throttling;
 
 use std::collections::BTreeSet;
 
@@ -12,11 +13,6 @@ use thiserror::Error;
 
 /// Provenance note carried by every rendered file.
 pub const GENERATED_BY: &str = "cargo run -p policies (binary render-policies)";
-
-/// Requests per client IP allowed on the OAuth API in each rate-limit period.
-pub const RATE_LIMIT_CALLS: u32 = 60;
-/// Rate-limit period in seconds.
-pub const RATE_LIMIT_PERIOD_SECS: u32 = 60;
 
 /// Why rendering failed.
 #[derive(Debug, Error)]

@@ -1,11 +1,14 @@
 //! The description of everything Bicep creates in APIM: APIs, operations, fragments, named values.
 //! It is the single table the renderer walks, and is itself rendered to `manifest.json`.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use session_token::{NAMED_VALUE_ENC_KEY, NAMED_VALUE_MAC_KEY};
 
 use crate::names::*;
 use crate::templates::path;
+use crate::throttling;
 
 /// A named value Bicep declares; secrets come from azd environment secrets.
 #[derive(Debug, Clone, Serialize)]
@@ -16,6 +19,16 @@ pub struct NamedValue {
     pub secret: bool,
     /// What it holds.
     pub description: &'static str,
+    /// Deployed default of a setting (the throttling limits), which Bicep's parameter repeats and
+    /// local tools use when given no value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<u32>,
+    /// Least value APIM accepts for a numeric setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    /// Greatest value APIM accepts for a numeric setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
 }
 
 /// A policy fragment and the rendered file holding it.
@@ -84,6 +97,9 @@ pub struct Manifest {
     pub apis: Vec<Api>,
     /// Backends.
     pub backends: Vec<Backend>,
+    /// Fragments that use a policy API Management's v2 tiers do not offer, by id: the fragment
+    /// XML Bicep deploys under that id on a v2 tier instead of the rendered file.
+    pub v2_tier_fragments: BTreeMap<&'static str, &'static str>,
     /// Protocol constants the policies use, for tools that must agree with them (the local runner).
     pub constants: Constants,
 }
@@ -149,6 +165,7 @@ pub const FRAGMENT_IDS: &[&str] = &[
     FRAGMENT_LOAD_CLIENT,
     FRAGMENT_SESSION_TOKEN_SEAL,
     FRAGMENT_SESSION_TOKEN_OPEN,
+    throttling::FRAGMENT_MCP_USER_QUOTA,
 ];
 
 /// The manifest of this repository's APIM configuration.
@@ -157,7 +174,18 @@ pub fn manifest() -> Manifest {
         name,
         secret,
         description,
+        default: None,
+        min: None,
+        max: None,
     };
+    let limits = throttling::LIMITS.iter().map(|limit| NamedValue {
+        name: limit.name,
+        secret: false,
+        description: limit.description,
+        default: Some(limit.default),
+        min: Some(limit.min),
+        max: Some(limit.max),
+    });
     Manifest {
         generated_by: crate::GENERATED_BY,
         named_values: vec![
@@ -202,7 +230,10 @@ pub fn manifest() -> Manifest {
                 false,
                 "Blob container URL for client registrations and refresh-token families, https://<account>.blob.core.windows.net/registrations",
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(limits)
+        .collect(),
         fragments: FRAGMENT_IDS
             .iter()
             .map(|&id| Fragment {
@@ -343,6 +374,10 @@ pub fn manifest() -> Manifest {
             },
         ],
         backends: vec![Backend { id: BACKEND_ID }],
+        v2_tier_fragments: BTreeMap::from([(
+            throttling::FRAGMENT_MCP_USER_QUOTA,
+            throttling::QUOTA_V2_STAND_IN,
+        )]),
         constants: Constants {
             federation_audience: FEDERATION_AUDIENCE,
             storage_api_version: GATEWAY_STORAGE_API_VERSION,
@@ -414,5 +449,27 @@ mod tests {
                 .starts_with("fragments/")
         );
         assert!(json["generatedBy"].is_string());
+        assert!(json["namedValues"][0].get("default").is_none());
+    }
+
+    #[test]
+    fn throttling_named_values_carry_their_defaults_and_v2_tiers_get_a_stand_in() {
+        let m = manifest();
+        for limit in throttling::LIMITS {
+            let nv = m
+                .named_values
+                .iter()
+                .find(|nv| nv.name == limit.name)
+                .unwrap();
+            assert!(!nv.secret);
+            assert_eq!(
+                (nv.default, nv.min, nv.max),
+                (Some(limit.default), Some(limit.min), Some(limit.max))
+            );
+        }
+        let ids: BTreeSet<_> = m.fragments.iter().map(|f| f.id).collect();
+        for id in m.v2_tier_fragments.keys() {
+            assert!(ids.contains(id), "{id} is not a fragment");
+        }
     }
 }

@@ -45,6 +45,7 @@ policy_templates! {
     LoadClient FRAGMENT_LOAD_CLIENT => "fragments/load-client.xml",
     SessionTokenSeal FRAGMENT_SESSION_TOKEN_SEAL => "fragments/session-token-seal.xml",
     SessionTokenOpen FRAGMENT_SESSION_TOKEN_OPEN => "fragments/session-token-open.xml",
+    McpUserQuota FRAGMENT_MCP_USER_QUOTA => "fragments/mcp-user-quota.xml",
     OauthApi OAUTH_API => "oauth/api.xml",
     ProtectedResourceMetadata PROTECTED_RESOURCE_METADATA => "oauth/protected-resource-metadata.xml",
     AuthorizationServerMetadata AUTHORIZATION_SERVER_METADATA => "oauth/authorization-server-metadata.xml",
