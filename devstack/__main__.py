@@ -4,6 +4,7 @@ with the repository on PYTHONPATH).
     gateway ...                      the local perimeter (local/run-gateway.sh passes its arguments)
     azurite --location DIR --info-file FILE [--prefer-ports 10000,10001,10002]
                                      Azurite in the foreground; FILE gets its ports and connection string
+    limits                           the gateway's throttling from the environment, in one line (exit 1 when invalid)
     port-free PORT                   exit 0 when a server could listen on 127.0.0.1:PORT now
     wait-http URL SECONDS PID        exit 0 once URL answers 2xx, 2 when PID exits first, 1 on timeout
 """
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import azurite, locks
+from . import azurite, locks, throttling
 from .gateway import LOCAL, LocalGateway, write_secret
 from .processes import port_free, wait_http
 from .session_token import SessionKeys
@@ -79,6 +80,14 @@ def _claim_state(state: Path) -> int:
     return fd
 
 
+def _limits(nv: dict[str, str]) -> str:
+    return (
+        f"{nv['McpUserRateLimitCalls']} calls per user and {nv['McpClientRateLimitCalls']} per client every "
+        f"{nv['McpRateLimitPeriodSecs']} s, {nv['McpUserQuotaCalls']} per user every {nv['McpUserQuotaPeriodSecs']} s; "
+        f"OAuth {nv['OAuthRateLimitCalls']} per address every {nv['OAuthRateLimitPeriodSecs']} s"
+    )
+
+
 def _print_urls(gw: LocalGateway) -> None:
     for line in (
         f"local gateway (APIM policy runner) in front of {gw.backend_url}",
@@ -87,6 +96,7 @@ def _print_urls(gw: LocalGateway) -> None:
         f"  OAuth metadata:  {gw.url}/.well-known/oauth-authorization-server",
         f"  Entra stand-in:  {gw.idp_url} (sign-in page; auto-login: {gw.auto_login or 'off'})",
         f"  registrations:   {gw.named_values['RegistrationStoreUrl']}",
+        f"  throttling:      {_limits(gw.named_values)}",
         f"  logs:            {gw.log_dir}/gateway.stdout.log, idp.stdout.log",
     ):
         print(line, flush=True)
@@ -95,6 +105,11 @@ def _print_urls(gw: LocalGateway) -> None:
 def gateway(argv: list[str]) -> int:
     args = _gateway_args(argv)
     state = Path(args.state_dir)
+    try:
+        # The deployed limits unless the environment sets others (docs/local-gateway.md).
+        limits = throttling.from_environment(os.environ)
+    except throttling.LimitError as e:
+        return _error(str(e))
     try:
         lock = _claim_state(state)
     except locks.StateInUse as e:
@@ -113,7 +128,8 @@ def gateway(argv: list[str]) -> int:
             storage = azurite.Azurite(state / "azurite", log_dir=state, services=("blob",)).start()
             blob = storage.endpoint("blob")
         gw = LocalGateway(state, backend_url=args.backend, blob_endpoint=blob, port=args.port, idp_port=args.idp_port,
-                          auto_login=args.auto_login or None, session_keys=keys, verbose=args.verbose)  # fmt: skip
+                          auto_login=args.auto_login or None, session_keys=keys, verbose=args.verbose,
+                          limits=limits)  # fmt: skip
         gw.start()
         if args.env_file:
             write_secret(Path(args.env_file), gw.server_env_file())
@@ -194,6 +210,12 @@ def main(argv: list[str]) -> int:
         return gateway(rest)
     if command == "azurite":
         return azurite_command(rest)
+    if command == "limits" and not rest:
+        try:
+            print(_limits(throttling.from_environment(os.environ)))
+        except throttling.LimitError as e:
+            return _error(str(e))
+        return 0
     if command == "port-free" and len(rest) == 1:
         return 0 if port_free(int(rest[0])) else 1
     if command == "wait-http" and len(rest) == 3:

@@ -22,6 +22,11 @@
 # GATEWAY_PORT (default 7080) is the local gateway's port. With the gateway, the server gets fresh
 # session-token keys shared with it (SESSION_TOKEN_ENC_KEY/MAC_KEY, MCP_RESOURCE_URL) and so
 # accepts only tokens the gateway issued.
+# The gateway throttles the MCP API as API Management does (docs/local-gateway.md): at most
+# MCP_RATE_LIMIT_CALLS calls per user (default 120) every MCP_RATE_LIMIT_PERIOD_SECONDS (default 60,
+# at most 300); MCP_CLIENT_RATE_LIMIT_CALLS, MCP_QUOTA_CALLS, MCP_QUOTA_PERIOD_SECONDS and
+# OAUTH_RATE_LIMIT_CALLS, OAUTH_RATE_LIMIT_PERIOD_SECONDS set the other limits. Unset, each is the
+# deployed default; the same variables set the deployed values through azd.
 set -Eeuo pipefail
 # shellcheck source=scripts/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -36,6 +41,10 @@ GATEWAY_PORT="${GATEWAY_PORT:-7080}"
 TELEMETRY="${TELEMETRY:-0}"
 [[ "$TELEMETRY" == 0 || "$TELEMETRY" == 1 ]] || die "TELEMETRY must be 0 or 1, got '$TELEMETRY'"
 is_port "$GATEWAY_PORT" || die "GATEWAY_PORT must be a TCP port number, got '$GATEWAY_PORT'"
+if [[ "$GATEWAY" == 1 ]]; then
+  # The throttling variables are checked now (bounds from the manifest), not after the build.
+  LIMITS="$(PYTHONPATH="$REPO_ROOT" "$PYTHON" -m devstack limits)" || die "invalid throttling setting (above)"
+fi
 
 ensure_npm_deps
 have cargo || die "cargo is not installed (the Rust toolchain is required: https://rustup.rs)"
@@ -181,6 +190,7 @@ BANNER="$(
   Through the local APIM gateway (OAuth with the local Entra ID stand-in, as in Azure):
     Streamable HTTP:  http://127.0.0.1:$GATEWAY_PORT/mcp
     SSE (legacy):     http://127.0.0.1:$GATEWAY_PORT/mcp/sse
+    Throttling:       $LIMITS
   The server itself (it now accepts only the gateway's session tokens):
     Streamable HTTP:  http://127.0.0.1:$PORT/mcp
     SSE (legacy):     http://127.0.0.1:$PORT/sse
