@@ -92,6 +92,30 @@ param sessionTokenMacKey string
 @description('Host key of the Function App for API Management (MCP_FUNCTION_KEY, written by the postdeploy hook; empty on the first provision).')
 param mcpFunctionKey string = ''
 
+// Function App sizing (docs/deploy.md, "What the Function App costs"). Flex Consumption bills
+// instance memory for as long as an instance executes, and an open SSE stream keeps its instance
+// executing: the memory size is the cost per held instance, the concurrency how many streams share one.
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory of one Flex Consumption instance in MB (FUNCTION_INSTANCE_MEMORY_MB). The server idles at about 11 MB.')
+param functionInstanceMemoryMB int = 512
+
+@minValue(1)
+@maxValue(1000)
+@description('Concurrent HTTP requests, open SSE streams included, one instance takes before the platform adds another (FUNCTION_HTTP_CONCURRENCY).')
+param functionHttpPerInstanceConcurrency int = 100
+
+@minValue(1)
+@maxValue(1000)
+@description('Most instances the Function App scales out to, the ceiling of its cost (FUNCTION_MAX_INSTANCES).')
+param functionMaximumInstanceCount int = 100
+
+@description('Generation of the Entra app registration (ENTRA_APP_GENERATION): empty at first; the postdown hook raises it when it could not purge the deleted app, whose unique name stays taken for 30 days.')
+param entraAppGeneration string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -246,6 +270,9 @@ module functionApp 'app/function-app.bicep' = {
     virtualNetworkSubnetId: vnetEnabled ? vnet!.outputs.appSubnetId : ''
     sessionTokenEncKey: sessionTokenEncKey
     sessionTokenMacKey: sessionTokenMacKey
+    instanceMemoryMB: functionInstanceMemoryMB
+    httpPerInstanceConcurrency: functionHttpPerInstanceConcurrency
+    maximumInstanceCount: functionMaximumInstanceCount
     appSettings: {
       SNIPPETS_CONTAINER: snippetsContainerName
       // Audience the session tokens must name (checked again by the server).
@@ -264,7 +291,8 @@ module entraApp 'app/entra-app.bicep' = {
   name: 'entra-app'
   scope: rg
   params: {
-    uniqueName: 'snippets-mcp-${resourceToken}'
+    // A deleted app registration keeps its unique name for 30 days: a new generation gets a new one.
+    uniqueName: empty(entraAppGeneration) ? 'snippets-mcp-${resourceToken}' : 'snippets-mcp-${resourceToken}-g${entraAppGeneration}'
     displayName: 'Snippets MCP (${environmentName})'
     redirectUri: '${apimService.outputs.gatewayUrl}/oauth-callback'
     apimIdentityPrincipalId: apimIdentity.outputs.principalId
@@ -315,3 +343,5 @@ output ENTRA_APP_CLIENT_ID string = entraApp.outputs.appId
 output APIM_GATEWAY_URL string = apimService.outputs.gatewayUrl
 output MCP_SSE_URL string = '${apimService.outputs.gatewayUrl}/mcp/sse'
 output MCP_STREAMABLE_URL string = '${apimService.outputs.gatewayUrl}/mcp'
+// Read back by `azd env refresh` on another machine, so its next provision keeps the app's name.
+output ENTRA_APP_GENERATION string = entraAppGeneration

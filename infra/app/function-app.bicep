@@ -23,11 +23,30 @@ param runtimeName string = 'custom'
 @description('Runtime version for the custom stack (not verified against a live subscription here; see docs/troubleshooting.md).')
 param runtimeVersion string = '1.0'
 
-@allowed([512, 2048, 4096])
-param instanceMemoryMB int = 2048
-@description('Upper bound of Flex Consumption scale-out (the platform accepts 40 to 1000).')
-@minValue(40)
+// Sizing. The ARM type index types all three as plain integers (bicep-types-az
+// generated/web/microsoft.web/2024-04-01/types.md, FunctionsScaleAndConcurrency and
+// FunctionsScaleAndConcurrencyTriggersHttp); the bounds below are the documented ones
+// (docs/deploy.md, "What the Function App costs", says where).
+// Memory: billed per second while the instance executes, and an open SSE stream keeps
+// it executing. The server idles at about 11 MB and holds about 4 KiB per idle SSE
+// session (docs/benchmarks.md), so the smallest size is the default.
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory of one instance in MB; CPU and network bandwidth scale with it.')
+param instanceMemoryMB int = 512
+// Each open SSE stream counts as one in-flight request for as long as it is open:
+// with a low value every few streams would hold (and bill) one more instance.
+@minValue(1)
 @maxValue(1000)
+@description('Concurrent HTTP requests, open SSE streams included, one instance takes before the platform adds another.')
+param httpPerInstanceConcurrency int = 100
+// The preview's lowest allowed value was 40; the platform now accepts 1 (docs/deploy.md).
+@minValue(1)
+@maxValue(1000)
+@description('Upper bound of Flex Consumption scale-out: the ceiling of the Function App\'s cost.')
 param maximumInstanceCount int = 100
 
 @description('Subnet for VNet integration; empty to run without.')
@@ -129,6 +148,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: runtimeName

@@ -172,6 +172,7 @@ def test_real_keygen_output_matches_the_hook_parser():
         "infra/hooks/prepare-environment.sh",
         "infra/hooks/bind-function-key.sh",
         "infra/hooks/preup.sh",
+        "infra/hooks/delete-entra-app.sh",
         "scripts/package.sh",
         "scripts/preflight.sh",
     ],
