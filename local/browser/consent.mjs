@@ -1,6 +1,8 @@
 // Drives the authorization flow in headless Chromium (Debian `chromium`, via playwright-core):
 // authorize -> consent page (screenshot) -> Allow/Deny -> Entra stand-in (sign-in page when
-// auto-login is off) -> the client's redirect URI, which is intercepted and recorded.
+// auto-login is off) -> the client's redirect URI, which is intercepted and recorded. The
+// consent page is answered as a person would (person.mjs: shown, read with the pointer, then
+// the button once the page enables it).
 // Also checks that the consent page refuses to render inside a frame.
 //
 // Usage: node local/browser/consent.mjs '<json>'
@@ -8,6 +10,7 @@
 // Prints one JSON object: { consentTitle, consentText, finalUrl, framed, cookies }.
 import { chromium } from 'playwright-core';
 import { launchOptions } from './chromium.mjs';
+import { answerConsent } from './person.mjs';
 
 const args = JSON.parse(process.argv[2]);
 const browser = await chromium.launch(launchOptions());
@@ -47,7 +50,7 @@ try {
   result.frameUrl = frame ? frame.url() : null;
   await framer.close();
 
-  await page.click(`button[value="${args.decision}"]`);
+  await answerConsent(page, args.decision);
   if (args.username) {
     await page.waitForSelector('#username', { timeout: 20000 });
     await page.fill('#username', args.username);

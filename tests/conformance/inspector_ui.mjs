@@ -8,6 +8,7 @@
 //     signIn: true when the server is behind the gateway, failedShot: where the page goes on failure }
 // Prints one JSON object: { connected, tools, result }.
 import { launchOptions } from '../../local/browser/chromium.mjs';
+import { answerConsent } from '../../local/browser/person.mjs';
 
 // playwright-core is installed by local/package.json; its path comes from the caller.
 const { chromium } = await import(process.env.PLAYWRIGHT_CORE);
@@ -56,7 +57,8 @@ try {
       throw new Error(`the Allow button is not on the consent page: ${consent.url()}`);
     }
     await shot(consent, 'consent');
-    await approve(consent).click();
+    // As a person: the page enables Allow only after it has been seen and used for a moment.
+    await answerConsent(consent, 'approve');
   }
   // Back on the Inspector (same tab or the first one), the card turns Connected; the locator waits
   // through the redirects back for the same reason as above.

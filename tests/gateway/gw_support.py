@@ -8,10 +8,12 @@ identity provider is oidc-provider, the backend is the snippets-mcp binary, stor
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -37,6 +39,9 @@ CALL_TIMEOUT = 60.0
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
 # Log files whose tails a failing test's report shows (conftest.py).
 LOGS: list[Path] = []
+# names::CONSENT_DWELL_MS: the gateway refuses an approval sent sooner than this after it served
+# the consent page (a person needs that long to read it; the page's script waits as long).
+CONSENT_DWELL_S = int(re.search(r"pub const CONSENT_DWELL_MS: u32 = (\d+);", (REPO / "crates" / "policies" / "src" / "names.rs").read_text()).group(1)) / 1000
 
 _ip_counter = iter(range(10_000))
 
@@ -107,6 +112,8 @@ class UserAgent:
     """Follows the authorization redirects like a browser: one cookie jar per host (browsers do
     not separate cookies by port), Secure cookies kept on http://127.0.0.1 (loopback is a secure
     context), SameSite=Lax honoured trivially (every request here is a top-level navigation).
+    Like a person, it posts the consent form no sooner than CONSENT_DWELL_S after the page was
+    served (`consent_dwell`; a test sets 0 to post as fast as a script can).
     Stops at the client's redirect URI and returns that URL."""
 
     def __init__(self, client_ip: str, decision: str = "approve", username: str = "alice"):
@@ -117,6 +124,8 @@ class UserAgent:
         self.cookies: dict[str, dict[str, str]] = {}
         self.history: list[httpx.Response] = []
         self.consent_pages: list[httpx.Response] = []
+        self.consent_dwell = CONSENT_DWELL_S
+        self._consent_shown = 0.0
         self.client = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(local_address=client_ip), follow_redirects=False, timeout=30.0
         )
@@ -145,7 +154,12 @@ class UserAgent:
         cookie = self.cookie_header(url)
         if cookie:
             headers["Cookie"] = cookie
+        consent = urlsplit(url).path == "/consent"
+        if consent and method == "POST" and self.consent_dwell:
+            await asyncio.sleep(max(0.0, self._consent_shown + self.consent_dwell + 0.05 - time.monotonic()))
         response = await self.client.request(method, url, headers=headers, **kwargs)
+        if consent and method == "GET" and response.status_code == 200:
+            self._consent_shown = time.monotonic()
         self.store_cookies(response)
         self.history.append(response)
         return response

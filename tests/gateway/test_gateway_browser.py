@@ -43,13 +43,16 @@ async def test_consent_page_in_chromium(stack, oauth, decision):
     assert shot.exists() and shot.stat().st_size > 5000
     assert result["consentTitle"] == "Allow access to Snippets MCP server?"
     assert "gateway test client" in result["consentText"] and client_id in result["consentText"]
-    assert "http://127.0.0.1:33418" in result["consentText"]  # where the user will be sent back
+    assert sup.REDIRECT_URI in result["consentText"]  # where the user will be sent back, in full
+    assert "(name supplied by the application, unverified)" in result["consentText"]
     assert result["framed"] is False, "the consent page rendered inside a frame"
     assert result["frameUrl"].startswith("chrome-error://"), result["frameUrl"]  # blocked, not merely empty
     p = sup.callback_params(result["finalUrl"])
     assert p["state"] == f"browser-{decision}" and p["iss"] == stack.url
     cookies = {c["name"]: c for c in result["cookies"]}
     assert cookies["__Host-mcp-csrf"]["secure"] and cookies["__Host-mcp-csrf"]["httpOnly"]
+    binding = cookies["__Host-mcp-binding"]  # the pending request's tie to this browser
+    assert binding["secure"] and binding["httpOnly"] and binding["sameSite"] == "Lax"
     if decision == "deny":
         assert p["error"] == "access_denied" and "code" not in p
         assert "__Host-mcp-consent" not in cookies

@@ -161,6 +161,33 @@ pub const CLIENT_DOCUMENT_PRIVATE_SUFFIXES: &[&str] = &[
     "invalid",
 ];
 
+/// Cookie binding a pending consent request to the browser that started it at `/authorize`:
+/// the pending request holds the SHA-256 of its value, and `GET`/`POST /consent` refuse a
+/// request whose cookie is missing or different. A consent link created by someone else (an
+/// attacker calling `/authorize` with its own PKCE challenge) is therefore useless in the
+/// victim's browser. `SameSite=Lax`, not `Strict`: the consent page is reached by a redirect
+/// chain that a client's page (another site) starts, and a `Strict` cookie would not be sent
+/// on that navigation.
+pub const COOKIE_CONSENT_BINDING: &str = "__Host-mcp-binding";
+/// Cache key prefix: when the consent page of a pending consent request was last served
+/// (Unix milliseconds), keyed like the request. `POST /consent` approves only once
+/// [`CONSENT_DWELL_MS`] have passed since.
+pub const CACHE_CONSENT_SHOWN: &str = "mcp-consentshown-";
+/// How long, in milliseconds, the consent page must have been visible, focused and in use
+/// (a pointer or key event) before its Allow button works, and the least time the gateway
+/// accepts between serving the page and an approval. A second an attacker cannot shorten:
+/// long enough that a click meant for another window (a double click whose first half closes
+/// a popup) lands on a disabled button, short enough that a person reading the page never
+/// waits for it.
+pub const CONSENT_DWELL_MS: u32 = 1000;
+/// How long an approval for a redirect URI that is not loopback is remembered, in seconds.
+/// Such a redirect delivers codes to a server somewhere, so a remembered approval lets any
+/// navigation of the browser to `/authorize` hand that server a code without a page or a
+/// click. Web clients keep their 30-day refresh tokens and come back to `/authorize` only to
+/// connect again, so a day costs real users about one click per new connection and stops one
+/// approval from being a lasting, silent code source. Loopback approvals (a program on this
+/// computer, one exact port) keep [`CONSENT_TTL_SECS`].
+pub const CONSENT_REMOTE_TTL_SECS: u32 = 24 * 3600;
 /// What a sealed Entra refresh token waiting in an authorization code's cache value is bound
 /// to, before the code's SHA-256 (hex): the seal's MAC input names the code instead of a
 /// family (`UPSTREAM_SEAL_LABEL` + this + hash + "." + ...), so a value sealed for a code can

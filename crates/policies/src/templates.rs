@@ -60,22 +60,30 @@ policy_templates! {
 }
 
 /// The consent page, rendered at build time. Runtime values are `%%NAME%%` placeholders that
-/// the policy replaces with HTML-encoded values.
+/// the policy replaces with HTML-encoded values. With `forget`, the page that lists and forgets
+/// the approvals remembered in the browser (same template: one stylesheet, one head).
 #[derive(Template)]
 #[template(path = "html/consent.html")]
-struct ConsentPage;
+struct ConsentPage {
+    forget: bool,
+}
 
 #[derive(Template)]
 #[template(path = "oauth/consent-get.xml", escape = "none")]
 struct ConsentGet {
     /// The consent page as the body of a C# verbatim string literal.
     page_verbatim: String,
+    /// The remembered-approvals page, likewise.
+    forget_verbatim: String,
 }
 
 fn consent_get() -> askama::Result<String> {
-    let page = ConsentPage.render()?;
+    let verbatim = |forget| -> askama::Result<String> {
+        Ok(ConsentPage { forget }.render()?.replace('"', "\"\""))
+    };
     ConsentGet {
-        page_verbatim: page.replace('"', "\"\""),
+        page_verbatim: verbatim(false)?,
+        forget_verbatim: verbatim(true)?,
     }
     .render()
 }
