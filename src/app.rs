@@ -28,7 +28,7 @@ use crate::mcp::sse::{self, SseTransport};
 use crate::mcp::streamable;
 use crate::snippets::{BlobStore, NamespaceMode, StoreLimits};
 use crate::storage::{ClientError, StorageClients};
-use crate::telemetry::{ExporterError, Telemetry, record_requests};
+use crate::telemetry::{ExporterError, Telemetry};
 use crate::tools::SnippetTools;
 
 /// Why the app could not be built.
@@ -153,14 +153,11 @@ fn router(
         hosts: AllowedHosts::new(config.allowed_hosts.clone()),
         origins: AllowedOrigins::new(config.allowed_origins.clone()),
         inflight,
+        telemetry,
     };
-    let mut mcp = mcp
+    let mcp = mcp
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(Arc::new(edge), edge_checks));
-    // Outermost, so refused requests are recorded too; absent without telemetry (no cost at all).
-    if telemetry.is_enabled() {
-        mcp = mcp.layer(middleware::from_fn_with_state(telemetry, record_requests));
-    }
     Router::new()
         .route("/", get(ready).head(ready))
         .merge(mcp)

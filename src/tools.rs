@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use axum::http::request::Parts;
+use rmcp::handler::server::common::{AsRequestContext, FromContextPart};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CompleteRequestMethod, CompleteRequestParams, CompleteResult, Extensions, Implementation,
+    CompleteRequestMethod, CompleteRequestParams, CompleteResult, Implementation,
     ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
     ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult,
-    PaginatedRequestParams, RequestMetaObject, ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{
@@ -55,8 +56,37 @@ struct SessionOwner {
 struct CallInfo<'a> {
     tool: &'static str,
     snippet: Option<&'a str>,
-    request: &'a Extensions,
-    meta: &'a RequestMetaObject,
+    caller: &'a Caller,
+}
+
+/// Who calls a tool and under which span, read from the request's context without copying it
+/// (taking the whole `Extensions` clones the HTTP request's parts, headers included).
+pub struct Caller {
+    /// The verified token's subject and OAuth client id (Streamable HTTP; an SSE session keeps its
+    /// opener's in the tools themselves).
+    subject: Option<String>,
+    client: Option<String>,
+    /// The span in the request's `_meta.traceparent` (MCP 2026-07-28; an SSE request carries its
+    /// HTTP request's there), else the HTTP request's own span.
+    meta_span: Option<TraceContext>,
+    http_span: Option<TraceContext>,
+}
+
+impl<C: AsRequestContext> FromContextPart<C> for Caller {
+    fn from_context_part(context: &mut C) -> Result<Self, McpError> {
+        let context = context.as_request_context();
+        let parts = context.extensions.get::<Parts>();
+        let claims = parts.and_then(|p| p.extensions.get::<Claims>());
+        Ok(Caller {
+            subject: claims.map(|c| c.sub.clone()),
+            client: claims.map(|c| c.cid.clone()),
+            meta_span: context
+                .meta
+                .get_traceparent()
+                .and_then(TraceContext::child_of_header),
+            http_span: parts.and_then(|p| p.extensions.get::<TraceContext>().copied()),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -181,12 +211,11 @@ impl SnippetTools {
         idempotent_hint = true,
         open_world_hint = false
     ))]
-    async fn hello_mcp(&self, request: Extensions, meta: RequestMetaObject) -> String {
+    async fn hello_mcp(&self, caller: Caller) -> String {
         let call = CallInfo {
             tool: "hello_mcp",
             snippet: None,
-            request: &request,
-            meta: &meta,
+            caller: &caller,
         };
         let hello = async { Ok::<_, SnippetError>(HELLO.to_string()) };
         self.observe(call, hello).await.unwrap_or_default()
@@ -203,16 +232,14 @@ impl SnippetTools {
     async fn save_snippet(
         &self,
         Parameters(args): Parameters<SaveArgs>,
-        request: Extensions,
-        meta: RequestMetaObject,
+        caller: Caller,
     ) -> Result<Json<Saved>, String> {
         let call = CallInfo {
             tool: "save_snippet",
             snippet: Some(&args.snippetname),
-            request: &request,
-            meta: &meta,
+            caller: &caller,
         };
-        let ns = self.namespace(&request)?;
+        let ns = self.namespace(&caller)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
             let bytes = self.store()?.save(&ns, &name, &args.snippet).await?;
@@ -234,16 +261,14 @@ impl SnippetTools {
     async fn get_snippet(
         &self,
         Parameters(args): Parameters<NameArgs>,
-        request: Extensions,
-        meta: RequestMetaObject,
+        caller: Caller,
     ) -> Result<String, String> {
         let call = CallInfo {
             tool: "get_snippet",
             snippet: Some(&args.snippetname),
-            request: &request,
-            meta: &meta,
+            caller: &caller,
         };
-        let ns = self.namespace(&request)?;
+        let ns = self.namespace(&caller)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
             self.store()?.get(&ns, &name).await
@@ -261,16 +286,14 @@ impl SnippetTools {
     async fn list_snippets(
         &self,
         Parameters(args): Parameters<ListArgs>,
-        request: Extensions,
-        meta: RequestMetaObject,
+        caller: Caller,
     ) -> Result<Json<Listed>, String> {
         let call = CallInfo {
             tool: "list_snippets",
             snippet: None,
-            request: &request,
-            meta: &meta,
+            caller: &caller,
         };
-        let ns = self.namespace(&request)?;
+        let ns = self.namespace(&caller)?;
         let run = async {
             let prefix = args.prefix.unwrap_or_default();
             if prefix
@@ -314,16 +337,14 @@ impl SnippetTools {
     async fn delete_snippet(
         &self,
         Parameters(args): Parameters<NameArgs>,
-        request: Extensions,
-        meta: RequestMetaObject,
+        caller: Caller,
     ) -> Result<Json<Deleted>, String> {
         let call = CallInfo {
             tool: "delete_snippet",
             snippet: Some(&args.snippetname),
-            request: &request,
-            meta: &meta,
+            caller: &caller,
         };
-        let ns = self.namespace(&request)?;
+        let ns = self.namespace(&caller)?;
         let run = async {
             let name = SnippetName::parse(&args.snippetname)?;
             self.store()?.delete(&ns, &name).await?;
@@ -357,15 +378,11 @@ impl SnippetTools {
 
     /// The caller's namespace: the session's, or the one of the verified token on this HTTP request
     /// (rmcp hands the request's `Parts` to the handler; `require_session` put the claims there).
-    fn namespace(&self, request: &Extensions) -> Result<Namespace, String> {
+    fn namespace(&self, caller: &Caller) -> Result<Namespace, String> {
         if let Some(owner) = &self.session {
             return Ok(owner.namespace.clone());
         }
-        let subject = request
-            .get::<Parts>()
-            .and_then(|parts| parts.extensions.get::<Claims>())
-            .map(|claims| claims.sub.as_str());
-        Namespace::resolve(self.mode, subject).map_err(|e| {
+        Namespace::resolve(self.mode, caller.subject.as_deref()).map_err(|e| {
             tracing::warn!("snippet call without a verified user refused");
             e.to_string()
         })
@@ -406,9 +423,9 @@ impl SnippetTools {
         if !self.telemetry.is_enabled() {
             return work.await;
         }
-        let span = call_span(call.request, call.meta);
+        let span = call.caller.span();
         let (start, clock) = (std::time::SystemTime::now(), std::time::Instant::now());
-        let result = span.clone().scope(work).await;
+        let result = span.scope(work).await;
         let (outcome, error) = match &result {
             Ok(_) => (Outcome::Ok, None),
             Err(e @ (SnippetError::Storage(_) | SnippetError::NotConfigured)) => {
@@ -416,7 +433,7 @@ impl SnippetTools {
             }
             Err(e) => (Outcome::Refused, Some(e.to_string())),
         };
-        let (user, client) = self.caller(call.request);
+        let (user, client) = self.identity(call.caller);
         self.telemetry.tool_call(ToolCall {
             tool: call.tool,
             snippet: call.snippet,
@@ -432,36 +449,26 @@ impl SnippetTools {
     }
 
     /// The caller's user (token subject) and client id: the session opener's, or the request token's.
-    fn caller<'a>(&'a self, request: &'a Extensions) -> (Option<&'a str>, Option<&'a str>) {
-        if let Some(owner) = &self.session {
-            return (owner.user.as_deref(), owner.client.as_deref());
+    fn identity<'a>(&'a self, caller: &'a Caller) -> (Option<&'a str>, Option<&'a str>) {
+        match &self.session {
+            Some(owner) => (owner.user.as_deref(), owner.client.as_deref()),
+            None => (caller.subject.as_deref(), caller.client.as_deref()),
         }
-        let claims = request
-            .get::<Parts>()
-            .and_then(|parts| parts.extensions.get::<Claims>());
-        (
-            claims.map(|c| c.sub.as_str()),
-            claims.map(|c| c.cid.as_str()),
-        )
     }
 }
 
-/// A tool call's span: under the request's `_meta.traceparent` when the client sent one (MCP
-/// 2026-07-28; an SSE request carries its HTTP request's there), else under the HTTP request's span.
-fn call_span(request: &Extensions, meta: &RequestMetaObject) -> TraceContext {
-    if let Some(span) = meta
-        .get_traceparent()
-        .and_then(TraceContext::child_of_header)
-    {
-        return span;
-    }
-    let http = request
-        .get::<Parts>()
-        .and_then(|parts| parts.extensions.get::<TraceContext>());
-    match (TraceContext::current(), http) {
-        (Some(current), _) => current.child(),
-        (None, Some(http)) => http.child(),
-        (None, None) => TraceContext::root(),
+impl Caller {
+    /// The tool call's span: under the `_meta.traceparent` span when the client sent one, else under
+    /// the span the task runs in or the HTTP request's.
+    fn span(&self) -> TraceContext {
+        if let Some(span) = self.meta_span {
+            return span;
+        }
+        match (TraceContext::current(), self.http_span) {
+            (Some(current), _) => current.child(),
+            (None, Some(http)) => http.child(),
+            (None, None) => TraceContext::root(),
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! - `host`: the allowed `Host` names;
 //! - `origin`: the allowed `Origin` values;
 //! - `session`: the `Authorization: Bearer <session token>` check;
-//! - this module: the one layer that runs the host and origin checks and holds the in-flight token.
+//! - this module: the one layer that runs the host and origin checks, holds the in-flight token and
+//!   records the request (with telemetry).
 
 pub mod host;
 pub mod origin;
@@ -19,6 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio_util::task::TaskTracker;
 
+use crate::telemetry::Telemetry;
 use host::AllowedHosts;
 use origin::AllowedOrigins;
 
@@ -30,11 +32,20 @@ pub struct Edge {
     pub origins: AllowedOrigins,
     /// Counts POSTs being handled and tool calls running, so shutdown can wait for them.
     pub inflight: TaskTracker,
+    /// Records each request (refused ones too) when telemetry is on.
+    pub telemetry: Telemetry,
 }
 
 /// `Host` check (DNS rebinding), then `Origin` check (cross-site browsers), then the request runs,
 /// holding an in-flight token while a POST is handled so a drain cannot finish before its body is in.
 pub async fn edge_checks(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
+    let telemetry = edge.telemetry.clone();
+    telemetry
+        .around_request(request, |request| checked(edge, request, next))
+        .await
+}
+
+async fn checked(edge: Arc<Edge>, request: Request, next: Next) -> Response {
     let checked = edge.hosts.check(request.headers());
     let checked = checked.and_then(|()| edge.origins.check(request.headers()));
     let mut response = match checked {

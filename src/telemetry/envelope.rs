@@ -1,25 +1,30 @@
 //! The Application Insights envelopes the exporter sends (the ingestion endpoint's JSON schema,
 //! version 2): requests, dependencies, custom events and metrics, each tagged with its operation
-//! (the W3C trace id) and its parent span.
+//! (the W3C trace id) and its parent span. Items are recorded as plain data on the request path and
+//! written as JSON only in the exporter's task, straight into the batch's buffer.
 
+use std::borrow::Cow;
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::Outcome;
 use super::trace_context::TraceContext;
 
 /// The service's name in Application Insights (`cloud_RoleName`, `AppRoleName`).
 const ROLE: &str = "snippets-mcp";
+/// The audit event's name.
+pub const TOOL_CALL_EVENT: &str = "McpToolCall";
 
-/// One telemetry item, as recorded on the request path; turned into JSON by the exporter's task.
+/// One telemetry item, as recorded on the request path.
 #[derive(Debug)]
 pub enum Item {
     Request {
         span: TraceContext,
-        name: String,
-        url: String,
+        /// `POST /mcp`, `GET /sse`, ...: the path without its query.
+        name: Cow<'static, str>,
         code: u16,
         start: SystemTime,
         duration: Duration,
@@ -35,11 +40,17 @@ pub enum Item {
         start: SystemTime,
         duration: Duration,
     },
-    Event {
-        operation: Option<TraceContext>,
-        name: &'static str,
-        properties: Vec<(&'static str, String)>,
-        time: SystemTime,
+    /// A tool call: written as its span (an `InProc` dependency) and its audit event.
+    ToolCall {
+        span: TraceContext,
+        tool: &'static str,
+        snippet: Option<String>,
+        outcome: Outcome,
+        error_prefix: Option<String>,
+        user: Option<String>,
+        client: Option<String>,
+        start: SystemTime,
+        duration: Duration,
     },
     Metric {
         name: &'static str,
@@ -47,32 +58,38 @@ pub enum Item {
         count: u64,
         min: f64,
         max: f64,
-        properties: Vec<(&'static str, String)>,
+        dimensions: Vec<(&'static str, &'static str)>,
         time: SystemTime,
     },
 }
 
 impl Item {
-    /// The item as one envelope line of the ingestion protocol.
-    pub fn envelope(&self, instrumentation_key: &str) -> Value {
-        let (kind, time, tags, base_data) = match self {
+    /// Appends the item's envelope lines (one per envelope) to `out`.
+    pub fn write(&self, key: &str, out: &mut Vec<u8>) {
+        match self {
             Item::Request {
                 span,
                 name,
-                url,
                 code,
                 start,
                 duration,
-            } => (
-                "Request",
-                *start,
-                tags(Some(span), Some(name)),
-                json!({
-                    "ver": 2, "id": span.span_id, "name": name, "url": url,
-                    "responseCode": code.to_string(), "success": *code < 500,
-                    "duration": timespan(*duration),
-                }),
-            ),
+            } => {
+                head(out, "Request", *start, key, Some(span), Some(name));
+                out.extend_from_slice(b"\"id\":");
+                hex16(out, span.span_id);
+                out.extend_from_slice(b",\"name\":");
+                string(out, name);
+                out.extend_from_slice(b",\"url\":");
+                string(out, name.split_once(' ').map_or(name, |(_, path)| path));
+                let _ = write!(
+                    out,
+                    ",\"responseCode\":\"{code}\",\"success\":{},\"duration\":\"",
+                    *code < 500
+                );
+                timespan(out, *duration);
+                out.extend_from_slice(b"\"");
+                tail(out);
+            }
             Item::Dependency {
                 span,
                 kind,
@@ -83,132 +100,247 @@ impl Item {
                 success,
                 start,
                 duration,
-            } => (
-                "RemoteDependency",
-                *start,
-                tags(Some(span), None),
-                json!({
-                    "ver": 2, "id": span.span_id, "name": name, "type": kind, "target": target,
-                    "data": data, "resultCode": code, "success": success,
-                    "duration": timespan(*duration),
-                }),
-            ),
-            Item::Event {
-                operation,
-                name,
-                properties,
-                time,
-            } => (
-                "Event",
-                *time,
-                tags(operation.as_ref(), None),
-                json!({"ver": 2, "name": name, "properties": object(properties)}),
-            ),
+            } => {
+                let fields = DependencyFields {
+                    kind,
+                    name,
+                    target,
+                    data,
+                    code,
+                    success: *success,
+                };
+                dependency(out, key, span, &fields, *start, *duration);
+            }
+            Item::ToolCall {
+                span,
+                tool,
+                snippet,
+                outcome,
+                error_prefix,
+                user,
+                client,
+                start,
+                duration,
+            } => {
+                let name = format!("tool {tool}");
+                let fields = DependencyFields {
+                    kind: "InProc",
+                    name: &name,
+                    target: ROLE,
+                    data: snippet.as_deref().unwrap_or_default(),
+                    code: outcome.as_str(),
+                    success: *outcome != Outcome::Failed,
+                };
+                dependency(out, key, span, &fields, *start, *duration);
+                let millis = format!("{:.3}", duration.as_secs_f64() * 1000.0);
+                let properties = [
+                    ("tool", Some(*tool)),
+                    ("outcome", Some(outcome.as_str())),
+                    ("durationMs", Some(millis.as_str())),
+                    ("snippet", snippet.as_deref()),
+                    ("errorPrefix", error_prefix.as_deref()),
+                    ("userId", user.as_deref()),
+                    ("clientId", client.as_deref()),
+                ];
+                // The event's parent is the tool call's span.
+                let under_call = TraceContext {
+                    parent_id: span.span_id,
+                    ..*span
+                };
+                head(out, "Event", *start, key, Some(&under_call), None);
+                out.extend_from_slice(b"\"name\":");
+                string(out, TOOL_CALL_EVENT);
+                out.extend_from_slice(b",\"properties\":");
+                object(
+                    out,
+                    properties.iter().filter_map(|(k, v)| Some((*k, (*v)?))),
+                );
+                tail(out);
+            }
             Item::Metric {
                 name,
                 sum,
                 count,
                 min,
                 max,
-                properties,
+                dimensions,
                 time,
-            } => (
-                "Metric",
-                *time,
-                tags(None, None),
-                json!({
-                    "ver": 2,
-                    "metrics": [{"name": name, "value": sum, "count": count, "min": min, "max": max}],
-                    "properties": object(properties),
-                }),
-            ),
-        };
-        json!({
-            "name": format!("Microsoft.ApplicationInsights.{kind}"),
-            "time": timestamp(time),
-            "iKey": instrumentation_key,
-            "tags": tags,
-            "data": {"baseType": format!("{kind}Data"), "baseData": base_data},
-        })
+            } => {
+                head(out, "Metric", *time, key, None, None);
+                out.extend_from_slice(b"\"metrics\":[{\"name\":");
+                string(out, name);
+                let _ = write!(
+                    out,
+                    ",\"value\":{sum},\"count\":{count},\"min\":{min},\"max\":{max}}}],\"properties\":"
+                );
+                object(out, dimensions.iter().copied());
+                tail(out);
+            }
+        }
     }
 }
 
-/// The operation id is the trace id; the parent is the span's parent (a request's is the caller's
-/// span from `traceparent`, a dependency's the request or tool call it ran under).
-fn tags(span: Option<&TraceContext>, operation_name: Option<&String>) -> Value {
-    let mut tags = Map::new();
-    tags.insert("ai.cloud.role".into(), ROLE.into());
+struct DependencyFields<'a> {
+    kind: &'a str,
+    name: &'a str,
+    target: &'a str,
+    data: &'a str,
+    code: &'a str,
+    success: bool,
+}
+
+fn dependency(
+    out: &mut Vec<u8>,
+    key: &str,
+    span: &TraceContext,
+    f: &DependencyFields,
+    start: SystemTime,
+    duration: Duration,
+) {
+    head(out, "RemoteDependency", start, key, Some(span), None);
+    out.extend_from_slice(b"\"id\":");
+    hex16(out, span.span_id);
+    for (name, value) in [
+        ("name", f.name),
+        ("type", f.kind),
+        ("target", f.target),
+        ("data", f.data),
+        ("resultCode", f.code),
+    ] {
+        let _ = write!(out, ",\"{name}\":");
+        string(out, value);
+    }
+    let _ = write!(out, ",\"success\":{},\"duration\":\"", f.success);
+    timespan(out, duration);
+    out.extend_from_slice(b"\"");
+    tail(out);
+}
+
+/// `{"name":"Microsoft.ApplicationInsights.<kind>","time":...,"iKey":...,"tags":{...},"data":{"baseType":"<kind>Data","baseData":{"ver":2,`
+fn head(
+    out: &mut Vec<u8>,
+    kind: &str,
+    time: SystemTime,
+    key: &str,
+    span: Option<&TraceContext>,
+    operation_name: Option<&str>,
+) {
+    let _ = write!(
+        out,
+        "{{\"name\":\"Microsoft.ApplicationInsights.{kind}\",\"time\":\""
+    );
+    let when = OffsetDateTime::from(time);
+    let _ = when.format_into(out, &Rfc3339);
+    out.extend_from_slice(b"\",\"iKey\":");
+    string(out, key);
+    let _ = write!(out, ",\"tags\":{{\"ai.cloud.role\":\"{ROLE}\"");
     if let Some(span) = span {
-        tags.insert("ai.operation.id".into(), span.trace_id.clone().into());
-        if let Some(parent) = &span.parent_id {
-            tags.insert("ai.operation.parentId".into(), parent.clone().into());
+        let _ = write!(out, ",\"ai.operation.id\":\"{:032x}\"", span.trace_id);
+        if span.parent_id != 0 {
+            let _ = write!(
+                out,
+                ",\"ai.operation.parentId\":\"{:016x}\"",
+                span.parent_id
+            );
         }
     }
     if let Some(name) = operation_name {
-        tags.insert("ai.operation.name".into(), name.clone().into());
+        out.extend_from_slice(b",\"ai.operation.name\":");
+        string(out, name);
     }
-    Value::Object(tags)
+    let _ = write!(
+        out,
+        "}},\"data\":{{\"baseType\":\"{kind}Data\",\"baseData\":{{\"ver\":2,"
+    );
 }
 
-fn object(properties: &[(&'static str, String)]) -> Value {
-    Value::Object(
-        properties
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
-            .collect(),
-    )
+fn tail(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"}}}\n");
 }
 
-fn timestamp(time: SystemTime) -> String {
-    OffsetDateTime::from(time)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+fn hex16(out: &mut Vec<u8>, id: u64) {
+    let _ = write!(out, "\"{id:016x}\"");
+}
+
+/// A JSON string, escaped as JSON requires (values may come from clients: snippet names).
+fn string(out: &mut Vec<u8>, value: &str) {
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn object<'a>(out: &mut Vec<u8>, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+    out.push(b'{');
+    for (i, (k, v)) in pairs.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, k);
+        out.push(b':');
+        string(out, v);
+    }
+    out.push(b'}');
 }
 
 /// Application Insights' duration format, `[d.]hh:mm:ss.ffffff`.
-fn timespan(d: Duration) -> String {
+fn timespan(out: &mut Vec<u8>, d: Duration) {
     let secs = d.as_secs();
     let (days, rest) = (secs / 86_400, secs % 86_400);
-    let clock = format!(
+    if days > 0 {
+        let _ = write!(out, "{days}.");
+    }
+    let _ = write!(
+        out,
         "{:02}:{:02}:{:02}.{:06}",
         rest / 3600,
         rest % 3600 / 60,
         rest % 60,
         d.subsec_micros()
     );
-    if days > 0 {
-        format!("{days}.{clock}")
-    } else {
-        clock
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    fn lines(item: &Item) -> Vec<Value> {
+        let mut out = Vec::new();
+        item.write("key", &mut out);
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("valid JSON"))
+            .collect()
+    }
+
+    fn span() -> TraceContext {
+        TraceContext::child_of_header("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            .unwrap()
+    }
 
     #[test]
     fn durations_use_the_timespan_format() {
-        assert_eq!(timespan(Duration::from_micros(1_500)), "00:00:00.001500");
-        assert_eq!(timespan(Duration::from_secs(3_725)), "01:02:05.000000");
-        assert_eq!(timespan(Duration::from_secs(90_000)), "1.01:00:00.000000");
+        let text = |d| {
+            let mut out = Vec::new();
+            timespan(&mut out, d);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(Duration::from_micros(1_500)), "00:00:00.001500");
+        assert_eq!(text(Duration::from_secs(3_725)), "01:02:05.000000");
+        assert_eq!(text(Duration::from_secs(90_000)), "1.01:00:00.000000");
     }
 
     #[test]
     fn a_request_names_its_operation_and_parent() {
-        let span = TraceContext::child_of_header(
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-        )
-        .unwrap();
-        let item = Item::Request {
-            span: span.clone(),
+        let span = span();
+        let [e] = &lines(&Item::Request {
+            span,
             name: "POST /mcp".into(),
-            url: "/mcp".into(),
             code: 200,
             start: SystemTime::UNIX_EPOCH,
             duration: Duration::from_millis(3),
+        })[..] else {
+            panic!("one envelope")
         };
-        let e = item.envelope("key");
         assert_eq!(e["name"], "Microsoft.ApplicationInsights.Request");
         assert_eq!(e["iKey"], "key");
         assert_eq!(e["time"], "1970-01-01T00:00:00Z");
@@ -218,8 +350,49 @@ mod tests {
         );
         assert_eq!(e["tags"]["ai.operation.parentId"], "b7ad6b7169203331");
         assert_eq!(e["data"]["baseType"], "RequestData");
-        assert_eq!(e["data"]["baseData"]["id"], span.span_id);
-        assert_eq!(e["data"]["baseData"]["success"], true);
-        assert_eq!(e["data"]["baseData"]["duration"], "00:00:00.003000");
+        let base = &e["data"]["baseData"];
+        assert_eq!(base["id"], span.span_hex());
+        assert_eq!(
+            (base["name"].as_str(), base["url"].as_str()),
+            (Some("POST /mcp"), Some("/mcp"))
+        );
+        assert_eq!(base["success"], true);
+        assert_eq!(base["duration"], "00:00:00.003000");
+    }
+
+    #[test]
+    fn a_tool_call_is_a_span_and_an_audit_event_with_escaped_values() {
+        let span = span();
+        let envelopes = lines(&Item::ToolCall {
+            span,
+            tool: "save_snippet",
+            snippet: Some("quote\" and \\ and \u{1}".into()),
+            outcome: Outcome::Failed,
+            error_prefix: Some("storage unavailable".into()),
+            user: Some("oid".into()),
+            client: None,
+            start: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_micros(2500),
+        });
+        let [dependency, event] = &envelopes[..] else {
+            panic!("two envelopes")
+        };
+        assert_eq!(dependency["data"]["baseData"]["name"], "tool save_snippet");
+        assert_eq!(dependency["data"]["baseData"]["success"], false);
+        assert_eq!(
+            dependency["data"]["baseData"]["data"],
+            "quote\" and \\ and \u{1}"
+        );
+        assert_eq!(event["data"]["baseType"], "EventData");
+        let props = &event["data"]["baseData"]["properties"];
+        assert_eq!(props["outcome"], "failed");
+        assert_eq!(props["durationMs"], "2.500");
+        assert_eq!(props["errorPrefix"], "storage unavailable");
+        assert_eq!(props["userId"], "oid");
+        assert!(props.get("clientId").is_none());
+        assert_eq!(
+            event["tags"]["ai.operation.id"],
+            dependency["tags"]["ai.operation.id"]
+        );
     }
 }

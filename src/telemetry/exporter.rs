@@ -1,26 +1,27 @@
 //! Sends telemetry items to the Application Insights ingestion endpoint, off the request path: items
-//! go into a bounded queue (full: the item is dropped and counted, the caller never waits), and one
-//! task batches them (at most `MAX_BATCH`, or every flush interval) and posts each batch with a
-//! bounded time. A failed post loses that batch and is logged at most once a minute; it is never
+//! go into a bounded buffer (full: the item is dropped and counted, the caller never waits; one
+//! short lock, and no wake-up of the sending task unless a batch is full), and one task takes them
+//! every flush interval (or at `MAX_BATCH`), writes their JSON and posts the batch with a bounded
+//! time. A failed post loses that batch and is logged at most once a minute; it is never
 //! retried, so an absent or slow endpoint costs memory up to the queue's bound and nothing else.
 //! With `APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD` every post carries an Entra
 //! token of the managed identity (cached by `azure_identity`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::TokenCredential;
 use azure_core::http::request::Request;
 use azure_core::http::{HttpClient, Method};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::Notify;
 
 use super::envelope::Item;
 use super::metrics::Metrics;
 use super::settings::{IngestionAuth, TelemetrySettings};
 use crate::storage::http_client::HyperTransport;
 
-/// Items waiting to be sent; past this the newest are dropped. ~1 KiB each at most.
+/// Items waiting to be sent; past this the newest are dropped. A few hundred bytes each.
 pub const QUEUE_CAPACITY: usize = 4096;
 /// Items per post.
 const MAX_BATCH: usize = 512;
@@ -31,21 +32,19 @@ const INGESTION_SCOPE: &str = "https://monitor.azure.com//.default";
 /// How often a failing endpoint is reported in the log.
 const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 
-pub enum Command {
-    Item(Box<Item>),
-    /// Send what is queued now, then answer.
-    Flush(oneshot::Sender<()>),
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ExporterError {
     #[error("telemetry exporter: {0}")]
     Setup(String),
 }
 
-/// What the rest of the server holds: the queue's sending end and the counters.
+/// What the rest of the server holds: the buffer and the counters.
 pub struct Exporter {
-    queue: mpsc::Sender<Command>,
+    buffer: Mutex<Vec<Item>>,
+    /// Wakes the sending task early: a full batch, or a flush.
+    wake: Notify,
+    /// Told after every post, so a flush knows its items went out.
+    posted: Notify,
     pub metrics: Metrics,
     dropped: AtomicU64,
 }
@@ -62,9 +61,10 @@ impl Exporter {
                     .map_err(|e| ExporterError::Setup(e.to_string()))?,
             ),
         };
-        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let exporter = Arc::new(Exporter {
-            queue,
+            buffer: Mutex::new(Vec::with_capacity(MAX_BATCH)),
+            wake: Notify::new(),
+            posted: Notify::new(),
             metrics: Metrics::default(),
             dropped: AtomicU64::new(0),
         });
@@ -74,14 +74,20 @@ impl Exporter {
             settings: settings.clone(),
             last_failure_log: None,
         };
-        tokio::spawn(run(Arc::downgrade(&exporter), receiver, sender));
+        tokio::spawn(run(Arc::clone(&exporter), sender));
         Ok(exporter)
     }
 
-    /// Queues `item`, or drops it when the queue is full; never waits.
+    /// Buffers `item`, or drops it when the buffer is full; never waits.
     pub fn send(&self, item: Item) {
-        if self.queue.try_send(Command::Item(Box::new(item))).is_err() {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if buffer.len() >= QUEUE_CAPACITY {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        buffer.push(item);
+        if buffer.len() == MAX_BATCH {
+            self.wake.notify_one();
         }
     }
 
@@ -89,50 +95,37 @@ impl Exporter {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Sends everything queued so far, waiting at most `deadline`.
+    /// Sends everything buffered so far, waiting at most `deadline`.
     pub async fn flush(&self, deadline: Duration) {
-        let (done, flushed) = oneshot::channel();
-        let queued = tokio::time::timeout(deadline, self.queue.send(Command::Flush(done)));
-        if matches!(queued.await, Ok(Ok(()))) {
-            let _ = tokio::time::timeout(deadline, flushed).await;
-        }
+        let posted = self.posted.notified();
+        tokio::pin!(posted);
+        posted.as_mut().enable();
+        self.wake.notify_one();
+        let _ = tokio::time::timeout(deadline, posted).await;
+    }
+
+    fn take(&self) -> Vec<Item> {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *buffer, Vec::with_capacity(MAX_BATCH))
     }
 }
 
-/// The sending task: batches items and metrics, posts them, until the exporter is dropped.
-async fn run(
-    exporter: std::sync::Weak<Exporter>,
-    mut receiver: mpsc::Receiver<Command>,
-    mut sender: Sender,
-) {
-    let interval = sender.settings.flush_interval;
-    let mut tick = tokio::time::interval(interval);
+/// The sending task: every flush interval (or when woken), takes the buffer and the metrics and posts
+/// them in batches of at most `MAX_BATCH`.
+async fn run(exporter: Arc<Exporter>, mut sender: Sender) {
+    let mut tick = tokio::time::interval(sender.settings.flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut batch: Vec<Item> = Vec::with_capacity(MAX_BATCH);
     loop {
-        let flushed = tokio::select! {
-            command = receiver.recv() => match command {
-                Some(Command::Item(item)) => {
-                    batch.push(*item);
-                    if batch.len() < MAX_BATCH {
-                        continue;
-                    }
-                    None
-                }
-                Some(Command::Flush(done)) => Some(done),
-                None => return,
-            },
-            _ = tick.tick() => None,
-        };
-        if let Some(exporter) = exporter.upgrade() {
-            batch.extend(exporter.metrics.drain());
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = exporter.wake.notified() => {}
         }
-        if !batch.is_empty() {
-            sender.post(std::mem::take(&mut batch)).await;
+        let mut items = exporter.take();
+        items.extend(exporter.metrics.drain());
+        for batch in items.chunks(MAX_BATCH) {
+            sender.post(batch).await;
         }
-        if let Some(done) = flushed {
-            let _ = done.send(());
-        }
+        exporter.posted.notify_waiters();
     }
 }
 
@@ -144,18 +137,11 @@ struct Sender {
 }
 
 impl Sender {
-    async fn post(&mut self, batch: Vec<Item>) {
+    async fn post(&mut self, batch: &[Item]) {
         let count = batch.len();
-        let mut body = Vec::with_capacity(count * 512);
-        for item in &batch {
-            if serde_json::to_writer(
-                &mut body,
-                &item.envelope(&self.settings.instrumentation_key),
-            )
-            .is_ok()
-            {
-                body.push(b'\n');
-            }
+        let mut body = Vec::with_capacity(count * 640);
+        for item in batch {
+            item.write(&self.settings.instrumentation_key, &mut body);
         }
         let sent = tokio::time::timeout(POST_DEADLINE, self.try_post(body)).await;
         let failure = match sent {

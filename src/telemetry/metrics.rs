@@ -1,6 +1,6 @@
-//! Pre-aggregated metrics: each series (a name and its dimensions) keeps its sum, count, minimum and
-//! maximum until the exporter's next flush sends them as one metric item. Recording is one short
-//! lock; the number of series is bounded by the tools, outcomes and failure kinds there are.
+//! Pre-aggregated metrics: each series (a name and up to two dimensions) keeps its sum, count,
+//! minimum and maximum until the exporter's next flush sends them as one metric item. Recording is
+//! one short lock and no allocation; the series are bounded by the tools, outcomes and failure kinds.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,11 +18,12 @@ pub const SSE_SESSIONS: &str = "MCP open SSE sessions";
 /// Requests received through the SSE relay (a measure of the relay queue's traffic).
 pub const RELAYED_MESSAGES: &str = "MCP relayed messages";
 
-type Series = (&'static str, Vec<(&'static str, String)>);
+/// A series' dimensions: name and value, both fixed strings.
+pub type Dimensions = [Option<(&'static str, &'static str)>; 2];
 
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<Series, Aggregate>>,
+    series: Mutex<HashMap<(&'static str, Dimensions), Aggregate>>,
     sse_sessions: AtomicI64,
 }
 
@@ -36,7 +37,7 @@ struct Aggregate {
 
 impl Metrics {
     /// Adds one value to a series.
-    pub fn record(&self, name: &'static str, dimensions: Vec<(&'static str, String)>, value: f64) {
+    pub fn record(&self, name: &'static str, dimensions: Dimensions, value: f64) {
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         series
             .entry((name, dimensions))
@@ -73,18 +74,18 @@ impl Metrics {
             count: 1,
             min: open,
             max: open,
-            properties: vec![],
+            dimensions: vec![],
             time: now,
         };
         taken
             .into_iter()
-            .map(|((name, properties), a)| Item::Metric {
+            .map(|((name, dimensions), a)| Item::Metric {
                 name,
                 sum: a.sum,
                 count: a.count,
                 min: a.min,
                 max: a.max,
-                properties,
+                dimensions: dimensions.into_iter().flatten().collect(),
                 time: now,
             })
             .chain(std::iter::once(gauge))
@@ -99,16 +100,16 @@ mod tests {
     #[test]
     fn series_aggregate_until_drained() {
         let m = Metrics::default();
-        let dims = || vec![("tool", "get_snippet".to_string())];
-        m.record(TOOL_CALL_MS, dims(), 4.0);
-        m.record(TOOL_CALL_MS, dims(), 2.0);
-        m.record(TOOL_CALL_MS, vec![("tool", "hello_mcp".to_string())], 1.0);
+        let get = [Some(("tool", "get_snippet")), Some(("outcome", "ok"))];
+        m.record(TOOL_CALL_MS, get, 4.0);
+        m.record(TOOL_CALL_MS, get, 2.0);
+        m.record(TOOL_CALL_MS, [Some(("tool", "hello_mcp")), None], 1.0);
         m.sse_session_opened();
         m.sse_session_opened();
         m.sse_session_closed();
         let items = m.drain();
         assert_eq!(items.len(), 3);
-        let get = items
+        let found = items
             .iter()
             .find_map(|i| match i {
                 Item::Metric {
@@ -117,15 +118,15 @@ mod tests {
                     count,
                     min,
                     max,
-                    properties,
+                    dimensions,
                     ..
-                } if *name == TOOL_CALL_MS && properties == &dims() => {
+                } if *name == TOOL_CALL_MS && dimensions.len() == 2 => {
                     Some((*sum, *count, *min, *max))
                 }
                 _ => None,
             })
             .unwrap();
-        assert_eq!(get, (6.0, 2, 2.0, 4.0));
+        assert_eq!(found, (6.0, 2, 2.0, 4.0));
         assert!(items.iter().any(
             |i| matches!(i, Item::Metric { name, sum, .. } if *name == SSE_SESSIONS && *sum == 1.0)
         ));

@@ -8,10 +8,10 @@
 //! - `envelope`: the ingestion protocol's items;
 //! - `metrics`: pre-aggregated series;
 //! - `exporter`: the bounded queue and the task that posts batches;
-//! - this module: the handle the rest of the server records through, and the request layer.
+//! - this module: the handle the rest of the server records through.
 //!
 //! Recording never waits and never fails a request: a full queue drops the item (counted). Without a
-//! connection string the handle is empty, every method returns at once, and no layer is installed.
+//! connection string the handle is empty and every method returns at once.
 //! Why no OpenTelemetry pipeline: no Rust exporter sends to Application Insights with an Entra token
 //! (what a resource with local authentication disabled requires), and the envelopes are a small,
 //! stable JSON schema; items are built directly, so a recorded call costs a few allocations.
@@ -23,11 +23,11 @@ pub mod metrics;
 pub mod settings;
 pub mod trace_context;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 
 pub use envelope::Item;
@@ -127,47 +127,12 @@ impl Telemetry {
                 .map_or(e, |(prefix, _)| prefix)
                 .to_string()
         });
-        exporter.send(Item::Dependency {
-            span: call.span.clone(),
-            kind: "InProc",
-            name: format!("tool {}", call.tool),
-            target: "snippets-mcp".into(),
-            data: call.snippet.unwrap_or_default().to_string(),
-            code: call.outcome.as_str().into(),
-            success: call.outcome != Outcome::Failed,
-            start: call.start,
-            duration: call.duration,
-        });
-        let millis = call.duration.as_secs_f64() * 1000.0;
-        let mut properties = vec![
-            ("tool", call.tool.to_string()),
-            ("outcome", call.outcome.as_str().to_string()),
-            ("durationMs", format!("{millis:.3}")),
-        ];
-        let optional = [
-            ("snippet", call.snippet),
-            ("errorPrefix", prefix.as_deref()),
-            ("userId", call.user),
-            ("clientId", call.client),
-        ];
-        properties.extend(
-            optional
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v.to_string()))),
+        let outcome = call.outcome.as_str();
+        exporter.metrics.record(
+            metrics::TOOL_CALL_MS,
+            [Some(("tool", call.tool)), Some(("outcome", outcome))],
+            call.duration.as_secs_f64() * 1000.0,
         );
-        exporter.send(Item::Event {
-            operation: Some(call.span.clone()),
-            name: "McpToolCall",
-            properties,
-            time: call.start,
-        });
-        let dimensions = vec![
-            ("tool", call.tool.to_string()),
-            ("outcome", call.outcome.as_str().to_string()),
-        ];
-        exporter
-            .metrics
-            .record(metrics::TOOL_CALL_MS, dimensions, millis);
         if let (Outcome::Failed, Some(error)) = (call.outcome, call.error) {
             let kind = if error.contains("no answer within") {
                 "budget_expired"
@@ -176,12 +141,21 @@ impl Telemetry {
             } else {
                 "refused"
             };
-            exporter.metrics.record(
-                metrics::STORAGE_FAILURES,
-                vec![("kind", kind.to_string())],
-                1.0,
-            );
+            exporter
+                .metrics
+                .record(metrics::STORAGE_FAILURES, [Some(("kind", kind)), None], 1.0);
         }
+        exporter.send(Item::ToolCall {
+            span: *call.span,
+            tool: call.tool,
+            snippet: call.snippet.map(String::from),
+            outcome: call.outcome,
+            error_prefix: prefix,
+            user: call.user.map(String::from),
+            client: call.client.map(String::from),
+            start: call.start,
+            duration: call.duration,
+        });
     }
 
     pub fn sse_session_opened(&self) {
@@ -199,7 +173,7 @@ impl Telemetry {
     pub fn relayed_messages(&self, count: usize) {
         if let Some(e) = &self.0 {
             e.metrics
-                .record(metrics::RELAYED_MESSAGES, vec![], count as f64);
+                .record(metrics::RELAYED_MESSAGES, [None, None], count as f64);
         }
     }
 
@@ -225,34 +199,51 @@ pub struct Dependency {
     pub duration: Duration,
 }
 
-/// The request layer (installed only with telemetry): the request's span continues the caller's
-/// `traceparent`, everything the request does runs under it, and a request item is recorded when
-/// its response is ready. The URL is recorded without its query (an SSE session id is there).
-pub async fn record_requests(
-    State(telemetry): State<Telemetry>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let span = request
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceContext::child_of_header)
-        .unwrap_or_else(TraceContext::root);
-    let name = format!("{} {}", request.method(), request.uri().path());
-    let url = request.uri().path().to_string();
-    request.extensions_mut().insert(span.clone());
-    let (start, clock) = (SystemTime::now(), Instant::now());
-    let response = span.clone().scope(next.run(request)).await;
-    if let Some(exporter) = &telemetry.0 {
+impl Telemetry {
+    /// Runs `handle` on the request as a span continuing the caller's `traceparent`, everything the
+    /// request does under it, and records a request item when the response is ready (the URL
+    /// without its query: an SSE session id is there). Without telemetry, only runs `handle`. Called
+    /// from the request checks' layer rather than a layer of its own: each axum layer clones the
+    /// service stack below it on every request.
+    pub async fn around_request<F, Fut>(&self, mut request: Request, handle: F) -> Response
+    where
+        F: FnOnce(Request) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let Some(exporter) = &self.0 else {
+            return handle(request).await;
+        };
+        let span = request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceContext::child_of_header)
+            .unwrap_or_else(TraceContext::root);
+        let name = request_name(request.method(), request.uri().path());
+        request.extensions_mut().insert(span);
+        let (start, clock) = (SystemTime::now(), Instant::now());
+        let response = span.scope(handle(request)).await;
         exporter.send(Item::Request {
             span,
             name,
-            url,
             code: response.status().as_u16(),
             start,
             duration: clock.elapsed(),
         });
+        response
     }
-    response
+}
+
+/// `<METHOD> <path>`, without allocating for the routes the server has.
+fn request_name(method: &axum::http::Method, path: &str) -> Cow<'static, str> {
+    use axum::http::Method;
+    let known = match (method, path) {
+        (&Method::POST, "/mcp") => "POST /mcp",
+        (&Method::GET, "/mcp") => "GET /mcp",
+        (&Method::DELETE, "/mcp") => "DELETE /mcp",
+        (&Method::GET, "/sse") => "GET /sse",
+        (&Method::POST, "/message") => "POST /message",
+        _ => return Cow::Owned(format!("{method} {path}")),
+    };
+    Cow::Borrowed(known)
 }
