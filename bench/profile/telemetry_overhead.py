@@ -29,7 +29,7 @@ OPS = ("hello", "save")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", type=int, default=4)
-    ap.add_argument("--window", type=float, default=5.0)
+    ap.add_argument("--window", type=int, default=5, help="seconds per window (wrk takes whole seconds)")
     ap.add_argument("--bin", default="target/release/snippets-mcp", help="the binary to measure")
     args = ap.parse_args()
     stack.RUST_BIN.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def main() -> None:
                     running("rust", on_env, az.log_dir) as (on, on_port):
                 for op in OPS:
                     windows = [lambda warm, port=port, pid=proc.pid: pairs.window(
-                        port, op, args.window / (2 if warm else 1), "/mcp", server_pid=pid)
+                        port, op, max(1, args.window // 2) if warm else args.window, "/mcp", server_pid=pid)
                         for port, proc in ((off_port, off), (on_port, on))]
                     d = pairs.abba(*windows, args.pairs, ("off", "on"))
                     ratios = [p["on"]["cpu_us_per_req"] / p["off"]["cpu_us_per_req"] for p in d["pairs"]]

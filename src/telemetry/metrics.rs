@@ -2,7 +2,6 @@
 //! minimum and maximum until the exporter's next flush sends them as one metric item. Recording is
 //! one short lock and no allocation; the series are bounded by the tools, outcomes and failure kinds.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::SystemTime;
@@ -21,9 +20,11 @@ pub const RELAYED_MESSAGES: &str = "MCP relayed messages";
 /// A series' dimensions: name and value, both fixed strings.
 pub type Dimensions = [Option<(&'static str, &'static str)>; 2];
 
+/// The series are few (tools times outcomes, failure kinds): a list scanned by comparison is
+/// cheaper than hashing the key.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<(&'static str, Dimensions), Aggregate>>,
+    series: Mutex<Vec<((&'static str, Dimensions), Aggregate)>>,
     sse_sessions: AtomicI64,
 }
 
@@ -39,20 +40,24 @@ impl Metrics {
     /// Adds one value to a series.
     pub fn record(&self, name: &'static str, dimensions: Dimensions, value: f64) {
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        series
-            .entry((name, dimensions))
-            .and_modify(|a| {
+        let key = (name, dimensions);
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, a)) => {
                 a.sum += value;
                 a.count += 1;
                 a.min = a.min.min(value);
                 a.max = a.max.max(value);
-            })
-            .or_insert(Aggregate {
-                sum: value,
-                count: 1,
-                min: value,
-                max: value,
-            });
+            }
+            None => series.push((
+                key,
+                Aggregate {
+                    sum: value,
+                    count: 1,
+                    min: value,
+                    max: value,
+                },
+            )),
+        }
     }
 
     pub fn sse_session_opened(&self) {
