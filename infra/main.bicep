@@ -116,6 +116,23 @@ param functionMaximumInstanceCount int = 100
 @description('Generation of the Entra app registration (ENTRA_APP_GENERATION): empty at first; the postdown hook raises it when it could not purge the deleted app, whose unique name stays taken for 30 days.')
 param entraAppGeneration string = ''
 
+// Operations (docs/operations.md): the workspace's daily ingestion cap and where alerts go.
+@minValue(-1)
+@maxValue(1000)
+@description('Daily ingestion cap of the Log Analytics workspace in GB (LOG_DAILY_CAP_GB; -1: no cap). Every table counts: App Insights, gateway and Function App logs.')
+param logDailyCapGb int = 1
+
+@minValue(0)
+@maxValue(1000)
+@description('Application Insights\' own daily cap in GB (APPINSIGHTS_DAILY_CAP_GB); 0 leaves it unset, the workspace cap still applies.')
+param appInsightsDailyCapGb int = 0
+
+@description('E-mail address the alerts notify through a new action group (ALERT_EMAIL). Empty, with no alertActionGroupId: alerts notify nobody.')
+param alertEmail string = ''
+
+@description('Resource id of an existing action group the alerts notify (ALERT_ACTION_GROUP_ID); wins over alertEmail.')
+param alertActionGroupId string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -162,6 +179,8 @@ module monitoring 'core/monitor/monitoring.bicep' = {
     applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
     location: location
     tags: tags
+    dailyCapGb: logDailyCapGb
+    applicationInsightsDailyCapGb: appInsightsDailyCapGb
   }
 }
 
@@ -329,6 +348,45 @@ module apimConfig 'app/apim-config.bicep' = {
   dependsOn: [
     monitoringRoles
   ]
+}
+
+// Operations (docs/operations.md): the gateway's and the Function App's logs in the workspace,
+// the alert rules and the operator's workbook.
+module monitoringDiagnostics 'core/monitor/diagnostics.bicep' = {
+  name: 'monitoring-diagnostics'
+  scope: rg
+  params: {
+    apimName: apimService.outputs.name
+    functionAppName: functionApp.outputs.name
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
+  }
+  // One writer at a time on API Management: its logger and diagnostic come after apim-config's.
+  dependsOn: [
+    apimConfig
+  ]
+}
+
+module monitoringAlerts 'core/monitor/alerts.bicep' = {
+  name: 'monitoring-alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
+    namePrefix: 'snippets-mcp-${resourceToken}'
+    alertEmail: alertEmail
+    alertActionGroupId: alertActionGroupId
+  }
+}
+
+module monitoringWorkbook 'core/monitor/workbook.bicep' = {
+  name: 'monitoring-workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
+  }
 }
 
 output AZURE_LOCATION string = location
