@@ -19,6 +19,7 @@ import pytest
 import gw_support as sup
 from devstack import azurite as devstack_azurite
 from devstack.gateway import LocalGateway
+from devstack.ingestion import IngestionReceiver
 from devstack.processes import ManagedProcess, clean_env, free_port, http_ok
 from devstack.session_token import generate_keys
 
@@ -67,14 +68,23 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(azurite):
-    """Session-wide: backend checking tokens (same keys as the gateway), gateway, IdP."""
+def ingestion():
+    """The backend's Application Insights endpoint: a loopback receiver of its telemetry."""
+    receiver = IngestionReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(azurite, ingestion):
+    """Session-wide: backend checking tokens (same keys as the gateway) and exporting telemetry, gateway, IdP."""
     keys = generate_keys()
     gw_port, backend_port = free_port(), free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
     server = ManagedProcess("server", [str(_server_binary()), "--port", str(backend_port)], clean_env({
         "AzureWebJobsStorage": azurite["connection_string"], **keys.server_env(f"http://127.0.0.1:{gw_port}/mcp"),
         "RUST_LOG": "info", "LOG_FORMAT": "text", "NO_COLOR": "1",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string(), "TELEMETRY_FLUSH_MS": "200",
     }), log_dir=sup.ARTIFACTS).start()  # fmt: skip
     try:
         server.wait_until(lambda: http_ok(backend_url + "/", timeout=1.0), 60, f"answer on {backend_url}/")
