@@ -1,6 +1,7 @@
 //! APIM policy XML for the OAuth and MCP APIs, rendered from askama templates at build time.
 //! `render_all` yields every file of `infra/policies/`; the `render-policies` binary writes or checks them.
 
+pub mod audit;
 pub mod bicep_map;
 pub mod escape;
 pub mod manifest;
@@ -168,6 +169,25 @@ mod tests {
                 xml.contains(&format!("{tag} exists-action=\"delete\" />")),
                 "{header} is not deleted"
             );
+        }
+    }
+
+    #[test]
+    fn mcp_api_traces_the_verified_caller_before_throttling_and_never_the_token() {
+        let xml = render_policy(templates::path::MCP_API).unwrap();
+        let trace = xml
+            .find(&format!("<trace source=\"{}\"", audit::TRACE_SOURCE))
+            .expect("an audit trace");
+        let opened = xml.find("session-token-open").expect("token opened");
+        let throttled = xml.find("<rate-limit-by-key").expect("throttling");
+        assert!(opened < trace && trace < throttled, "order: open, trace, throttle");
+        let end = trace + xml[trace..].find("</trace>").unwrap();
+        let body = &xml[trace..end];
+        for name in [audit::METADATA_SUBJECT, audit::METADATA_CLIENT_ID] {
+            assert!(body.contains(&format!("<metadata name=\"{name}\"")), "{name}");
+        }
+        for secret in ["Authorization", "sessionToken\"]", "Headers"] {
+            assert!(!body.contains(secret), "the trace reads {secret}");
         }
     }
 
