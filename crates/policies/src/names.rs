@@ -193,3 +193,12 @@ pub const CONSENT_REMOTE_TTL_SECS: u32 = 24 * 3600;
 /// family (`UPSTREAM_SEAL_LABEL` + this + hash + "." + ...), so a value sealed for a code can
 /// never be opened as a family's, and the token is re-sealed for its family at the exchange.
 pub const UPSTREAM_SEAL_CODE_BINDING: &str = "code-";
+
+/// Largest body, in bytes, of the OAuth endpoints that take a form (`/token`, `/revoke`,
+/// `POST /consent`), judged on the declared `Content-Length` before anything reads the body
+/// (macro `request_body_limit`, in fragment `parse-form`). The largest real form, a code
+/// exchange with a 512-character redirect URI and a 128-character verifier, is under 1 KiB.
+pub const FORM_BODY_MAX_BYTES: u32 = 16 * 1024;
+/// Largest `/register` body, in bytes, judged like [`FORM_BODY_MAX_BYTES`]: ten redirect URIs
+/// of 512 characters and a 200-character name fit with room for other metadata.
+pub const REGISTRATION_BODY_MAX_BYTES: u32 = 8 * 1024;

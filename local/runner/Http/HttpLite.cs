@@ -217,9 +217,12 @@ namespace LocalApim
     {
         /// Sends one request over a fresh connection (Connection: close). `timeoutSeconds` bounds
         /// connecting and waiting for the response headers; with `stream` the body is not read.
-        public static UpstreamResponse Send(string method, string url, HeaderList headers, byte[] body, int timeoutSeconds, bool stream)
+        /// With `relay`, the body is the client's, copied from its connection as it arrives
+        /// (forward-request of a body no policy read) instead of `body`.
+        public static UpstreamResponse Send(string method, string url, HeaderList headers, byte[] body, int timeoutSeconds, bool stream, IncomingBody relay = null)
         {
             var uri = new Uri(url);
+            if (relay != null && uri.Scheme != "http") body = relay.ReadAll(ApimLimits.BufferedPayloadBytes);
             if (uri.Scheme == "https") return SendTls(method, uri, headers, body, timeoutSeconds);
             if (uri.Scheme != "http") throw new InvalidOperationException("unsupported URL scheme " + uri.Scheme);
             var client = new TcpClient();
@@ -238,12 +241,15 @@ namespace LocalApim
                     if (HeaderList.HopByHop.Contains(h.Key)) continue;
                     sb.Append(h.Key).Append(": ").Append(h.Value).Append("\r\n");
                 }
-                if (body != null && (body.Length > 0 || method != "GET" && method != "HEAD" && method != "DELETE" && method != "OPTIONS"))
+                if (relay != null)
+                    sb.Append(relay.Chunked ? "Transfer-Encoding: chunked" : "Content-Length: " + relay.Declared).Append("\r\n");
+                else if (body != null && (body.Length > 0 || method != "GET" && method != "HEAD" && method != "DELETE" && method != "OPTIONS"))
                     sb.Append("Content-Length: ").Append(body.Length).Append("\r\n");
                 sb.Append("Connection: close\r\n\r\n");
                 var head = Encoding.UTF8.GetBytes(sb.ToString());
                 ns.Write(head, 0, head.Length);
-                if (body != null && body.Length > 0) ns.Write(body, 0, body.Length);
+                if (relay != null) Relay(relay, ns);
+                else if (body != null && body.Length > 0) ns.Write(body, 0, body.Length);
                 ns.Flush();
                 var reader = new WireReader(ns);
                 string statusLine;
@@ -284,6 +290,30 @@ namespace LocalApim
             }
         }
 
+        /// Copies the client's body to the upstream connection piece by piece, in its own
+        /// framing; past APIM's request payload limit the request fails.
+        private static void Relay(IncomingBody body, Stream upstream)
+        {
+            var piece = new byte[16384];
+            int n;
+            while ((n = body.Read(piece)) > 0)
+            {
+                if (body.BytesRead > ApimLimits.RequestPayloadBytes) throw new RequestBodyTooLarge("request body exceeds " + ApimLimits.RequestPayloadBytes + " bytes");
+                if (body.Chunked)
+                {
+                    var size = Encoding.ASCII.GetBytes(n.ToString("x") + "\r\n");
+                    upstream.Write(size, 0, size.Length);
+                }
+                upstream.Write(piece, 0, n);
+                if (body.Chunked) upstream.Write(new byte[] { 13, 10 }, 0, 2);
+            }
+            if (body.Chunked)
+            {
+                var last = Encoding.ASCII.GetBytes("0\r\n\r\n");
+                upstream.Write(last, 0, last.Length);
+            }
+        }
+
         /// https (only Client ID Metadata Documents on the public internet use it): buffered, via HttpClient.
         private static UpstreamResponse SendTls(string method, Uri uri, HeaderList headers, byte[] body, int timeoutSeconds)
         {
@@ -307,15 +337,164 @@ namespace LocalApim
         }
     }
 
-    /// An incoming request as read off the wire.
+    /// An incoming request as read off the wire: the request line and headers; the body is
+    /// still on the connection.
     public sealed class IncomingRequest
     {
         public string Method;
         public string Target;   // path and query as sent
         public string Version;
         public HeaderList Headers;
-        public byte[] Body;
+        public IncomingBody Body;
         public string RemoteIp;
+    }
+
+    /// A request whose framing headers cannot be read (a Content-Length that is not one
+    /// number): answered 400 by the server before any policy, as HTTP servers do.
+    public sealed class MalformedRequest : Exception
+    {
+        public MalformedRequest(string message) : base(message) { }
+    }
+
+    /// API Management's own request size limits, from the service limits table
+    /// (learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits,
+    /// "API Management limits"): for the v2 tiers and Consumption, a request payload of at most
+    /// 1 GiB and a buffered payload (a body a policy reads) of at most 2 MiB; the classic tiers
+    /// name no fixed limit. The runner applies the v2 figures, the tighter ones.
+    public static class ApimLimits
+    {
+        public const long RequestPayloadBytes = 1L << 30;
+        public const long BufferedPayloadBytes = 2L << 20;
+    }
+
+    /// A request body larger than what the reader was asked to buffer.
+    public sealed class RequestBodyTooLarge : IOException
+    {
+        public RequestBodyTooLarge(string message) : base(message) { }
+    }
+
+    /// A request body still on the client's connection. Nothing reads it until something needs
+    /// it (a policy expression, forward-request, send-request mode="copy"), as APIM streams a
+    /// body and buffers it only when a policy reads it; so a request the policies refuse on its
+    /// headers costs no memory for its body. Reads go through one 16 KiB buffer: a body being
+    /// relayed or discarded is never held whole.
+    public sealed class IncomingBody
+    {
+        private readonly WireReader reader;
+        private readonly Stream stream;
+        private readonly byte[] scratch = new byte[16384];
+        private bool waitsForContinue; // Expect: 100-continue, and no 100 sent yet
+        private long remaining;        // Content-Length bytes not read yet
+        private long chunkLeft;        // bytes left in the current chunk
+        private bool chunkedDone;
+
+        /// The declared Content-Length, or -1 for a chunked body.
+        public readonly long Declared;
+        public readonly bool Chunked;
+        public long BytesRead { get; private set; }
+        public bool Complete { get { return Chunked ? chunkedDone : remaining == 0; } }
+
+        public IncomingBody(WireReader reader, Stream stream, HeaderList headers)
+        {
+            this.reader = reader;
+            this.stream = stream;
+            var te = headers.Get("Transfer-Encoding");
+            Chunked = te != null && te.IndexOf("chunked", StringComparison.OrdinalIgnoreCase) >= 0;
+            var cl = headers.Get("Content-Length");
+            if (Chunked) Declared = -1;
+            else if (cl == null) Declared = 0; // RFC 9112 6.3: no framing headers, no body
+            else
+            {
+                long n;
+                // Several headers arrive comma-joined; they must agree (RFC 9110 8.6).
+                var values = cl.Split(',').Select(v => v.Trim()).Distinct().ToArray();
+                if (values.Length != 1 || values[0].Length == 0 || values[0].Length > 18 || !values[0].All(c => c >= '0' && c <= '9') || !long.TryParse(values[0], out n))
+                    throw new MalformedRequest("Content-Length is not one number: " + cl);
+                Declared = n;
+            }
+            remaining = Declared < 0 ? 0 : Declared;
+            var expect = headers.Get("Expect");
+            waitsForContinue = !Complete && expect != null && expect.Equals("100-continue", StringComparison.OrdinalIgnoreCase);
+        }
+
+        /// A client that sent Expect: 100-continue sends its body only once told to: told when
+        /// the body is first needed, never for a body refused unread.
+        private void Begin()
+        {
+            if (!waitsForContinue) return;
+            waitsForContinue = false;
+            var cont = Encoding.ASCII.GetBytes("HTTP/1.1 100 Continue\r\n\r\n");
+            stream.Write(cont, 0, cont.Length);
+            stream.Flush();
+        }
+
+        /// Reads the next piece of the body into `target` (at most its length); 0 at the end.
+        public int Read(byte[] target)
+        {
+            if (Complete) return 0;
+            Begin();
+            int n;
+            if (Chunked)
+            {
+                if (chunkLeft == 0)
+                {
+                    var sizeLine = reader.ReadLine();
+                    if (sizeLine == null) throw new IOException("connection closed inside a chunked body");
+                    int semi = sizeLine.IndexOf(';');
+                    long size;
+                    try { size = Convert.ToInt64((semi >= 0 ? sizeLine.Substring(0, semi) : sizeLine).Trim(), 16); }
+                    catch (Exception e) when (e is FormatException || e is ArgumentException || e is OverflowException) { throw new IOException("malformed chunk size"); }
+                    if (size < 0) throw new IOException("malformed chunk size");
+                    if (size == 0)
+                    {
+                        reader.ReadHeaders(); // trailers
+                        chunkedDone = true;
+                        return 0;
+                    }
+                    chunkLeft = size;
+                }
+                n = reader.ReadSome(target, (int)Math.Min(target.Length, chunkLeft));
+                if (n == 0) throw new IOException("connection closed inside a chunked body");
+                chunkLeft -= n;
+                if (chunkLeft == 0 && reader.ReadLine() == null) throw new IOException("connection closed inside a chunked body");
+            }
+            else
+            {
+                n = reader.ReadSome(target, (int)Math.Min(target.Length, remaining));
+                if (n == 0) throw new IOException("connection closed inside a body");
+                remaining -= n;
+            }
+            BytesRead += n;
+            return n;
+        }
+
+        /// The whole body, when it is at most `limit` bytes. A larger declared body is refused
+        /// without reading any of it, a larger chunked one once `limit` bytes are exceeded.
+        public byte[] ReadAll(long limit)
+        {
+            if (Declared > limit) throw new RequestBodyTooLarge("request body of " + Declared + " bytes exceeds the " + limit + " bytes the gateway buffers");
+            var ms = new MemoryStream(Declared > 0 ? (int)Declared : 0);
+            int n;
+            while ((n = Read(scratch)) > 0)
+            {
+                if (ms.Length + n > limit) throw new RequestBodyTooLarge("chunked request body exceeds the " + limit + " bytes the gateway buffers");
+                ms.Write(scratch, 0, n);
+            }
+            return ms.ToArray();
+        }
+
+        /// Whether the rest of the body can be read off cheaply so the connection serves another
+        /// request: a declared remainder of at most `limit` bytes that the client is sending.
+        public bool CanFinish(long limit)
+        {
+            return Complete || !Chunked && !waitsForContinue && remaining <= limit;
+        }
+
+        /// Reads and discards the rest of the body (only after CanFinish).
+        public void Discard()
+        {
+            while (Read(scratch) > 0) { }
+        }
     }
 
     /// Writes a response: a fixed body with Content-Length, or a streamed body in chunks, each
@@ -381,6 +560,10 @@ namespace LocalApim
             }
         }
 
+        /// A body the policies left unread is read off and dropped, to keep the connection,
+        /// when at most this much of it is left; a larger one ends the connection.
+        public const long DrainLimit = 64 * 1024;
+
         private static void Connection(TcpClient client, Func<IncomingRequest, ResponseWriter, bool> handle)
         {
             try
@@ -399,26 +582,67 @@ namespace LocalApim
                     if (parts.Length != 3) return;
                     var headers = reader.ReadHeaders();
                     var request = new IncomingRequest { Method = parts[0], Target = parts[1], Version = parts[2], Headers = headers, RemoteIp = remote };
-                    var expect = headers.Get("Expect");
-                    if (expect != null && expect.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
+                    try
                     {
-                        var cont = Encoding.ASCII.GetBytes("HTTP/1.1 100 Continue\r\n\r\n");
-                        ns.Write(cont, 0, cont.Length);
+                        request.Body = new IncomingBody(reader, ns, headers);
                     }
-                    request.Body = reader.ReadBody(headers, false);
+                    catch (MalformedRequest e)
+                    {
+                        Console.Error.WriteLine("local-apim: " + remote + " " + parts[0] + " " + parts[1].Split('?')[0] + ": " + e.Message);
+                        var answer = new HeaderList();
+                        answer.Add("Content-Type", "text/plain");
+                        writer.WriteFixed(400, "Bad Request", answer, Encoding.ASCII.GetBytes("Bad Request"), true, false);
+                        LingeringClose(client, ns);
+                        return;
+                    }
                     var connection = headers.Get("Connection") ?? "";
                     bool close = request.Version == "HTTP/1.0" || connection.IndexOf("close", StringComparison.OrdinalIgnoreCase) >= 0;
                     bool keep = handle(request, writer);
+                    if (!request.Body.Complete)
+                    {
+                        if (keep && !close && request.Body.CanFinish(DrainLimit)) request.Body.Discard();
+                        else
+                        {
+                            LingeringClose(client, ns);
+                            return;
+                        }
+                    }
                     if (close || !keep) return;
                 }
             }
             catch (IOException) { }
             catch (SocketException) { }
             catch (ObjectDisposedException) { }
+            catch (Exception e)
+            {
+                // One bad request must never take the gateway down with it.
+                Console.Error.WriteLine("local-apim: connection error: " + e);
+            }
             finally
             {
                 client.Close();
             }
+        }
+
+        /// Ends a connection whose request body was not read. Closing at once would make the
+        /// kernel reset the connection while the client is still sending, and a client that
+        /// writes its whole body before reading (most do) would lose the answer already sent.
+        /// So the sending side is shut, and what the client still sends is read and dropped
+        /// (16 KiB at a time, never kept) until it closes, goes quiet for 2 s, or 30 s pass.
+        private static void LingeringClose(TcpClient client, NetworkStream ns)
+        {
+            try
+            {
+                ns.Flush();
+                client.Client.Shutdown(SocketShutdown.Send);
+                ns.ReadTimeout = 2000;
+                var sink = new byte[16384];
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (DateTime.UtcNow < deadline && ns.Read(sink, 0, sink.Length) > 0) { }
+            }
+            catch (IOException) { }
+            catch (SocketException) { }
+            catch (ObjectDisposedException) { }
         }
     }
 }

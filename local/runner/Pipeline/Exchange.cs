@@ -32,12 +32,53 @@ namespace LocalApim.Pipeline
         public bool SignForStorage;
     }
 
+    /// context.Request.Body. The body is read off the client's connection by the first
+    /// As<T>(), when APIM buffers it too, and at most APIM's buffered payload limit of it:
+    /// a policy that refuses a request on its headers never causes a read.
+    public sealed class RequestBodyOnDemand : IMessageBody
+    {
+        private readonly Exchange ex;
+        private MessageBody read;
+        public RequestBodyOnDemand(Exchange ex) { this.ex = ex; }
+
+        public T As<T>(bool preserveContent = false)
+        {
+            if (read == null) read = new MessageBody(ex.RequestBody);
+            return read.As<T>(preserveContent);
+        }
+    }
+
     public sealed class Exchange
     {
         public ProxyRequestContext Context;
         public Request Request;
         public HeaderList RequestHeaders = new HeaderList();
-        public byte[] RequestBody;
+        /// The client's body, on its connection until something reads it.
+        public IncomingBody Incoming;
+        private byte[] requestBody;
+        /// Whether the request body is in memory: read for a policy, or replaced by set-body.
+        /// Otherwise forward-request relays it from the client's connection.
+        public bool BodyBuffered { get; private set; }
+
+        /// The request body in memory, read off the connection on first use (at most
+        /// ApimLimits.BufferedPayloadBytes; a larger one fails the policy that asked).
+        public byte[] RequestBody
+        {
+            get
+            {
+                if (!BodyBuffered)
+                {
+                    requestBody = Incoming == null ? new byte[0] : Incoming.ReadAll(ApimLimits.BufferedPayloadBytes);
+                    BodyBuffered = true;
+                }
+                return requestBody;
+            }
+            set
+            {
+                requestBody = value;
+                BodyBuffered = true;
+            }
+        }
         public string Method;
         public string GatewayUrl;
         public Api Api;

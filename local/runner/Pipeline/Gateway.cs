@@ -107,8 +107,17 @@ namespace LocalApim
             Exchange ex = null;
             try
             {
-                ex = Route(incoming);
-                response = ex == null ? NotFound() : Run(ex);
+                if (incoming.Body.Declared > ApimLimits.RequestPayloadBytes)
+                {
+                    // The documented limit comes with no documented answer: this one is the
+                    // runner's, in APIM's error format.
+                    response = Plain(413, "Content Too Large", "{\"statusCode\": 413, \"message\": \"The request body exceeds the maximum request payload size.\"}");
+                }
+                else
+                {
+                    ex = Route(incoming);
+                    response = ex == null ? NotFound() : Run(ex);
+                }
             }
             catch (Exception e)
             {
@@ -135,13 +144,14 @@ namespace LocalApim
                 else
                 {
                     var body = response.Body ?? new byte[0];
-                    writer.WriteFixed(response.Status, response.Reason, response.Headers, body, false, incoming.Method == "HEAD");
+                    // A large body left unread ends the connection (HttpServerLite): say so.
+                    writer.WriteFixed(response.Status, response.Reason, response.Headers, body, !incoming.Body.CanFinish(HttpServerLite.DrainLimit), incoming.Method == "HEAD");
                     if (incoming.Method != "HEAD") sent = body.Length;
                 }
             }
             finally
             {
-                if (ex != null) foreach (var done in ex.AfterResponse) done((incoming.Body == null ? 0 : incoming.Body.Length) + sent);
+                if (ex != null) foreach (var done in ex.AfterResponse) done(incoming.Body.BytesRead + sent);
                 Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0:O} {1} {2} {3} -> {4} {5}{6} ({7:0} ms)",
                     started, incoming.RemoteIp, incoming.Method, incoming.Target.Split('?')[0],
                     response.Status, ex != null ? ex.Api.Name + "/" + ex.Operation.Name : "-",
@@ -196,12 +206,12 @@ namespace LocalApim
         {
             var ex = new Exchange { Api = api, Operation = op, Method = incoming.Method, PathSuffix = suffix, QueryString = query, PreflightOnly = preflightOnly, GatewayUrl = GatewayUrl };
             foreach (var h in incoming.Headers.Items) ex.RequestHeaders.Add(h.Key, h.Value);
-            ex.RequestBody = incoming.Body;
+            ex.Incoming = incoming.Body;
             ex.Request = new Request
             {
                 IpAddress = incoming.RemoteIp,
                 OriginalUrl = new Url(GatewayUrl + path + query),
-                Body = new MessageBody(incoming.Body),
+                Body = new RequestBodyOnDemand(ex),
             };
             ex.Context = new ProxyRequestContext
             {

@@ -76,7 +76,9 @@ namespace LocalApim.Policies
             UpstreamResponse r;
             try
             {
-                r = HttpClientLite.Send(ex.Method, url, headers, ex.RequestBody, timeout, true);
+                // A body no policy read is relayed from the client as it arrives, never held.
+                var relay = !ex.BodyBuffered && ex.Incoming != null && !ex.Incoming.Complete ? ex.Incoming : null;
+                r = HttpClientLite.Send(ex.Method, url, headers, relay == null ? ex.RequestBody : null, timeout, true, relay);
             }
             catch (Exception e)
             {
