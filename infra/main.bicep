@@ -145,7 +145,7 @@ var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var snippetsContainerName = 'snippets'
 var registrationsContainerName = 'registrations'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
   tags: tags

@@ -24,7 +24,7 @@ param runtimeName string = 'custom'
 param runtimeVersion string = '1.0'
 
 // Sizing. The ARM type index types all three as plain integers (bicep-types-az
-// generated/web/microsoft.web/2024-04-01/types.md, FunctionsScaleAndConcurrency and
+// generated/web/microsoft.web/2025-03-01/types.md:2752-2765, FunctionsScaleAndConcurrency and
 // FunctionsScaleAndConcurrencyTriggersHttp); the bounds below are the documented ones
 // (docs/deploy.md, "What the Function App costs", says where).
 // Memory: billed per second while the instance executes, and an open SSE stream keeps
@@ -69,7 +69,7 @@ param snippetsNamespace string = 'user'
 @description('Extra app settings.')
 param appSettings object = {}
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-04-01' existing = {
   name: storageAccountName
 }
 
@@ -77,7 +77,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
   location: location
   tags: tags
@@ -106,7 +106,7 @@ var baseAppSettings = {
   SNIPPETS_NAMESPACE: snippetsNamespace
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': serviceName })
@@ -162,7 +162,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-resource basicPublishingFtp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource basicPublishingFtp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: functionApp
   name: 'ftp'
   properties: {
@@ -170,7 +170,7 @@ resource basicPublishingFtp 'Microsoft.Web/sites/basicPublishingCredentialsPolic
   }
 }
 
-resource basicPublishingScm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource basicPublishingScm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
   parent: functionApp
   name: 'scm'
   properties: {

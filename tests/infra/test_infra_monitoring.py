@@ -188,7 +188,7 @@ def test_every_alert_rule_exists_and_reads_its_query_file():
         assert 0 <= rule["severity"] <= 4
         assert rule["displayName"] and rule["description"]
     (resource,) = resources_of(ALERTS, "Microsoft.Insights/scheduledQueryRules").values()
-    assert resource["api_version"] == "2023-12-01"
+    assert resource["api_version"] == "2026-03-01"
     assert resource["config"]["loop_type"]["detail"]["array_name"] == "rules"
     props = config_of(resource)["properties"]
     assert props["scopes"] == ["logAnalyticsId"]

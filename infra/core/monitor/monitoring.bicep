@@ -12,7 +12,7 @@ param retentionInDays int = 30
 // A safety net against a runaway client or a logging loop, not a budget: when the cap is hit the
 // workspace stops ingesting until its daily reset, and every alert that reads it goes blind
 // (docs/operations.md, "Daily cap"). The type index types dailyQuotaGb as an integer (bicep-types-az
-// generated/operationalinsights/microsoft.operationalinsights/2023-09-01/types.md, WorkspaceCapping).
+// generated/operationalinsights/microsoft.operationalinsights/2026-03-01/types.md:612, WorkspaceCapping).
 @minValue(-1)
 @maxValue(1000)
 @description('Daily ingestion cap of the workspace in GB (-1: no cap). Every table counts: App Insights, gateway and Function App logs.')
@@ -25,7 +25,7 @@ param dailyCapGb int = 1
 @description('Application Insights\' own daily cap in GB; 0 leaves it unset (the workspace cap still applies).')
 param applicationInsightsDailyCapGb int = 0
 
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: logAnalyticsName
   location: location
   tags: tags

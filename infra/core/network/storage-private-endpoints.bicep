@@ -12,11 +12,11 @@ param groupIds array = [
   'queue'
 ]
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-04-01' existing = {
   name: storageAccountName
 }
 
-resource dnsZones 'Microsoft.Network/privateDnsZones@2020-06-01' = [
+resource dnsZones 'Microsoft.Network/privateDnsZones@2024-06-01' = [
   for groupId in groupIds: {
     name: 'privatelink.${groupId}.${environment().suffixes.storage}'
     location: 'global'
@@ -24,7 +24,7 @@ resource dnsZones 'Microsoft.Network/privateDnsZones@2020-06-01' = [
   }
 ]
 
-resource dnsLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = [
+resource dnsLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = [
   for (groupId, i) in groupIds: {
     parent: dnsZones[i]
     name: '${groupId}-link'
@@ -39,7 +39,7 @@ resource dnsLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06
   }
 ]
 
-resource endpoints 'Microsoft.Network/privateEndpoints@2024-01-01' = [
+resource endpoints 'Microsoft.Network/privateEndpoints@2025-09-01' = [
   for groupId in groupIds: {
     name: 'pe-${storageAccountName}-${groupId}'
     location: location
@@ -63,7 +63,7 @@ resource endpoints 'Microsoft.Network/privateEndpoints@2024-01-01' = [
   }
 ]
 
-resource dnsGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-01-01' = [
+resource dnsGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2025-09-01' = [
   for (groupId, i) in groupIds: {
     parent: endpoints[i]
     name: 'default'

@@ -10,7 +10,7 @@ param privateEndpointSubnetPrefix string = '10.0.2.0/24'
 var appSubnetName = 'app'
 var privateEndpointSubnetName = 'private-endpoints'
 
-resource nsg 'Microsoft.Network/networkSecurityGroups@2024-01-01' = {
+resource nsg 'Microsoft.Network/networkSecurityGroups@2025-09-01' = {
   name: '${name}-nsg'
   location: location
   tags: tags
@@ -19,7 +19,7 @@ resource nsg 'Microsoft.Network/networkSecurityGroups@2024-01-01' = {
   }
 }
 
-resource vnet 'Microsoft.Network/virtualNetworks@2024-01-01' = {
+resource vnet 'Microsoft.Network/virtualNetworks@2025-09-01' = {
   name: name
   location: location
   tags: tags
@@ -47,6 +47,11 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-01-01' = {
           ]
           privateEndpointNetworkPolicies: 'Disabled'
           privateLinkServiceNetworkPolicies: 'Enabled'
+          // From network API 2025-07-01 on, a new subnet defaults to private (no default outbound
+          // access). The app's calls to Entra ID and Application Insights may leave through this
+          // subnet and there is no NAT gateway, so it keeps the outbound access it had under the
+          // older API version.
+          defaultOutboundAccess: true
         }
       }
       {

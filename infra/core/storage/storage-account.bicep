@@ -29,7 +29,7 @@ var publicNetworkAcls = {
   bypass: 'AzureServices'
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-04-01' = {
   name: name
   location: location
   tags: tags
@@ -67,7 +67,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2026-04-01' = {
   parent: storage
   name: 'default'
   properties: {
@@ -85,7 +85,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 // Lifecycle rules. The SSE relay's overflow blobs (container mcp-sse-relay, OVERFLOW_CONTAINER in
 // src/transport/sse_relay.rs) live seconds; one a crashed instance never read is
 // deleted a day after it was written. Live instances also sweep them sooner.
-resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2026-04-01' = {
   parent: storage
   name: 'default'
   properties: {
@@ -143,7 +143,7 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
   }
 }
 
-resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-04-01' = [
   for container in containers: {
     parent: blobService
     name: container
@@ -153,12 +153,12 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
   }
 ]
 
-resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2026-04-01' = {
   parent: storage
   name: 'default'
 }
 
-resource storageQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+resource storageQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2026-04-01' = [
   for queue in queues: {
     parent: queueService
     name: queue
