@@ -80,6 +80,13 @@ param oauthRateLimitPeriodSeconds int = 60
 @description('Put storage behind private endpoints and integrate the Function App with a VNet.')
 param vnetEnabled bool = false
 
+// The private option (docs/deploy.md, "Networking"). vnetEnabled alone keeps the Function App
+// public and the storage account's public endpoint on for API Management BasicV2, which cannot join
+// a VNet. privateBackend closes both: API Management (StandardV2) sends its calls through a subnet
+// of the VNet, the Function App admits only that subnet, storage takes no public traffic.
+@description('Private backend (PRIVATE_BACKEND): API Management StandardV2 with outbound VNet integration, the Function App reachable only from its subnet, storage public network access disabled. Implies the VNet; needs apimSku StandardV2.')
+param privateBackend bool = false
+
 @secure()
 @description('Session token AES-256 key (base64); generated once per azd environment by infra/hooks/preprovision.')
 param sessionTokenEncKey string
@@ -144,6 +151,8 @@ var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var snippetsContainerName = 'snippets'
 var registrationsContainerName = 'registrations'
+// The VNet, the storage private endpoints and the app's VNet integration: either option wants them.
+var networked = vnetEnabled || privateBackend
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -184,6 +193,15 @@ module monitoring 'core/monitor/monitoring.bicep' = {
   }
 }
 
+// A private backend needs StandardV2: this stops any other SKU before the VNet or API Management is created.
+module privateBackendSku 'core/network/vnet-integration-sku.bicep' = if (privateBackend) {
+  name: 'private-backend-sku'
+  scope: rg
+  params: {
+    apimSku: apimSku
+  }
+}
+
 module apimService 'app/apim-service.bicep' = {
   name: 'apim-service'
   scope: rg
@@ -194,11 +212,16 @@ module apimService 'app/apim-service.bicep' = {
     skuName: apimSku
     publisherEmail: apimPublisherEmail
     identityId: apimIdentity.outputs.id
+    virtualNetworkSubnetId: privateBackend ? vnet!.outputs.apimSubnetId : ''
   }
+  dependsOn: [
+    privateBackendSku
+  ]
 }
 
-// With vnetEnabled, API Management (no VNet integration on BasicV2) still
-// reaches the registrations container through a resource instance rule.
+// With vnetEnabled alone, API Management (no VNet integration on BasicV2) still
+// reaches the registrations container through a resource instance rule. A private
+// backend's gateway comes through the private endpoints instead and needs none.
 var storageResourceAccessRules = [
   {
     tenantId: tenant().tenantId
@@ -221,28 +244,32 @@ module storage 'core/storage/storage-account.bicep' = {
     // The SSE relay creates its per-instance queues (mcp-sse-<instance>) at
     // run time with the Function identity (Storage Queue Data Contributor).
     queues: []
-    vnetEnabled: vnetEnabled
-    resourceAccessRules: vnetEnabled ? storageResourceAccessRules : []
+    vnetEnabled: networked
+    resourceAccessRules: vnetEnabled && !privateBackend ? storageResourceAccessRules : []
   }
 }
 
-module vnet 'core/network/vnet.bicep' = if (vnetEnabled) {
+module vnet 'core/network/vnet.bicep' = if (networked) {
   name: 'vnet'
   scope: rg
   params: {
     name: '${abbrs.networkVirtualNetworks}${resourceToken}'
     location: location
     tags: tags
+    apimIntegration: privateBackend
   }
+  dependsOn: [
+    privateBackendSku
+  ]
 }
 
-module storagePrivateEndpoints 'core/network/storage-private-endpoints.bicep' = if (vnetEnabled) {
+module storagePrivateEndpoints 'core/network/storage-private-endpoints.bicep' = if (networked) {
   name: 'storage-private-endpoints'
   scope: rg
   params: {
     storageAccountName: storage.outputs.name
-    virtualNetworkId: vnetEnabled ? vnet!.outputs.id : ''
-    subnetId: vnetEnabled ? vnet!.outputs.privateEndpointSubnetId : ''
+    virtualNetworkId: networked ? vnet!.outputs.id : ''
+    subnetId: networked ? vnet!.outputs.privateEndpointSubnetId : ''
     location: location
     tags: tags
   }
@@ -286,7 +313,8 @@ module functionApp 'app/function-app.bicep' = {
     identityId: functionIdentity.outputs.id
     identityClientId: functionIdentity.outputs.clientId
     applicationInsightsName: monitoring.outputs.applicationInsightsName
-    virtualNetworkSubnetId: vnetEnabled ? vnet!.outputs.appSubnetId : ''
+    virtualNetworkSubnetId: networked ? vnet!.outputs.appSubnetId : ''
+    allowedInboundSubnetId: privateBackend ? vnet!.outputs.apimSubnetId : ''
     sessionTokenEncKey: sessionTokenEncKey
     sessionTokenMacKey: sessionTokenMacKey
     instanceMemoryMB: functionInstanceMemoryMB

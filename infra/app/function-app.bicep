@@ -52,6 +52,9 @@ param maximumInstanceCount int = 100
 @description('Subnet for VNet integration; empty to run without.')
 param virtualNetworkSubnetId string = ''
 
+@description('The only subnet whose traffic reaches the app (API Management\'s integration subnet, with a Microsoft.Web service endpoint). Empty: the app takes requests from anywhere, the function key still guards it.')
+param allowedInboundSubnetId string = ''
+
 @secure()
 @description('AES-256 key of the session tokens (base64), shared with the API Management policies.')
 param sessionTokenEncKey string
@@ -127,6 +130,23 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // Private backend: the app answers API Management's subnet and nobody else (403 from the
+      // platform's front ends, before the Functions host). Unset (null) otherwise.
+      ipSecurityRestrictions: empty(allowedInboundSubnetId) ? null : [
+        {
+          name: 'api-management'
+          description: 'API Management gateway (outbound VNet integration subnet)'
+          action: 'Allow'
+          priority: 100
+          vnetSubnetResourceId: allowedInboundSubnetId
+        }
+      ]
+      ipSecurityRestrictionsDefaultAction: empty(allowedInboundSubnetId) ? null : 'Deny'
+      // The deployment endpoint (scm) keeps rules of its own and stays reachable: azd deploys the
+      // package through it from the developer's machine. It takes Entra ID tokens only (basic
+      // publishing credentials are off below).
+      scmIpSecurityRestrictionsUseMain: empty(allowedInboundSubnetId) ? null : false
+      scmIpSecurityRestrictionsDefaultAction: empty(allowedInboundSubnetId) ? null : 'Allow'
       appSettings: [
         for setting in items(union(appSettings, baseAppSettings)): {
           name: setting.key

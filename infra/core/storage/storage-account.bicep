@@ -12,10 +12,10 @@ param containers array = []
 @description('Queues to create.')
 param queues array = []
 
-@description('When true, the account denies public traffic: the Function App reaches it through private endpoints, and only the resource instances in resourceAccessRules (API Management) pass the firewall.')
+@description('When true, the account denies public traffic: the Function App reaches it through private endpoints, and only the resource instances in resourceAccessRules (API Management) pass the firewall; with no rules the public endpoint is off.')
 param vnetEnabled bool = false
 
-@description('Resource instance rules ({tenantId, resourceId}) allowed through the firewall when vnetEnabled.')
+@description('Resource instance rules ({tenantId, resourceId}) allowed through the firewall when vnetEnabled. Empty: nobody needs the public endpoint (a private backend, whose gateway comes through the private endpoints).')
 param resourceAccessRules array = []
 
 var privateNetworkAcls = {
@@ -46,9 +46,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2026-04-01' = {
     dnsEndpointType: 'Standard'
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    // API Management v2 (Basic) has no VNet integration, so with vnetEnabled the
-    // public endpoint stays on but denies everything except the resource
-    // instances listed (API Management's access to the registrations container).
+    // API Management BasicV2 has no VNet integration, so with vnetEnabled alone the public endpoint
+    // stays on but denies everything except the resource instances listed (the gateway's access to
+    // the registrations container). A private backend lists none: its gateway (StandardV2, in the
+    // VNet) reaches the private endpoints like the app does, and the public endpoint is disabled.
     publicNetworkAccess: vnetEnabled && empty(resourceAccessRules) ? 'Disabled' : 'Enabled'
     networkAcls: vnetEnabled ? privateNetworkAcls : publicNetworkAcls
     encryption: {
