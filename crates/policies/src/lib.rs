@@ -180,11 +180,17 @@ mod tests {
             .expect("an audit trace");
         let opened = xml.find("session-token-open").expect("token opened");
         let throttled = xml.find("<rate-limit-by-key").expect("throttling");
-        assert!(opened < trace && trace < throttled, "order: open, trace, throttle");
+        assert!(
+            opened < trace && trace < throttled,
+            "order: open, trace, throttle"
+        );
         let end = trace + xml[trace..].find("</trace>").unwrap();
         let body = &xml[trace..end];
         for name in [audit::METADATA_SUBJECT, audit::METADATA_CLIENT_ID] {
-            assert!(body.contains(&format!("<metadata name=\"{name}\"")), "{name}");
+            assert!(
+                body.contains(&format!("<metadata name=\"{name}\"")),
+                "{name}"
+            );
         }
         for secret in ["Authorization", "sessionToken\"]", "Headers"] {
             assert!(!body.contains(secret), "the trace reads {secret}");
