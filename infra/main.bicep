@@ -3,6 +3,8 @@
 // server in front of Microsoft Entra ID. Deployed by `azd up`.
 targetScope = 'subscription'
 
+import { functionSecretNames, apimSecretNames } from 'core/security/key-vault-secrets.bicep'
+
 @minLength(1)
 @maxLength(64)
 @description('Name of the azd environment; used to derive resource names.')
@@ -17,8 +19,21 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the user running azd; granted blob data access for debugging. Empty to skip.')
+@description('Object id of the principal running azd (AZURE_PRINCIPAL_ID): writes the Key Vault secrets; gets the writer app role if a user, and data access when deployerDataAccess. Empty to skip.')
 param principalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+@description('Type of principalId (AZURE_PRINCIPAL_TYPE, which azd sets: ServicePrincipal when signed in with a client id, as CI is). Every role assignment to principalId carries it.')
+param principalType string = 'User'
+
+@description('Give principalId read/write access to the snippets and registrations containers for debugging (DEPLOYER_DATA_ACCESS). Off by default: set it in development environments only (docs/deploy.md, "Least privilege").')
+param deployerDataAccess bool = false
+
+@description('Only users assigned an app role (Snippets.Read or Snippets.Write) may sign in (ENTRA_ASSIGNMENT_REQUIRED).')
+param entraAssignmentRequired bool = true
 
 @description('Resource group name; default rg-<environmentName>.')
 param resourceGroupName string = ''
@@ -87,18 +102,6 @@ param vnetEnabled bool = false
 @description('Private backend (PRIVATE_BACKEND): API Management StandardV2 with outbound VNet integration, the Function App reachable only from its subnet, storage public network access disabled. Implies the VNet; needs apimSku StandardV2.')
 param privateBackend bool = false
 
-@secure()
-@description('Session token AES-256 key (base64); generated once per azd environment by infra/hooks/preprovision.')
-param sessionTokenEncKey string
-
-@secure()
-@description('Session token HMAC-SHA256 key (base64); generated once per azd environment by infra/hooks/preprovision.')
-param sessionTokenMacKey string
-
-@secure()
-@description('Host key of the Function App for API Management (MCP_FUNCTION_KEY, written by the postdeploy hook; empty on the first provision).')
-param mcpFunctionKey string = ''
-
 // Function App sizing (docs/deploy.md, "What the Function App costs"). Flex Consumption bills
 // instance memory for as long as an instance executes, and an open SSE stream keeps its instance
 // executing: the memory size is the cost per held instance, the concurrency how many streams share one.
@@ -151,6 +154,17 @@ var storageAccountName = '${abbrs.storageStorageAccounts}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var snippetsContainerName = 'snippets'
 var registrationsContainerName = 'registrations'
+// The SSE relay's overflow blobs (OVERFLOW_CONTAINER in src/mcp/sse/relay/mod.rs). Created here so
+// the server's role can be scoped to it; the server's own create-if-missing then finds it.
+var relayContainerName = 'mcp-sse-relay'
+// The Functions host's containers under AzureWebJobsStorage: leases (azure-webjobs-hosts) and host
+// keys (azure-webjobs-secrets). Created here so the role can be scoped to them.
+var hostContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
+// Same formula as infra/key-vault.bicep, which the preprovision hook deploys first.
+var keyVaultName = '${abbrs.keyVaultVaults}${resourceToken}'
 // The VNet, the storage private endpoints and the app's VNet integration: either option wants them.
 var networked = vnetEnabled || privateBackend
 
@@ -240,6 +254,9 @@ module storage 'core/storage/storage-account.bicep' = {
       deploymentContainerName
       snippetsContainerName
       registrationsContainerName
+      relayContainerName
+      hostContainerNames[0]
+      hostContainerNames[1]
     ]
     // The SSE relay creates its per-instance queues (mcp-sse-<instance>) at
     // run time with the Function identity (Storage Queue Data Contributor).
@@ -281,9 +298,46 @@ module storageRoles 'core/rbac/storage-roles.bicep' = {
   params: {
     storageAccountName: storage.outputs.name
     functionPrincipalId: functionIdentity.outputs.principalId
+    hostContainerNames: hostContainerNames
+    functionContainerNames: [
+      deploymentContainerName
+      snippetsContainerName
+      relayContainerName
+    ]
     apimPrincipalId: apimIdentity.outputs.principalId
     registrationsContainerName: registrationsContainerName
-    developerPrincipalId: principalId
+    developerPrincipalId: deployerDataAccess ? principalId : ''
+    developerPrincipalType: principalType
+    developerContainerNames: [
+      snippetsContainerName
+      registrationsContainerName
+    ]
+  }
+}
+
+// The system of record of the shared keys. The preprovision hook deployed it already (with the
+// same module, infra/key-vault.bicep) and wrote the secrets it lacked; this keeps it as declared.
+module keyVault 'core/security/key-vault.bicep' = {
+  name: 'key-vault'
+  scope: rg
+  params: {
+    name: keyVaultName
+    location: location
+    tags: tags
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
+  }
+}
+
+module keyVaultRoles 'core/rbac/key-vault-roles.bicep' = {
+  name: 'key-vault-roles'
+  scope: rg
+  params: {
+    keyVaultName: keyVault.outputs.name
+    functionPrincipalId: functionIdentity.outputs.principalId
+    functionSecretNames: functionSecretNames
+    apimPrincipalId: apimIdentity.outputs.principalId
+    apimSecretNames: apimSecretNames
   }
 }
 
@@ -315,8 +369,7 @@ module functionApp 'app/function-app.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     virtualNetworkSubnetId: networked ? vnet!.outputs.appSubnetId : ''
     allowedInboundSubnetId: privateBackend ? vnet!.outputs.apimSubnetId : ''
-    sessionTokenEncKey: sessionTokenEncKey
-    sessionTokenMacKey: sessionTokenMacKey
+    keyVaultUri: keyVault.outputs.uri
     instanceMemoryMB: functionInstanceMemoryMB
     httpPerInstanceConcurrency: functionHttpPerInstanceConcurrency
     maximumInstanceCount: functionMaximumInstanceCount
@@ -330,6 +383,7 @@ module functionApp 'app/function-app.bicep' = {
   dependsOn: [
     storageRoles
     monitoringRoles
+    keyVaultRoles
     storagePrivateEndpoints
   ]
 }
@@ -343,6 +397,9 @@ module entraApp 'app/entra-app.bicep' = {
     displayName: 'Snippets MCP (${environmentName})'
     redirectUri: '${apimService.outputs.gatewayUrl}/oauth-callback'
     apimIdentityPrincipalId: apimIdentity.outputs.principalId
+    assignmentRequired: entraAssignmentRequired
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
   }
 }
 
@@ -364,17 +421,17 @@ module apimConfig 'app/apim-config.bicep' = {
     mcpQuotaPeriodSeconds: mcpQuotaPeriodSeconds
     oauthRateLimitCalls: oauthRateLimitCalls
     oauthRateLimitPeriodSeconds: oauthRateLimitPeriodSeconds
-    sessionTokenEncKey: sessionTokenEncKey
-    sessionTokenMacKey: sessionTokenMacKey
     functionAppName: functionApp.outputs.name
-    functionKey: mcpFunctionKey
+    keyVaultUri: keyVault.outputs.uri
     storageBlobEndpoint: storage.outputs.blobEndpoint
     registrationsContainerName: registrationsContainerName
     applicationInsightsId: monitoring.outputs.applicationInsightsId
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
   }
+  // API Management reads the Key Vault named values with its identity when it creates them.
   dependsOn: [
     monitoringRoles
+    keyVaultRoles
   ]
 }
 
@@ -424,6 +481,9 @@ output SERVICE_API_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_APIM_NAME string = apimService.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+// Names only: no output carries a secret.
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output ENTRA_APP_CLIENT_ID string = entraApp.outputs.appId
 output APIM_GATEWAY_URL string = apimService.outputs.gatewayUrl

@@ -1,5 +1,7 @@
 // Flex Consumption plan + Function App running the Rust binary `snippets-mcp`
 // as a custom handler (host.json "configurationProfile": "mcp-custom-handler").
+import { functionSecretSettings } from '../core/security/key-vault-secrets.bicep'
+
 param name string
 param planName string
 param location string = resourceGroup().location
@@ -55,12 +57,8 @@ param virtualNetworkSubnetId string = ''
 @description('The only subnet whose traffic reaches the app (API Management\'s integration subnet, with a Microsoft.Web service endpoint). Empty: the app takes requests from anywhere, the function key still guards it.')
 param allowedInboundSubnetId string = ''
 
-@secure()
-@description('AES-256 key of the session tokens (base64), shared with the API Management policies.')
-param sessionTokenEncKey string
-@secure()
-@description('HMAC-SHA256 key of the session tokens (base64), shared with the API Management policies.')
-param sessionTokenMacKey string
+@description('URI of the Key Vault holding the session-token keys (https://<vault>.vault.azure.net/).')
+param keyVaultUri string
 
 @allowed([
   'user'
@@ -104,9 +102,15 @@ var baseAppSettings = {
   AzureWebJobsFeatureFlags: 'EnableMcpCustomHandlerPreview'
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-  SESSION_TOKEN_ENC_KEY: sessionTokenEncKey
-  SESSION_TOKEN_MAC_KEY: sessionTokenMacKey
   SNIPPETS_NAMESPACE: snippetsNamespace
+  // Session-token keys: versionless Key Vault references, resolved with keyVaultReferenceIdentity.
+  // The platform reads a secret's current version again within a day of a change, and at once on
+  // any configuration change (docs/deploy.md, "Rotating keys").
+  SESSION_TOKEN_ENC_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${functionSecretSettings.SESSION_TOKEN_ENC_KEY})'
+  SESSION_TOKEN_MAC_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${functionSecretSettings.SESSION_TOKEN_MAC_KEY})'
+  SESSION_TOKEN_PREVIOUS_ENC_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${functionSecretSettings.SESSION_TOKEN_PREVIOUS_ENC_KEY})'
+  SESSION_TOKEN_PREVIOUS_MAC_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${functionSecretSettings.SESSION_TOKEN_PREVIOUS_MAC_KEY})'
+  SESSION_TOKEN_PREVIOUS_UNTIL: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${functionSecretSettings.SESSION_TOKEN_PREVIOUS_UNTIL})'
 }
 
 resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
@@ -122,6 +126,8 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    // References resolve with the app's user-assigned identity (the default is a system-assigned one, which this app has none of).
+    keyVaultReferenceIdentity: identityId
     httpsOnly: true
     clientCertMode: 'Optional'
     publicNetworkAccess: 'Enabled'

@@ -1,8 +1,9 @@
-# azd postdeploy hook (Windows). Same steps as bind-function-key.sh: read the
-# Function App's default host key (served only once code is deployed), store
-# it as MCP_FUNCTION_KEY in the azd environment and write it into the
-# McpFunctionKey named value of API Management. Needs `az login`.
-# The key is never printed.
+# azd postdeploy hook (Windows). Same steps as bind-function-key.sh: create the dedicated host key
+# (`apim`, or the one the last rotation recorded on the secret) if the Function App lacks it, store
+# it in the vault's apim-function-key when the vault lacks it or holds another value, then
+# refreshSecret on API Management's McpFunctionKey named value. Needs `az login`.
+# The key is never printed and never stored in .azure/; it reaches az through a temporary file
+# deleted at once.
 # PowerShell 7.2 or newer: azd runs this hook with Windows PowerShell 5.1 when
 # pwsh is not on PATH, and before 7.2 a native command's redirected stderr (the
 # `2>$null` below) becomes a terminating error under 'Stop' on its first line.
@@ -12,6 +13,9 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
 $namedValue = 'McpFunctionKey'
+$secret = 'apim-function-key'
+$keyName = 'apim'
+$apimApiVersion = '2024-05-01'
 
 function Get-AzdValue([string]$name) {
     $value = & azd env get-value $name 2>$null
@@ -30,20 +34,47 @@ function Get-Required([string]$name, [string]$pattern) {
 $rg = Get-Required 'AZURE_RESOURCE_GROUP' '^[A-Za-z0-9._()][-A-Za-z0-9._()]{0,89}$'
 $app = Get-Required 'SERVICE_API_NAME' '^[A-Za-z0-9][-A-Za-z0-9]{0,58}[A-Za-z0-9]$'
 $apim = Get-Required 'AZURE_APIM_NAME' '^[A-Za-z][-A-Za-z0-9]{0,48}[A-Za-z0-9]$'
+$vault = Get-Required 'AZURE_KEY_VAULT_NAME' '^[A-Za-z][-A-Za-z0-9]{1,22}[A-Za-z0-9]$'
+$subscription = Get-Required 'AZURE_SUBSCRIPTION_ID' '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
 
 if (-not (Get-Command az -ErrorAction SilentlyContinue)) { throw 'bind-function-key: the Azure CLI (az) is required: https://aka.ms/azure-cli, then az login' }
 & az account show --output none 2>$null
 if ($LASTEXITCODE -ne 0) { throw 'bind-function-key: the Azure CLI is not signed in: run az login (same tenant as azd)' }
 
-$key = & az functionapp keys list --resource-group $rg --name $app --query functionKeys.default --output tsv 2>$null
-if ($LASTEXITCODE -ne 0 -or -not $key) { throw "bind-function-key: the Function App $app has no default host key yet (is the deployment finished? rerun: azd hooks run postdeploy)" }
-$key = ([string]$key).Trim()
-if ($key -cnotmatch '^[A-Za-z0-9_=-]{20,200}$') { throw "bind-function-key: the default host key of $app has an unexpected form: not binding it" }
-
-if ((Get-AzdValue 'MCP_FUNCTION_KEY') -cne $key) {
-    & azd env set MCP_FUNCTION_KEY $key | Out-Null
-    if ($LASTEXITCODE -ne 0) { throw 'bind-function-key: azd env set MCP_FUNCTION_KEY failed' }
+function Get-HostKey([string]$name) {
+    $value = & az functionapp keys list --resource-group $rg --name $app --query "functionKeys.`"$name`"" --output tsv 2>$null
+    if ($LASTEXITCODE -ne 0 -or $null -eq $value) { return '' }
+    return ([string]$value).Trim()
 }
-& az apim nv update --resource-group $rg --service-name $apim --named-value-id $namedValue --secret true --value $key --output none
-if ($LASTEXITCODE -ne 0) { throw "bind-function-key: updating the named value $namedValue of $apim failed" }
-Write-Host "bind-function-key: $namedValue of $apim now holds the default host key of $app"
+
+$inUse = & az keyvault secret show --vault-name $vault --name $secret --query 'tags.\"host-key\"' --output tsv 2>$null
+$inUse = if ($LASTEXITCODE -eq 0 -and $inUse) { ([string]$inUse).Trim() } else { '' }
+if ($inUse -cnotmatch '^apim(-a|-b)?$') { $inUse = $keyName }
+
+$key = Get-HostKey $inUse
+if (-not $key) {
+    & az functionapp keys set --resource-group $rg --name $app --key-type functionKeys --key-name $inUse --output none 2>$null | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "bind-function-key: creating the host key $inUse of $app failed (is the deployment finished? rerun: azd hooks run postdeploy)" }
+    $key = Get-HostKey $inUse
+}
+if (-not $key) { throw "bind-function-key: the Function App $app has no host key $inUse yet (is the deployment finished? rerun: azd hooks run postdeploy)" }
+if ($key -cnotmatch '^[A-Za-z0-9_=-]{20,200}$') { throw "bind-function-key: the host key $inUse of $app has an unexpected form: not binding it" }
+
+$stored = & az keyvault secret show --vault-name $vault --name $secret --query value --output tsv 2>$null
+$stored = if ($LASTEXITCODE -eq 0 -and $stored) { ([string]$stored).Trim() } else { '' }
+if ($stored -ceq $key) {
+    Write-Host "bind-function-key: $secret in $vault already holds the host key $inUse of $app"
+    exit 0
+}
+$file = New-TemporaryFile
+try {
+    [System.IO.File]::WriteAllText($file.FullName, $key)
+    & az keyvault secret set --vault-name $vault --name $secret --file $file.FullName --encoding utf-8 --tags "host-key=$inUse" --output none | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "bind-function-key: writing $secret to $vault failed" }
+}
+finally {
+    Remove-Item -LiteralPath $file.FullName -Force -ErrorAction SilentlyContinue
+}
+& az rest --method post --output none --url "/subscriptions/$subscription/resourceGroups/$rg/providers/Microsoft.ApiManagement/service/$apim/namedValues/$namedValue/refreshSecret?api-version=$apimApiVersion"
+if ($LASTEXITCODE -ne 0) { throw "bind-function-key: refreshing the named value $namedValue of $apim failed" }
+Write-Host "bind-function-key: $namedValue of $apim now reads the host key $inUse of $app from $vault"

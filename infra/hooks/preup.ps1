@@ -1,7 +1,7 @@
 # azd preup hook (Windows): the first thing `azd up` runs. Same steps as preup.sh:
 #  1. scripts\preflight.ps1: every prerequisite of azd up, each missing one named
 #     with its install command (PowerShell 7.2 first of all);
-#  2. prepare-environment.ps1: session token keys and the policy check.
+#  2. prepare-environment.ps1: the policy check.
 #
 # This file and preflight.ps1 are the only hooks written to run under Windows
 # PowerShell 5.1 too (no #Requires, no PowerShell 7 syntax, no redirected native

@@ -102,6 +102,7 @@ def test_graph_extension_types_are_outside_the_check():
         "Microsoft.Graph/applications",
         "Microsoft.Graph/applications/federatedIdentityCredentials",
         "Microsoft.Graph/servicePrincipals",
+        "Microsoft.Graph/appRoleAssignedTo",
     }
     assert violations(graph, load_fixture()) == []
 

@@ -96,25 +96,36 @@ def test_manifest_declares_the_named_values_the_task_requires(policy_manifest):
         assert declared[name] is secret, f"{name}: secret should be {secret}"
 
 
+KEY_VAULT_SECRETS = INFRA / "core" / "security" / "key-vault-secrets.bicep"
+# Key Vault named values whose manifest entries the previous-key support of the policies adds; the
+# Bicep map may name them first (a name the manifest lacks is simply not created).
+PENDING_PREVIOUS_KEY_NAMED_VALUES = {"SessionTokenPreviousEncKey", "SessionTokenPreviousMacKey", "SessionTokenPreviousUntil"}
+
+
+def key_vault_map(var: str) -> dict[str, str]:
+    value = parse_bicep(KEY_VAULT_SECRETS)["variables"][var]["value"]
+    return {k.strip("'"): v for k, v in value.items()}
+
+
 def test_bicep_creates_exactly_the_manifest_named_values(policy_manifest):
     tree = parse_bicep(APIM_CONFIG)
     assert loop_source(tree["resources"]["namedValues"]) == "manifest.namedValues"
-    values = set(tree["variables"]["namedValueValues"]["value"])
+    plain = set(tree["variables"]["namedValueValues"]["value"])
+    vaulted = set(key_vault_map("apimSecretNamedValues"))
     declared = {nv["name"] for nv in policy_manifest["namedValues"]}
-    assert values == declared, f"only in Bicep: {values - declared}; only in the manifest: {declared - values}"
+    assert not plain & vaulted, f"both a value and a Key Vault secret: {plain & vaulted}"
+    assert plain | vaulted >= declared, f"only in the manifest: {declared - plain - vaulted}"
+    assert (plain | vaulted) - declared <= PENDING_PREVIOUS_KEY_NAMED_VALUES, f"only in Bicep: {(plain | vaulted) - declared}"
 
 
-def test_secret_named_values_come_from_secure_parameters():
-    tree = parse_bicep(APIM_CONFIG)
-    values = tree["variables"]["namedValueValues"]["value"]
-    params = tree["parameters"]
-    for name in ("SessionTokenEncKey", "SessionTokenMacKey"):
-        source = values[name]
-        assert isinstance(source, str) and source in params, f"{name} should be a parameter"
-        assert any(d["type"] == "secure" for d in params[source]["decorators"]), f"param {source} must be @secure()"
-    # the host key is bound after deployment (postdeploy); Bicep only carries it back
-    assert "functionKey" in json.dumps(values["McpFunctionKey"]), values["McpFunctionKey"]
-    assert any(d["type"] == "secure" for d in params["functionKey"]["decorators"]), "param functionKey must be @secure()"
+def test_secret_named_values_are_key_vault_named_values(policy_manifest):
+    # Every secret the manifest declares is read from the vault; no plain value is a secret.
+    secret = {nv["name"] for nv in policy_manifest["namedValues"] if nv["secret"]}
+    assert secret <= set(key_vault_map("apimSecretNamedValues")), secret
+    text = strip_comments(APIM_CONFIG.read_text(encoding="utf-8"))
+    assert "secretIdentifier: '${keyVaultUri}secrets/${apimSecretNamedValues[nv.name]}'" in text
+    assert "identityClientId: apimIdentityClientId" in text
+    assert "@secure()" not in text, "no secret passes through a parameter"
 
 
 def test_every_named_value_referenced_in_policies_is_declared(policy_manifest):
@@ -150,7 +161,7 @@ def test_policy_maps_are_generated_and_imported_not_hand_written():
     assert exported_variables(text) == {"fragmentXml", "policyXml"}
     for path, name in ((APIM_CONFIG, "fragmentXml"), (APIM_API, "policyXml")):
         source = path.read_text(encoding="utf-8")
-        assert imports(source) == [([name], "../policies/policy-files.bicep")], f"{rel(path)} must import {name}"
+        assert ([name], "../policies/policy-files.bicep") in imports(source), f"{rel(path)} must import {name}"
         assert "loadTextContent(" not in strip_comments(source), f"{rel(path)} must not list policy files itself"
         assert "BEGIN policy-files" not in source, f"{rel(path)} still has a block for a second generator"
     assert not (INFRA / "hooks" / "sync-policy-files.py").exists()
@@ -287,13 +298,17 @@ def test_main_parameters_match_main_bicep():
         "environmentName": "${AZURE_ENV_NAME}",
         "location": "${AZURE_LOCATION}",
         "principalId": "${AZURE_PRINCIPAL_ID}",
-        "sessionTokenEncKey": "${SESSION_TOKEN_ENC_KEY}",
-        "sessionTokenMacKey": "${SESSION_TOKEN_MAC_KEY}",
+        # azd substitutes it with the signed-in principal's type (User, or ServicePrincipal for a
+        # client-id login): azure-dev cli/azd/pkg/infra/provisioning/bicep/bicep_provider.go:2157-2159,
+        # current_principal_id_provider.go:61-77.
+        "principalType": "${AZURE_PRINCIPAL_TYPE}",
+        "deployerDataAccess": "${DEPLOYER_DATA_ACCESS=false}",
+        "entraAssignmentRequired": "${ENTRA_ASSIGNMENT_REQUIRED=true}",
     }
     for key, value in expect.items():
         assert file[key]["value"] == value, f"{key} should be {value}"
-    for key in ("sessionTokenEncKey", "sessionTokenMacKey"):
-        assert any(d["type"] == "secure" for d in params[key]["decorators"]), f"{key} must be @secure()"
+    # No parameter carries a secret: the keys are in the Key Vault, written by a hook.
+    assert not [k for k, d in params.items() if any(x["type"] == "secure" for x in d["decorators"])]
 
 
 def test_main_outputs_for_azd():
@@ -304,7 +319,7 @@ def test_main_outputs_for_azd():
     assert "output MCP_SSE_URL string = '${apimService.outputs.gatewayUrl}/mcp/sse'" in text
     assert "output MCP_STREAMABLE_URL string = '${apimService.outputs.gatewayUrl}/mcp'" in text
     for name, out in outputs.items():
-        assert not re.search(r"(?i)key|secret|password", name) or name == "ENTRA_APP_CLIENT_ID", f"output {name} looks secret"
+        assert not re.search(r"(?i)key|secret|password", name) or name in ("ENTRA_APP_CLIENT_ID", "AZURE_KEY_VAULT_NAME", "AZURE_KEY_VAULT_URI"), f"output {name} looks secret"
 
 
 def test_main_targets_subscription_and_creates_the_resource_group():
@@ -367,15 +382,17 @@ def test_function_app_settings_and_runtime():
         "AzureWebJobsStorage__queueServiceUri",
         "AzureWebJobsStorage__clientId",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
-        "SESSION_TOKEN_ENC_KEY",
-        "SESSION_TOKEN_MAC_KEY",
     ):
         assert key in settings, f"app setting {key} missing"
+    # The session-token keys: versionless Key Vault references to the secrets of key-vault-secrets.bicep.
+    for key, secret in key_vault_map("functionSecretSettings").items():
+        assert settings[key] == f"@Microsoft.KeyVault(SecretUri=${{keyVaultUri}}secrets/${{functionSecretSettings.{key}}})", key
     assert not any(k == "AzureWebJobsStorage" for k in settings), "no connection-string storage setting"
     assert tree["parameters"]["runtimeName"]["default"] == "custom"
-    for p in ("sessionTokenEncKey", "sessionTokenMacKey"):
-        assert any(d["type"] == "secure" for d in tree["parameters"][p]["decorators"])
+    assert not [p for p, d in tree["parameters"].items() if any(x["type"] == "secure" for x in d["decorators"])]
     site = resource(path, "functionApp")
+    # A user-assigned identity resolves the references (bicep-types-az web 2025-03-01 types.md:3867).
+    assert site["properties"]["keyVaultReferenceIdentity"] == "identityId"
     assert site["properties"]["httpsOnly"] is True
     assert site["properties"]["functionAppConfig"]["deployment"]["storage"]["authentication"]["type"] == "UserAssignedIdentity"
 

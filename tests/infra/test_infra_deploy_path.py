@@ -21,7 +21,7 @@ AZURE_YAML = REPO_ROOT / "azure.yaml"
 DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
 README = REPO_ROOT / "README.md"
 # Values azd itself provides to main.parameters.json before any hook runs.
-AZD_PROVIDED = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"}
+AZD_PROVIDED = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID", "AZURE_PRINCIPAL_TYPE"}
 
 
 def azure_yaml() -> dict:
@@ -94,18 +94,18 @@ def required_parameter_variables() -> set[str]:
     return {m.group(1) for m in re.finditer(r"\$\{([A-Z0-9_]+)\}", text)}  # no `=default`
 
 
-def test_every_required_parameter_is_generated_before_parameter_resolution():
-    required = required_parameter_variables() - AZD_PROVIDED
-    assert required >= {"SESSION_TOKEN_ENC_KEY", "SESSION_TOKEN_MAC_KEY"}, required
-    # preup runs the preflight, then prepare-environment (the same script as preprovision).
+def test_no_parameter_needs_a_hook_before_parameter_resolution():
+    # azd resolves main.parameters.json before the provision step's preprovision hook: every
+    # variable without a default is one azd provides itself. No secret is among them.
+    assert required_parameter_variables() - AZD_PROVIDED == set()
+    text = (INFRA / "main.parameters.json").read_text(encoding="utf-8")
+    for name in ("SESSION_TOKEN", "MCP_FUNCTION_KEY", "KEY}"):
+        assert name not in text, f"main.parameters.json references {name}"
     preprovision = hook_scripts("preprovision")
-    for platform, script in hook_scripts("preup").items():
-        preup = script.read_text(encoding="utf-8")
-        assert preprovision[platform].name in preup, f"preup ({platform}) must run {preprovision[platform].name}"
-        text = preprovision[platform].read_text(encoding="utf-8")
-        for name in required:
-            assert name in text and "env set" in text, f"preup ({platform}) does not generate {name}"
-    assert {p.name for p in preprovision.values()} == {"prepare-environment.sh", "prepare-environment.ps1"}
+    assert {p.name for p in preprovision.values()} == {"preprovision.sh", "preprovision.ps1"}
+    for platform, script in preprovision.items():
+        text = script.read_text(encoding="utf-8")
+        assert "prepare-environment" in text and "ensure-key-vault" in text, platform
 
 
 # --- Functions host: keys exist only once code is deployed -------------------------------------
@@ -116,13 +116,12 @@ def test_no_host_keys_are_read_or_created_at_provision_time():
         text = strip_comments(path.read_text(encoding="utf-8"))
         assert "Microsoft.Web/sites/host" not in text, f"{rel(path)} creates a host key resource"
         assert not re.search(r"listKeys\([^)]*host", text), f"{rel(path)} reads host keys while provisioning"
-    config = strip_comments((INFRA / "app/apim-config.bicep").read_text(encoding="utf-8"))
-    assert re.search(r"McpFunctionKey:\s*empty\(functionKey\)\s*\?", config)
     params = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
-    assert params["mcpFunctionKey"]["value"] == "${MCP_FUNCTION_KEY=}", "empty until postdeploy stores it"
+    assert "mcpFunctionKey" not in params, "the host key reaches API Management through the vault"
     for platform, script in hook_scripts("postdeploy").items():
         text = script.read_text(encoding="utf-8")
-        assert "McpFunctionKey" in text and "MCP_FUNCTION_KEY" in text, platform
+        assert "McpFunctionKey" in text and "apim-function-key" in text and "refreshSecret" in text, platform
+        assert "MCP_FUNCTION_KEY" not in text, "the key is never stored in .azure/"
 
 
 # --- API Management: v2 tiers do not take protocol/cipher customProperties --------------------
@@ -170,119 +169,3 @@ def test_function_timeout_parser(value, ok):
             timeout_seconds(value)
     else:
         assert (timeout_seconds(value) > 30 * 60) is ok
-
-
-# --- the postdeploy hook that binds the host key ------------------------------------------------
-
-BIND_HOOK = INFRA / "hooks" / "bind-function-key.sh"
-HOST_KEY = "AbCdEf0123456789_-AbCdEf0123456789xyzXYZ0123456789=="
-
-FAKE_AZD = r"""#!/usr/bin/env python3
-import json, os, sys
-store = os.environ["FAKE_AZD_STORE"]
-env = json.load(open(store))
-args = sys.argv[1:]
-if args[:2] == ["env", "get-value"]:
-    if args[2] in env:
-        print(env[args[2]]); sys.exit(0)
-    sys.exit(1)
-if args[:2] == ["env", "set"]:
-    env[args[2]] = args[3]; json.dump(env, open(store, "w")); sys.exit(0)
-sys.exit(f"fake azd: unexpected {args}")
-"""
-
-FAKE_AZ = r"""#!/usr/bin/env python3
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\n")
-if args[:2] == ["account", "show"]:
-    sys.exit(0)
-if args[:3] == ["functionapp", "keys", "list"]:
-    key = os.environ.get("FAKE_HOST_KEY", "")
-    if not key:
-        sys.exit("ERROR: Operation returned an invalid status 'Bad Request'")
-    print(key); sys.exit(0)
-if args[:3] == ["apim", "nv", "update"]:
-    sys.exit(0)
-sys.exit(f"fake az: unexpected {args}")
-"""
-
-
-@pytest.fixture
-def bind(tmp_path: Path):
-    tools = {}
-    for name, body in (("azd", FAKE_AZD), ("az", FAKE_AZ)):
-        path = tmp_path / f"fake-{name}"
-        path.write_text(body)
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-        tools[name] = path
-    store, log = tmp_path / "env.json", tmp_path / "az.log"
-
-    def run(env_values: dict, host_key: str = HOST_KEY):
-        store.write_text(json.dumps(env_values))
-        log.write_text("")
-        env = dict(os.environ, AZD=str(tools["azd"]), AZ=str(tools["az"]), FAKE_AZD_STORE=str(store), FAKE_LOG=str(log))
-        env["FAKE_HOST_KEY"] = host_key
-        proc = subprocess.run(["bash", str(BIND_HOOK)], capture_output=True, text=True, env=env, timeout=60)
-        calls = [json.loads(line) for line in log.read_text().splitlines()]
-        return proc, json.loads(store.read_text()), calls
-
-    return run
-
-
-PROVISIONED = {"AZURE_RESOURCE_GROUP": "rg-dev", "SERVICE_API_NAME": "func-snippets-abc123", "AZURE_APIM_NAME": "apim-abc123"}
-
-
-def test_bind_stores_the_key_and_updates_the_named_value(bind):
-    proc, env, calls = bind(dict(PROVISIONED))
-    assert proc.returncode == 0, proc.stderr
-    assert env["MCP_FUNCTION_KEY"] == HOST_KEY
-    update = [c for c in calls if c[:3] == ["apim", "nv", "update"]]
-    assert len(update) == 1, calls
-    args = update[0]
-    pairs = dict(zip(args[3::2], args[4::2]))
-    assert pairs["--named-value-id"] == "McpFunctionKey" and pairs["--service-name"] == "apim-abc123"
-    assert pairs["--secret"] == "true" and pairs["--value"] == HOST_KEY
-    assert HOST_KEY not in proc.stdout + proc.stderr, "the key is never printed"
-
-
-@pytest.mark.parametrize(
-    "name,value",
-    [
-        ("AZURE_RESOURCE_GROUP", "--subscription=other"),
-        ("SERVICE_API_NAME", "func;rm -rf /"),
-        ("AZURE_APIM_NAME", "apim --value x"),
-        ("SERVICE_API_NAME", ""),
-    ],
-)
-def test_bind_refuses_bad_names_before_calling_azure(bind, name, value):
-    values = dict(PROVISIONED, **{name: value})
-    proc, env, calls = bind(values)
-    assert proc.returncode != 0
-    assert name in proc.stderr
-    assert calls == [], "nothing may reach az with an unchecked name"
-    assert "MCP_FUNCTION_KEY" not in env
-
-
-@pytest.mark.parametrize("host_key", ["", "bad key with spaces", "x" * 10])
-def test_bind_fails_precisely_without_a_usable_key_and_changes_nothing(bind, host_key):
-    proc, env, calls = bind(dict(PROVISIONED), host_key=host_key)
-    assert proc.returncode != 0
-    assert proc.stderr.startswith("bind-function-key: ")
-    assert "MCP_FUNCTION_KEY" not in env
-    assert not [c for c in calls if c[:2] == ["apim", "nv"]], "the named value keeps its value"
-
-
-def test_windows_bind_hook_validates_exactly_like_the_posix_one():
-    # No PowerShell on this machine: the .ps1 is held to the .sh's checks textually.
-    sh = BIND_HOOK.read_text(encoding="utf-8")
-    ps1 = BIND_HOOK.with_suffix(".ps1").read_text(encoding="utf-8")
-    sh_names = dict(re.findall(r'^require (\w+) "\$\w+" \'([^\']+)\'$', sh, re.MULTILINE))
-    ps1_names = dict(re.findall(r"Get-Required '(\w+)' '([^']+)'", ps1))
-    assert sh_names and sh_names == ps1_names
-    key_sh = re.search(r'\[\[ "\$key" =~ (\S+) \]\]', sh).group(1)
-    key_ps1 = re.search(r"\$key -cnotmatch '([^']+)'", ps1).group(1)
-    assert key_sh == key_ps1
-    for needle in ("account show", "functionapp keys list", "functionKeys.default", "apim nv update", "--secret true"):
-        assert needle in sh and needle in ps1, needle

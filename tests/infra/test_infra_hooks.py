@@ -1,10 +1,6 @@
-"""The azd preup/preprovision hook: session token keys are generated once per azd
-environment, only when absent, never overwritten, never printed; then the
-committed policies are checked against the templates (never rewritten).
-
-azd and cargo are replaced by small fakes on the command line (the hook
-honours $AZD, $CARGO and $PYTHON); the real keygen's output format is checked
-against the hook's parser separately."""
+"""The azd preup/preprovision hook's policy step: the committed policies are checked against the
+templates (never rewritten). No key is generated there any more (the Key Vault hook,
+tests/infra/test_infra_key_vault.py). cargo is replaced by a small fake (the hook honours $CARGO)."""
 
 from __future__ import annotations
 
@@ -101,76 +97,28 @@ def assert_key(value: str):
     assert len(base64.b64decode(value)) == 32
 
 
-def test_generates_both_keys_when_absent_and_checks_policies(fakes):
-    proc, env = fakes()
+def test_checks_policies_and_touches_no_key(fakes):
+    proc, values = fakes({})
     assert proc.returncode == 0, proc.stderr
-    assert_key(env["SESSION_TOKEN_ENC_KEY"])
-    assert_key(env["SESSION_TOKEN_MAC_KEY"])
-    assert env["SESSION_TOKEN_ENC_KEY"] != env["SESSION_TOKEN_MAC_KEY"]
-    out = proc.stdout + proc.stderr
-    for value in env.values():
-        assert value not in out, "the hook must not print key values"
-    calls = fakes.log.read_text().splitlines()
-    assert any("session-token-keygen" in c for c in calls)
-    render = [c for c in calls if "render-policies" in c]
-    assert len(render) == 1 and render[0].endswith("-- --check"), f"policies are checked, never rewritten: {calls}"
-    assert not any(c.startswith("python") for c in calls), calls
+    log = fakes.log.read_text()
+    assert "render-policies -- --check" in log
+    assert "keygen" not in log and "azd" not in log
+    assert values == {}
 
 
 def test_stale_policies_fail_the_hook(fakes):
-    proc, env = fakes(drift=True)
-    assert proc.returncode != 0, "a stale infra/policies/ must stop azd before it deploys"
-    assert_key(env["SESSION_TOKEN_ENC_KEY"]), "keys generated before the check are kept"
-
-
-def test_existing_keys_are_kept(fakes):
-    _, first = fakes()
-    proc, second = fakes()
-    assert proc.returncode == 0, proc.stderr
-    assert second == first
-    keygen_runs = [c for c in fakes.log.read_text().splitlines() if "session-token-keygen" in c]
-    assert len(keygen_runs) == 1, "keys must be generated once per environment"
-    assert "already set" in proc.stdout
-
-
-def test_one_key_present_is_refused_and_nothing_changes(fakes):
-    only = {"SESSION_TOKEN_ENC_KEY": base64.b64encode(b"k" * 32).decode()}
-    proc, env = fakes(only)
+    proc, _ = fakes({}, drift=True)
     assert proc.returncode != 0
-    assert env == only
-    assert "refusing" in proc.stderr
-    assert "render-policies" not in fakes.log.read_text()
-
-
-def test_malformed_existing_key_is_refused_not_replaced(fakes):
-    bad = {"SESSION_TOKEN_ENC_KEY": "not-a-key", "SESSION_TOKEN_MAC_KEY": base64.b64encode(b"m" * 32).decode()}
-    proc, env = fakes(bad)
-    assert proc.returncode != 0
-    assert env == bad
-    assert "SESSION_TOKEN_ENC_KEY" in proc.stderr
-    assert "not-a-key" not in proc.stdout + proc.stderr, "values are never echoed"
-
-
-def test_real_keygen_output_matches_the_hook_parser():
-    proc = subprocess.run(
-        ["cargo", "run", "-q", "--locked", "-p", "session-token", "--bin", "session-token-keygen"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    assert set(lines) >= {"SESSION_TOKEN_ENC_KEY", "SESSION_TOKEN_MAC_KEY"}, proc.stdout.splitlines()[:2]
-    for name in ("SESSION_TOKEN_ENC_KEY", "SESSION_TOKEN_MAC_KEY"):
-        assert_key(lines[name])
 
 
 @pytest.mark.parametrize(
     "script",
     [
         "infra/hooks/prepare-environment.sh",
+        "infra/hooks/preprovision.sh",
+        "infra/hooks/ensure-key-vault.sh",
         "infra/hooks/bind-function-key.sh",
+        "scripts/rotate-function-key.sh",
         "infra/hooks/preup.sh",
         "infra/hooks/delete-entra-app.sh",
         "scripts/package.sh",

@@ -76,7 +76,7 @@ def test_every_windows_hook_in_azure_yaml_is_covered():
 def test_hooks_that_redirect_stderr_declare_7_2():
     # The hooks that read the azd environment with `2>$null` (a fresh environment's
     # `azd env get-value` writes "key not found" to stderr).
-    for name in ("prepare-environment.ps1", "bind-function-key.ps1", "delete-entra-app.ps1"):
+    for name in ("ensure-key-vault.ps1", "bind-function-key.ps1", "delete-entra-app.ps1"):
         path = REPO_ROOT / "infra" / "hooks" / name
         assert any("azd env get-value" in line and "2>$null" in line for line in code_lines(path)), name
         assert requires_version(path) == (7, 2), name
