@@ -526,7 +526,7 @@ def test_deploy_doc_names_real_outputs():
     doc = (REPO_ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     named = set(re.findall(r"`((?:MCP|APIM|SERVICE|ENTRA|AZURE)_[A-Z_]+)`", doc))
     # azd inputs and values the hooks store, not outputs
-    named -= {"AZURE_PRINCIPAL_ID", "AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID", "MCP_FUNCTION_KEY"}
+    named -= {"AZURE_PRINCIPAL_ID", "AZURE_PRINCIPAL_TYPE", "AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID", "MCP_FUNCTION_KEY"}
     assert named, "docs/deploy.md should name the azd outputs"
     assert named <= outputs, f"docs/deploy.md names outputs main.bicep lacks: {sorted(named - outputs)}"
     assert "azd down --purge" in doc

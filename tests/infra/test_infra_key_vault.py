@@ -363,3 +363,13 @@ def test_the_bootstrap_vault_is_main_bicep_s_vault():
         assert boot[var] == main[var], var
     for path in (INFRA / "key-vault.bicep", INFRA / "main.bicep"):
         assert "module keyVault 'core/security/key-vault.bicep'" in path.read_text()
+
+
+def test_ci_workflow_parses_and_deploys_without_prompts():
+    import yaml
+
+    doc = yaml.safe_load((REPO_ROOT / ".github/workflows/azure-deploy.yml").read_text(encoding="utf-8"))
+    assert "workflow_dispatch" in doc[True] and doc["permissions"]["id-token"] == "write"
+    runs = [s.get("run", "") for s in doc["jobs"]["deploy"]["steps"]]
+    assert any("--federated-credential-provider github" in r for r in runs)
+    assert "azd provision --no-prompt" in runs and "azd deploy --no-prompt" in runs
