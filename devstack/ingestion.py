@@ -33,6 +33,16 @@ def parse_body(raw: bytes, encoding: str | None) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
+    """A JSON reply with its length, from any BaseHTTPRequestHandler (the bench's token endpoint uses it too)."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class IngestionReceiver:
     """Records the envelopes it receives. `mode`: `accept` (200), `fail` (500) or `hang` (holds each
     request until stopped); it can be changed while running."""
@@ -89,12 +99,7 @@ class IngestionReceiver:
                 self._answer(200, {"itemsReceived": len(envelopes), "itemsAccepted": len(envelopes), "errors": []})
 
             def _answer(self, status: int, body: dict):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, status, body)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True

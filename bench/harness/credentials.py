@@ -14,6 +14,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from devstack.ingestion import answer_json
+
 # Audiences Azurite accepts for blob (VALID_BLOB_AUDIENCES), and the issuer prefix of Entra ID's v1 tokens:
 # Azurite's `--oauth basic` checks issuer prefix, audience and nbf/exp/iat, not the signature
 # (node_modules/azurite/dist/src/blob/authentication/BlobTokenAuthenticator.js).
@@ -75,13 +77,7 @@ class TokenEndpoint:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                status, body = outer.answer(self.path, self.headers.get("X-IDENTITY-HEADER"))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, *outer.answer(self.path, self.headers.get("X-IDENTITY-HEADER")))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
