@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "gateway"), str(Path(__file__).resolve().parent)]
-sys.path.append(str(REPO / "bench" / "harness"))  # after the soak's own modules: the benchmark's /proc reader
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "gateway"), str(Path(__file__).resolve().parent),
+                str(REPO / "bench" / "harness")]  # the benchmark's /proc reader
 
 from devstack.azurite import Azurite  # noqa: E402
 from devstack.gateway import LocalGateway  # noqa: E402
@@ -31,7 +31,6 @@ from devstack.session_token import generate_keys  # noqa: E402
 import load  # noqa: E402
 import soak_report as report  # noqa: E402  (a unique module name: tests/conformance has a report module too)
 from common import Proc  # noqa: E402
-from stats import Recorder  # noqa: E402
 
 USERS = ("alice", "bob", "carol", "dave")
 MAX_WORKERS = 4
@@ -39,8 +38,6 @@ MAX_WORKERS = 4
 DRAIN_S = load.SESSION_TIMEOUT_S + 10
 # Resource samples during the load (the JSON keeps them all and each process's peak).
 SAMPLE_EVERY_S = 10.0
-
-
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -85,14 +82,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--render", type=Path, metavar="JSON", help="only re-render the doc section from a results file")
     ap.add_argument("--logs", type=Path, default=REPO / "test-artifacts" / "soak", help="process logs")
     args = ap.parse_args(argv)
-    if not 0 < args.minutes <= 120:
-        ap.error("--minutes must be in (0, 120]")
-    if not 1 <= args.workers <= MAX_WORKERS:
-        ap.error(f"--workers must be 1..{MAX_WORKERS}")
-    if not 0 < args.rate <= 5:
-        ap.error("--rate must be in (0, 5]")
-    if not 1 <= args.cycles <= 20:
-        ap.error("--cycles must be 1..20")
+    for ok, what in ((0 < args.minutes <= 120, "--minutes must be in (0, 120]"),
+                     (1 <= args.workers <= MAX_WORKERS, f"--workers must be 1..{MAX_WORKERS}"),
+                     (0 < args.rate <= 5, "--rate must be in (0, 5]"), (1 <= args.cycles <= 20, "--cycles must be 1..20")):
+        if not ok:
+            ap.error(what)
     return args
 
 
@@ -158,12 +152,9 @@ class Stack:
         return lines
 
     def stop(self) -> None:
-        if self.gateway is not None:
-            self.gateway.stop()
-        if self.server is not None:
-            self.server.stop()
-        if self.azurite is not None:
-            self.azurite.stop()
+        for part in (self.gateway, self.server, self.azurite):
+            if part is not None:
+                part.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -171,13 +162,6 @@ def display_path(path: Path) -> str:
     """Repository-relative when inside the repository (the doc names the file it came from)."""
     resolved = path.resolve()
     return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(resolved)
-
-
-def record(samples: dict, phase: str, values: dict) -> None:
-    if phase == "during":
-        samples.setdefault("during", []).append(values)
-    else:
-        samples[phase] = values
 
 
 def usage(pid: int) -> dict:
@@ -191,12 +175,12 @@ def usage(pid: int) -> dict:
 
 
 def sample(pids: dict[str, int]) -> dict[str, dict]:
-    """Usage per process."""
     return {name: usage(pid) for name, pid in pids.items()}
 
 
-async def run_load(stack: Stack, args, rec: Recorder, on_phase, stopped_by: list[str]) -> float:
-    """The warm-up (Worker.warm_up), the start sample, then the timed load. Returns its length."""
+async def run_load(stack: Stack, args, rec: report.Recorder, pids: dict, samples: dict, stopped_by: list[str]) -> float:
+    """The warm-up (Worker.warm_up), the start sample, then the timed load with a sample every SAMPLE_EVERY_S.
+    Returns its length."""
     from gw_support import next_client_ip
 
     cancel_on_signals(stopped_by)
@@ -210,7 +194,7 @@ async def run_load(stack: Stack, args, rec: Recorder, on_phase, stopped_by: list
             rec.error("warm-up", "-", f"{len(pending)} users did not finish the warm-up within its bound")
     finally:
         await cancel_all(warm_tasks)
-    on_phase("start")
+    samples["start"] = sample(pids)
     print("==> soak: warm-up done, load running", file=sys.stderr, flush=True)
     started = time.monotonic()
     plan = load.Plan(stack.gateway.url, started + args.minutes * 60, args.rate, args.cycles, args.refresh_every, args.sign_in_every)
@@ -220,7 +204,7 @@ async def run_load(stack: Stack, args, rec: Recorder, on_phase, stopped_by: list
     try:
         while not all(t.done() for t in tasks):
             await asyncio.wait(tasks, timeout=SAMPLE_EVERY_S)
-            on_phase("during")
+            samples["during"].append(sample(pids))
             dead = stack.newly_exited()
             if dead:  # a crash is the soak's finding: report it, stop the load, keep the figures
                 for line in dead:
@@ -253,7 +237,7 @@ def main(argv: list[str]) -> int:
     loadavg_start = os.getloadavg()[0]
     args.logs.mkdir(parents=True, exist_ok=True)
     stack = Stack(args.logs)
-    rec = Recorder()
+    rec = report.Recorder()
     samples: dict = {"during": []}
     try:
         print(f"==> soak: starting Azurite, snippets-mcp, gateway + IdP (logs in {args.logs})", file=sys.stderr, flush=True)
@@ -264,7 +248,7 @@ def main(argv: list[str]) -> int:
         print(f"==> soak: pids {json.dumps(pids)}", file=sys.stderr, flush=True)
         stopped_by: list[str] = []
         try:
-            elapsed = asyncio.run(run_load(stack, args, rec, lambda phase: record(samples, phase, sample(pids)), stopped_by))
+            elapsed = asyncio.run(run_load(stack, args, rec, pids, samples, stopped_by))
         except asyncio.CancelledError:
             if not stopped_by:
                 raise
@@ -310,8 +294,7 @@ def main(argv: list[str]) -> int:
         "processes": processes,
     }
     problems = report.verdict(results)
-    results["verdict"] = "PASS" if not problems else "FAIL"
-    results["problems"] = problems
+    results.update(verdict="PASS" if not problems else "FAIL", problems=problems)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     section = report.markdown(results)
