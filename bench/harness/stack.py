@@ -13,6 +13,7 @@ import ssl
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 from common import BENCH, CPUS, HELLO, HELLO_REPLY, SNIPPET, free_port, post, spawn, stop_popen, wait_ready
 from credentials import TokenEndpoint, Tls, storage_jwt
@@ -70,15 +71,8 @@ class Azurite(devstack_azurite.Azurite):
                  services=("blob",), in_memory=True, silent=True, argv_prefix=["taskset", "-c", CPUS.azurite])
         # devstack's readiness probe (urllib's default context) trusts the run's CA while Azurite starts, and
         # only then: children such as pip in the package phase keep the system's trust store.
-        saved = os.environ.get("SSL_CERT_FILE")
-        os.environ["SSL_CERT_FILE"] = str(TLS.ca)
-        try:
+        with mock.patch.dict(os.environ, SSL_CERT_FILE=str(TLS.ca)):
             return az.start(timeout=30)
-        finally:
-            if saved is None:
-                os.environ.pop("SSL_CERT_FILE", None)
-            else:
-                os.environ["SSL_CERT_FILE"] = saved
 
     def argv(self) -> list[str]:
         return [*super().argv(), "--oauth", "basic", "--cert", str(TLS.cert), "--key", str(TLS.key)]
