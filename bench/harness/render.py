@@ -120,44 +120,34 @@ def hello_rows(view, conc):
 def pair_sections(res) -> list[str]:
     """Per repetition: the hello_mcp goals' pair values, the storage pair ratios, the CPU pair ratios, each with
     the windows' figures (every window is in the results JSON)."""
-    hello, storage, cpu = [], [], []
-    for side in ("echo", *PEERS):
-        for r in reps_of(res):
-            pairs = pairs_of(r, "hello_pairs", side)
-            if pairs:
-                values = " / ".join(" ".join(f"{v:.2f}" for v in pair_ratios(r, "hello_pairs", side, num or side,
-                                                                               den or side, key))
-                                    for num, den, key in HELLO_RATIOS)
-                hello.append((SHORT[side], r["rep"], values,
-                              f"{col(pairs, 'rust', 'ok_rps')} / {col(pairs, side, 'ok_rps')}",
-                              f"{col(pairs, 'rust', 'p99_us', 1000, 2)} / {col(pairs, side, 'p99_us', 1000, 2)}",
-                              f"{col(pairs, 'rust', 'server_cpu_us_per_req', 1, 1)} / "
-                              f"{col(pairs, side, 'server_cpu_us_per_req', 1, 1)}",
-                              sum(p[w].get("errors", 0) for p in pairs for w in ("rust", side))))
-    for op, verb in (("save", "PUT"), ("get", "GET")):
-        for r in reps_of(res):
-            pairs = pairs_of(r, "pairs", op)
-            if pairs:
-                q = pair_ratios(r, "pairs", op, "mcp", "raw", "p50_us")
-                az = {side: span(Spread([p[side].get("azurite_cpu_us_per_req") or 0 for p in pairs]), 0)
-                      for side in ("raw", "mcp")}
-                storage.append((f"{op}_snippet vs raw {verb}", r["rep"], " ".join(f"{x:.2f}" for x in q),
-                                f"{statistics.median(q):.3f}" if q else "n/a", col(pairs, "raw", "p50_us", 1000, 2),
-                                col(pairs, "mcp", "p50_us", 1000, 2),
-                                span(Spread([p["mcp"].get("server_cpu_us_per_req") or 0 for p in pairs]), 0),
-                                f"{az['raw']} / {az['mcp']}",
-                                sum(w.get("errors", 0) for p in pairs for w in (p["raw"], p["mcp"]))))
-    for op in ("save", "get"):
-        for r in reps_of(res):
-            pairs = pairs_of(r, "cpu_pairs", op)
-            if pairs:
-                q = pair_ratios(r, "cpu_pairs", op, "rust", "baseline", "server_cpu_us_per_req")
-                cpu.append((f"{op}_snippet", r["rep"], " ".join(f"{x:.2f}" for x in q),
-                            f"{statistics.median(q):.3f}" if q else "n/a",
-                            col(pairs, "baseline", "server_cpu_us_per_req"),
-                            col(pairs, "rust", "server_cpu_us_per_req"),
-                            f"{col(pairs, 'baseline', 'ok_rps')} / {col(pairs, 'rust', 'ok_rps')}",
-                            sum(p[w].get("errors", 0) for p in pairs for w in ("baseline", "rust"))))
+    def per_rep(phase, groups, row):  # one row per group and repetition that has pairs
+        return [row(g, r, pairs) for g in groups for r in reps_of(res) if (pairs := pairs_of(r, phase, g))]
+
+    def errors(pairs, *sides):
+        return sum(p[w].get("errors", 0) for p in pairs for w in sides)
+
+    def ratios(q):
+        return " ".join(f"{x:.2f}" for x in q), f"{statistics.median(q):.3f}" if q else "n/a"
+
+    hello = per_rep("hello_pairs", ("echo", *PEERS), lambda side, r, pairs: (
+        SHORT[side], r["rep"], " / ".join(" ".join(f"{v:.2f}" for v in pair_ratios(
+            r, "hello_pairs", side, num or side, den or side, key)) for num, den, key in HELLO_RATIOS),
+        f"{col(pairs, 'rust', 'ok_rps')} / {col(pairs, side, 'ok_rps')}",
+        f"{col(pairs, 'rust', 'p99_us', 1000, 2)} / {col(pairs, side, 'p99_us', 1000, 2)}",
+        f"{col(pairs, 'rust', 'server_cpu_us_per_req', 1, 1)} / {col(pairs, side, 'server_cpu_us_per_req', 1, 1)}",
+        errors(pairs, "rust", side)))
+    storage = per_rep("pairs", ("save", "get"), lambda op, r, pairs: (
+        f"{op}_snippet vs raw {'PUT' if op == 'save' else 'GET'}", r["rep"],
+        *ratios(pair_ratios(r, "pairs", op, "mcp", "raw", "p50_us")),
+        col(pairs, "raw", "p50_us", 1000, 2), col(pairs, "mcp", "p50_us", 1000, 2),
+        span(Spread([p["mcp"].get("server_cpu_us_per_req") or 0 for p in pairs]), 0),
+        " / ".join(span(Spread([p[side].get("azurite_cpu_us_per_req") or 0 for p in pairs]), 0)
+                   for side in ("raw", "mcp")), errors(pairs, "raw", "mcp")))
+    cpu = per_rep("cpu_pairs", ("save", "get"), lambda op, r, pairs: (
+        f"{op}_snippet", r["rep"],
+        *ratios(pair_ratios(r, "cpu_pairs", op, "rust", "baseline", "server_cpu_us_per_req")),
+        col(pairs, "baseline", "server_cpu_us_per_req"), col(pairs, "rust", "server_cpu_us_per_req"),
+        f"{col(pairs, 'baseline', 'ok_rps')} / {col(pairs, 'rust', 'ok_rps')}", errors(pairs, "baseline", "rust")))
     cfg = {phase: dict(zip(("k", "window", "warm"), pairs_config(res, phase) or ()))
            for phase in ("hello_pairs", "pairs", "cpu_pairs")}
     commit = (res.get("baseline_binary") or {}).get("commit", "?")[:10]
