@@ -80,8 +80,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Host headers accepted on the MCP endpoints (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
-    /// Session-token keys: when set, every MCP request must carry a valid token (defence in depth behind APIM).
-    pub session_keys: Option<session_token::Keys>,
+    /// Session-token keys (the current pair, and the previous one during a rotation): when set,
+    /// every MCP request must carry a valid token (defence in depth behind APIM).
+    pub session_keys: Option<session_token::KeySet>,
     pub relay: RelaySettings,
     pub sse: SseLimits,
     /// The gateway's MCP resource URL (`https://<gateway>/mcp`): the audience tokens must name.
@@ -237,14 +238,21 @@ fn sse_limits(settings: &Settings) -> Result<SseLimits, ConfigError> {
     })
 }
 
-/// Both keys or neither: one alone is a half-finished deployment, not a choice.
-fn session_keys(settings: &Settings) -> Result<Option<session_token::Keys>, ConfigError> {
+/// Both keys or neither: one alone is a half-finished deployment, not a choice. The previous pair
+/// of a rotation (all three `SESSION_TOKEN_PREVIOUS_*` settings, or none) needs a current pair.
+fn session_keys(settings: &Settings) -> Result<Option<session_token::KeySet>, ConfigError> {
     const ENC: &str = session_token::APP_SETTING_ENC_KEY;
     const MAC: &str = session_token::APP_SETTING_MAC_KEY;
+    let previous = session_token::PreviousKeys::from_settings(|name| settings.get(name))
+        .map_err(|e| SettingError::new(e.setting(), e.to_string()))?;
     match (settings.get(ENC), settings.get(MAC)) {
+        (None, None) if previous.is_some() => Err(SettingError::new(
+            ENC,
+            "is missing while the previous session-token keys (SESSION_TOKEN_PREVIOUS_*) are set",
+        )),
         (None, None) => Ok(None),
         (Some(enc), Some(mac)) => session_token::Keys::from_base64(enc, mac)
-            .map(Some)
+            .map(|current| Some(session_token::KeySet::with_previous(current, previous)))
             .map_err(|e| {
                 SettingError::new("SESSION_TOKEN_ENC_KEY/SESSION_TOKEN_MAC_KEY", e.to_string())
             }),
@@ -449,6 +457,58 @@ mod tests {
                 .session_keys
                 .is_none()
         );
+    }
+
+    #[test]
+    fn previous_session_keys_load_all_three_or_none() {
+        let (enc, mac) = session_token::Keys::generate().unwrap().to_base64();
+        let (old_enc, old_mac) = session_token::Keys::generate().unwrap().to_base64();
+        let with = |previous: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("SESSION_TOKEN_ENC_KEY", enc.as_str()),
+                ("SESSION_TOKEN_MAC_KEY", mac.as_str()),
+            ];
+            pairs.extend_from_slice(previous);
+            Config::from_sources(&[], &env(&pairs))
+        };
+        let rotating = with(&[
+            ("SESSION_TOKEN_PREVIOUS_ENC_KEY", &old_enc),
+            ("SESSION_TOKEN_PREVIOUS_MAC_KEY", &old_mac),
+            ("SESSION_TOKEN_PREVIOUS_UNTIL", "1767229200"),
+        ])
+        .unwrap();
+        let keys = rotating.session_keys.unwrap();
+        assert_eq!(keys.previous().unwrap().until(), 1_767_229_200);
+        let idle = with(&[
+            ("SESSION_TOKEN_PREVIOUS_ENC_KEY", "none"),
+            ("SESSION_TOKEN_PREVIOUS_MAC_KEY", "none"),
+            ("SESSION_TOKEN_PREVIOUS_UNTIL", "0"),
+        ])
+        .unwrap();
+        assert!(idle.session_keys.unwrap().previous().is_none());
+
+        let half = with(&[
+            ("SESSION_TOKEN_PREVIOUS_ENC_KEY", &old_enc),
+            ("SESSION_TOKEN_PREVIOUS_MAC_KEY", &old_mac),
+        ])
+        .unwrap_err();
+        assert_eq!(half.setting, "SESSION_TOKEN_PREVIOUS_UNTIL");
+        let shown = half.to_string();
+        assert!(
+            !shown.contains(&old_enc) && !shown.contains(&old_mac),
+            "{shown}"
+        );
+
+        let without_current = Config::from_sources(
+            &[],
+            &env(&[
+                ("SESSION_TOKEN_PREVIOUS_ENC_KEY", &old_enc),
+                ("SESSION_TOKEN_PREVIOUS_MAC_KEY", &old_mac),
+                ("SESSION_TOKEN_PREVIOUS_UNTIL", "1767229200"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(without_current.setting, "SESSION_TOKEN_ENC_KEY");
     }
 
     #[test]

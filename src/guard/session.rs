@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use session_token::{Claims, Keys};
+use session_token::{Claims, KeySet};
 
 /// Keys and the audience a token must name; cheap to clone into middleware state.
 #[derive(Clone, Debug)]
@@ -17,7 +17,8 @@ pub struct SessionAuth {
 
 #[derive(Debug)]
 struct Inner {
-    keys: Keys,
+    /// The current pair, and the previous one while a rotation's window is open.
+    keys: KeySet,
     /// `aud` a token must carry (the gateway's MCP resource URL), when known.
     audience: Option<String>,
     /// Value of the `WWW-Authenticate` challenge on every 401.
@@ -27,7 +28,8 @@ struct Inner {
 }
 
 impl SessionAuth {
-    pub fn new(keys: Keys, audience: Option<String>, drain_limit: usize) -> Self {
+    pub fn new(keys: impl Into<KeySet>, audience: Option<String>, drain_limit: usize) -> Self {
+        let keys = keys.into();
         let challenge = challenge(audience.as_deref());
         SessionAuth {
             inner: Arc::new(Inner {
@@ -44,8 +46,8 @@ impl SessionAuth {
         let token = bearer_token(authorization?)?;
         let now = session_token::unix_now();
         let result = match &self.inner.audience {
-            Some(aud) => session_token::open_for_audience(&self.inner.keys, token, now, aud),
-            None => session_token::open(&self.inner.keys, token, now),
+            Some(aud) => self.inner.keys.open_for_audience(token, now, aud),
+            None => self.inner.keys.open(token, now),
         };
         result
             .map_err(|e| tracing::info!(reason = e.name(), "session token rejected"))
@@ -115,6 +117,7 @@ pub async fn require_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use session_token::{Keys, PreviousKeys};
 
     fn keys() -> Keys {
         Keys::new([1; 32], [2; 32]).unwrap()
@@ -159,6 +162,25 @@ mod tests {
         ] {
             assert!(auth.verify(bad.as_deref()).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn previous_keys_are_accepted_only_inside_their_window() {
+        let old = Keys::new([5; 32], [6; 32]).unwrap();
+        let aud = "https://gw.example/mcp";
+        let old_token = format!("Bearer {}", session_token::seal(&old, &claims(aud, 60)));
+        let now = session_token::unix_now();
+        let open = |until| {
+            let set = KeySet::with_previous(keys(), Some(PreviousKeys::new(old.clone(), until)));
+            SessionAuth::new(set, Some(aud.into()), 1024)
+        };
+        assert_eq!(
+            open(now + 60).verify(Some(&old_token)).unwrap().sub,
+            "user-1"
+        );
+        assert!(open(now - 1).verify(Some(&old_token)).is_none());
+        let new_token = format!("Bearer {}", session_token::seal(&keys(), &claims(aud, 60)));
+        assert!(open(now - 1).verify(Some(&new_token)).is_some());
     }
 
     #[test]

@@ -9,16 +9,24 @@ use rand::TryRng as _;
 use rand::rngs::SysRng;
 
 use crate::{
-    APP_SETTING_ENC_KEY, APP_SETTING_MAC_KEY, KEY_LEN, NAMED_VALUE_ENC_KEY, NAMED_VALUE_MAC_KEY,
+    APP_SETTING_ENC_KEY, APP_SETTING_MAC_KEY, APP_SETTING_PREVIOUS_ENC_KEY,
+    APP_SETTING_PREVIOUS_MAC_KEY, KEY_LEN, NAMED_VALUE_ENC_KEY, NAMED_VALUE_MAC_KEY,
+    NAMED_VALUE_PREVIOUS_ENC_KEY, NAMED_VALUE_PREVIOUS_MAC_KEY,
 };
 
-/// Which of the two keys an error is about.
+/// Which key an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyName {
     /// The AES-256 key (`SESSION_TOKEN_ENC_KEY` / `SessionTokenEncKey`).
     Enc,
     /// The HMAC-SHA256 key (`SESSION_TOKEN_MAC_KEY` / `SessionTokenMacKey`).
     Mac,
+    /// The AES-256 key of the previous pair, during a rotation
+    /// (`SESSION_TOKEN_PREVIOUS_ENC_KEY` / `SessionTokenPreviousEncKey`).
+    PreviousEnc,
+    /// The HMAC-SHA256 key of the previous pair, during a rotation
+    /// (`SESSION_TOKEN_PREVIOUS_MAC_KEY` / `SessionTokenPreviousMacKey`).
+    PreviousMac,
 }
 
 impl KeyName {
@@ -27,6 +35,8 @@ impl KeyName {
         match self {
             KeyName::Enc => APP_SETTING_ENC_KEY,
             KeyName::Mac => APP_SETTING_MAC_KEY,
+            KeyName::PreviousEnc => APP_SETTING_PREVIOUS_ENC_KEY,
+            KeyName::PreviousMac => APP_SETTING_PREVIOUS_MAC_KEY,
         }
     }
 
@@ -35,6 +45,8 @@ impl KeyName {
         match self {
             KeyName::Enc => NAMED_VALUE_ENC_KEY,
             KeyName::Mac => NAMED_VALUE_MAC_KEY,
+            KeyName::PreviousEnc => NAMED_VALUE_PREVIOUS_ENC_KEY,
+            KeyName::PreviousMac => NAMED_VALUE_PREVIOUS_MAC_KEY,
         }
     }
 }
@@ -44,6 +56,8 @@ impl fmt::Display for KeyName {
         let role = match self {
             KeyName::Enc => "encryption key",
             KeyName::Mac => "MAC key",
+            KeyName::PreviousEnc => "previous encryption key",
+            KeyName::PreviousMac => "previous MAC key",
         };
         write!(
             f,
@@ -76,9 +90,50 @@ pub enum KeyError {
         "the session token encryption key and MAC key are identical; generate two independent keys"
     )]
     Identical,
+    /// The previous pair holds the same key twice.
+    #[error(
+        "the previous session token encryption key and MAC key are identical; they must be the two independent keys of the pair they replaced"
+    )]
+    IdenticalPrevious,
+    /// Some but not all of the previous pair and its deadline are set: a rotation half written.
+    #[error(
+        "{missing} is not set while other previous session token settings are; set all of {}, {} and {} (a rotation) or none of them (`{}` / `{}`)",
+        crate::APP_SETTING_PREVIOUS_ENC_KEY,
+        crate::APP_SETTING_PREVIOUS_MAC_KEY,
+        crate::APP_SETTING_PREVIOUS_UNTIL,
+        crate::PREVIOUS_KEY_NONE,
+        crate::PREVIOUS_UNTIL_NONE
+    )]
+    PreviousIncomplete {
+        /// The app setting that is missing (unset, empty, `none` or `0`).
+        missing: &'static str,
+    },
+    /// The deadline is not a whole number of Unix seconds (its value is not echoed).
+    #[error(
+        "{} ({}) must be Unix seconds: a whole number, or `{}` for no previous keys",
+        crate::APP_SETTING_PREVIOUS_UNTIL,
+        crate::NAMED_VALUE_PREVIOUS_UNTIL,
+        crate::PREVIOUS_UNTIL_NONE
+    )]
+    BadUntil,
     /// The operating system's random generator failed.
     #[error("the operating system random generator failed: {0}")]
     Rng(#[from] rand::rngs::SysError),
+}
+
+impl KeyError {
+    /// The app setting this error is about, for a configuration error that names its setting.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            KeyError::Missing(name)
+            | KeyError::NotBase64(name)
+            | KeyError::WrongLength { name, .. } => name.app_setting(),
+            KeyError::Identical | KeyError::Rng(_) => APP_SETTING_ENC_KEY,
+            KeyError::IdenticalPrevious => APP_SETTING_PREVIOUS_ENC_KEY,
+            KeyError::PreviousIncomplete { missing } => missing,
+            KeyError::BadUntil => crate::APP_SETTING_PREVIOUS_UNTIL,
+        }
+    }
 }
 
 /// The key pair: `enc` for AES-256-CBC, `mac` for HMAC-SHA256. Independent by construction.
@@ -138,7 +193,7 @@ impl Keys {
     }
 }
 
-fn decode_key(name: KeyName, b64: &str) -> Result<[u8; KEY_LEN], KeyError> {
+pub(crate) fn decode_key(name: KeyName, b64: &str) -> Result<[u8; KEY_LEN], KeyError> {
     let bytes = STANDARD
         .decode(b64.trim_ascii())
         .map_err(|_| KeyError::NotBase64(name))?;

@@ -2,11 +2,13 @@
 //! One format for the APIM policies (C#) and the Rust server; spec in `docs/session-token.md`.
 
 mod claims;
+mod key_set;
 mod keys;
 mod token;
 pub mod vectors;
 
 pub use claims::Claims;
+pub use key_set::{KeySet, PreviousKeys};
 pub use keys::{KeyError, KeyName, Keys};
 pub use token::{TokenError, open, open_for_audience, seal, seal_with_iv};
 
@@ -39,6 +41,27 @@ pub const NAMED_VALUE_MAC_KEY: &str = "SessionTokenMacKey";
 pub const APP_SETTING_ENC_KEY: &str = "SESSION_TOKEN_ENC_KEY";
 /// Function app setting (and azd environment variable) holding the base64 HMAC-SHA256 key.
 pub const APP_SETTING_MAC_KEY: &str = "SESSION_TOKEN_MAC_KEY";
+
+/// APIM named value (secret) holding the previous pair's AES-256 key during a rotation, or
+/// [`PREVIOUS_KEY_NONE`].
+pub const NAMED_VALUE_PREVIOUS_ENC_KEY: &str = "SessionTokenPreviousEncKey";
+/// APIM named value (secret) holding the previous pair's HMAC-SHA256 key during a rotation, or
+/// [`PREVIOUS_KEY_NONE`].
+pub const NAMED_VALUE_PREVIOUS_MAC_KEY: &str = "SessionTokenPreviousMacKey";
+/// APIM named value (secret): Unix seconds until which the previous pair is accepted (while
+/// `now < until`), or [`PREVIOUS_UNTIL_NONE`].
+pub const NAMED_VALUE_PREVIOUS_UNTIL: &str = "SessionTokenPreviousUntil";
+/// Function app setting holding the previous pair's AES-256 key during a rotation.
+pub const APP_SETTING_PREVIOUS_ENC_KEY: &str = "SESSION_TOKEN_PREVIOUS_ENC_KEY";
+/// Function app setting holding the previous pair's HMAC-SHA256 key during a rotation.
+pub const APP_SETTING_PREVIOUS_MAC_KEY: &str = "SESSION_TOKEN_PREVIOUS_MAC_KEY";
+/// Function app setting: Unix seconds until which the previous pair is accepted.
+pub const APP_SETTING_PREVIOUS_UNTIL: &str = "SESSION_TOKEN_PREVIOUS_UNTIL";
+/// The value of a previous key setting that means "no previous key": Key Vault secrets and APIM
+/// named values cannot be empty, so the absence of a rotation needs a spelling of its own.
+pub const PREVIOUS_KEY_NONE: &str = "none";
+/// The value of the previous deadline that means "no previous keys" (same reason).
+pub const PREVIOUS_UNTIL_NONE: &str = "0";
 
 /// The current time in Unix seconds, for [`open`]'s `now_unix`.
 pub fn unix_now() -> i64 {

@@ -95,6 +95,19 @@ fn open_inner(
     now_unix: i64,
     expected_audience: Option<&str>,
 ) -> Result<Claims, TokenError> {
+    open_with_candidates(&[keys], token, now_unix, expected_audience)
+}
+
+/// Opens a token whose tag may be under any of `candidates` (the current pair first, then,
+/// during a rotation window, the previous one): the first pair whose MAC key verifies the tag
+/// also decrypts it. Each tag check is constant time; trying a second pair only tells an
+/// observer that a token is not under the first, which a token's age tells anyway.
+pub(crate) fn open_with_candidates(
+    candidates: &[&Keys],
+    token: &str,
+    now_unix: i64,
+    expected_audience: Option<&str>,
+) -> Result<Claims, TokenError> {
     // Cap before decoding so a huge header costs nothing.
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);
@@ -113,9 +126,10 @@ fn open_inner(
     let (signed, tag) = bytes.split_at(bytes.len() - TAG_LEN);
     // Constant-time comparison, and before any decryption: a forged token learns nothing
     // about padding or plaintext.
-    mac(keys, signed)
-        .verify_slice(tag)
-        .map_err(|_| TokenError::BadMac)?;
+    let keys = candidates
+        .iter()
+        .find(|keys| mac(keys, signed).verify_slice(tag).is_ok())
+        .ok_or(TokenError::BadMac)?;
     let (iv, ct) = signed[1..].split_at(IV_LEN);
     let iv: [u8; IV_LEN] = iv.try_into().map_err(|_| TokenError::Malformed)?;
     let plaintext = cbc::Decryptor::<Aes256>::new(&keys.enc.into(), &iv.into())
