@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import REPO, azurite, csharp, named_values, throttling
 from .processes import ManagedProcess, clean_env, free_port, http_ok
+from . import session_token
 from .session_token import SessionKeys, generate_keys
 
 LOCAL = REPO / "local"
@@ -124,8 +125,7 @@ class LocalGateway:
             "ApimIdentityClientId": identity,
             "ApimGatewayUrl": self.url,
             "OAuthScopes": OAUTH_SCOPES,
-            "SessionTokenEncKey": keys.enc_b64,
-            "SessionTokenMacKey": keys.mac_b64,
+            **session_token.named_values(keys),
             "McpFunctionKey": secrets.token_urlsafe(32),
             "RegistrationStoreUrl": f"{self.blob_endpoint}/registrations",
             **limits,
@@ -192,6 +192,19 @@ class LocalGateway:
         gw = self._spawn("gateway", ["mono", "--debug", str(exe), str(self.state / "runner.json")], env)
         gw.wait_until(lambda: "local-apim: listening" in self.log("gateway"), timeout, "`local-apim: listening`")
         return self
+
+    def rotate_session_keys(self, current: SessionKeys, previous: SessionKeys | None, until: int = 0, timeout: float = 90.0) -> None:
+        """Restarts only the policy runner with new session-key named values (the current pair,
+        and the previous one accepted while now < until), as API Management picks up rotated
+        Key Vault named values; the IdP keeps its sessions and refresh tokens."""
+        self.session_keys = current
+        self.named_values.update(session_token.named_values(current, previous, until))
+        named_values.check(self.named_values, self.policies_dir)
+        write_secret(self.state / "named-values.json", json.dumps(self.named_values, indent=2))
+        self.procs.pop("gateway").stop(grace=10)
+        env = dict(clean_env(), MONO_PATH=str(csharp.newtonsoft().parent))
+        gw = self._spawn("gateway", ["mono", "--debug", str(csharp.build_runner()), str(self.state / "runner.json")], env)
+        gw.wait_until(lambda: "local-apim: listening" in self.log("gateway"), timeout, "`local-apim: listening`")
 
     def stop(self) -> None:
         for p in reversed(list(self.procs.values())):

@@ -72,6 +72,34 @@ class SessionKeys(NamedTuple):
         return {"SESSION_TOKEN_ENC_KEY": self.enc_b64, "SESSION_TOKEN_MAC_KEY": self.mac_b64, "MCP_RESOURCE_URL": audience}
 
 
+# What the previous-key settings hold when no rotation is in progress: Key Vault secrets and APIM
+# named values cannot be empty (docs/session-token.md, "Rotation").
+PREVIOUS_KEY_NONE = "none"
+PREVIOUS_UNTIL_NONE = "0"
+
+
+def named_values(current: SessionKeys, previous: SessionKeys | None = None, until: int = 0) -> dict[str, str]:
+    """The gateway's five session-key named values: the current pair, and the previous pair
+    accepted while now < `until` (Unix seconds), or `none` / `0` without a rotation."""
+    return {
+        "SessionTokenEncKey": current.enc_b64,
+        "SessionTokenMacKey": current.mac_b64,
+        "SessionTokenPreviousEncKey": previous.enc_b64 if previous else PREVIOUS_KEY_NONE,
+        "SessionTokenPreviousMacKey": previous.mac_b64 if previous else PREVIOUS_KEY_NONE,
+        "SessionTokenPreviousUntil": str(until) if previous else PREVIOUS_UNTIL_NONE,
+    }
+
+
+def previous_server_env(previous: SessionKeys | None = None, until: int = 0) -> dict[str, str]:
+    """The server's settings for the previous pair of a rotation (docs/server.md), or `none` /
+    `0` as the vault holds them without one."""
+    return {
+        "SESSION_TOKEN_PREVIOUS_ENC_KEY": previous.enc_b64 if previous else PREVIOUS_KEY_NONE,
+        "SESSION_TOKEN_PREVIOUS_MAC_KEY": previous.mac_b64 if previous else PREVIOUS_KEY_NONE,
+        "SESSION_TOKEN_PREVIOUS_UNTIL": str(until) if previous else PREVIOUS_UNTIL_NONE,
+    }
+
+
 def generate_keys() -> SessionKeys:
     """Fresh keys from the project's own generator (crates/session-token), as the deployment makes them."""
     run = subprocess.run(

@@ -23,6 +23,10 @@ DEFAULT_NAMED_VALUES = {
     "OAuthScopes": "openid profile offline_access User.Read",
     "SessionTokenEncKey": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     "SessionTokenMacKey": "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+    # No rotation in progress: what the vault holds then (docs/session-token.md, "Rotation").
+    "SessionTokenPreviousEncKey": "none",
+    "SessionTokenPreviousMacKey": "none",
+    "SessionTokenPreviousUntil": "0",
     "McpFunctionKey": "test-function-key",
     "RegistrationStoreUrl": "https://stsnippets.blob.core.windows.net/registrations",
 }

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use session_token::{NAMED_VALUE_ENC_KEY, NAMED_VALUE_MAC_KEY};
+use session_token::{
+    NAMED_VALUE_ENC_KEY, NAMED_VALUE_MAC_KEY, NAMED_VALUE_PREVIOUS_ENC_KEY,
+    NAMED_VALUE_PREVIOUS_MAC_KEY, NAMED_VALUE_PREVIOUS_UNTIL,
+};
 
 use crate::names::*;
 use crate::templates::path;
@@ -219,6 +222,21 @@ pub fn manifest() -> Manifest {
                 NAMED_VALUE_MAC_KEY,
                 true,
                 "Session token HMAC-SHA256 key, standard base64 of 32 random bytes",
+            ),
+            nv(
+                NAMED_VALUE_PREVIOUS_ENC_KEY,
+                true,
+                "Session token AES-256 key a rotation replaced (accepted until SessionTokenPreviousUntil), or none",
+            ),
+            nv(
+                NAMED_VALUE_PREVIOUS_MAC_KEY,
+                true,
+                "Session token HMAC-SHA256 key a rotation replaced (accepted until SessionTokenPreviousUntil), or none",
+            ),
+            nv(
+                NAMED_VALUE_PREVIOUS_UNTIL,
+                true,
+                "Unix seconds until which the previous session token keys are accepted, or 0",
             ),
             nv(
                 NV_MCP_FUNCTION_KEY,

@@ -1,5 +1,6 @@
 // Runs the C# sketch from docs/session-token.md (extracted into Sketch.cs by check.py)
-// against crates/session-token/vectors/v1.json; exits non-zero on the first disagreement.
+// against crates/session-token/vectors/v1.json and, when given, vectors/rotation.json; exits
+// non-zero when any vector disagrees.
 using System;
 using System.IO;
 using System.Text;
@@ -63,6 +64,34 @@ public static class VectorCheck
                                   + ", want " + (string)v["error"]);
             }
             else passed++;
+        }
+
+        // The rotation vectors (vectors/rotation.json), when given: the same tokens opened by a
+        // reader with and without the previous pair.
+        if (args.Length > 1)
+        {
+            JObject rotation = JObject.Parse(File.ReadAllText(args[1], Encoding.UTF8));
+            byte[] prevEnc = Convert.FromBase64String((string)rotation["previousKeys"]["encKey"]);
+            byte[] prevMac = Convert.FromBase64String((string)rotation["previousKeys"]["macKey"]);
+            long until = (long)rotation["previousUntil"];
+            foreach (JObject c in (JArray)rotation["cases"])
+            {
+                string name = "rotation: " + (string)c["name"];
+                bool withPrevious = (bool)c["previousConfigured"];
+                string error;
+                JObject got = SessionToken.OpenRotating(enc, mac, withPrevious ? prevEnc : null,
+                    withPrevious ? prevMac : null, until, (string)c["token"], (long)c["now"],
+                    (string)c["expectedAudience"], out error);
+                bool ok = c["claims"] != null
+                    ? got != null && JToken.DeepEquals(Project(got), c["claims"])
+                    : got == null && error == (string)c["error"];
+                if (ok) passed++;
+                else
+                {
+                    failures++;
+                    Console.WriteLine("FAIL: " + name + ": got " + (error ?? "claims"));
+                }
+            }
         }
 
         Console.WriteLine(passed + " vectors passed, " + failures + " failures");

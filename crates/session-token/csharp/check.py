@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compiles the C# sketch from docs/session-token.md with Mono's mcs against the APIM context
 model the local runner executes (local/runner/Model/, through devstack/csharp.py) and runs it
-against the v1 test vectors. Exit 2 when Mono is missing. Standard library only."""
+against the v1 and key-rotation test vectors. Exit 2 when Mono is missing. Standard library only."""
 
 import subprocess
 import sys
@@ -44,8 +44,9 @@ def main() -> int:
         if not ok:
             print(out, file=sys.stderr)
             return 1
-        vectors = ROOT / "crates" / "session-token" / "vectors" / "v1.json"
-        return subprocess.run(["mono", str(exe), str(vectors)], env=csharp.mono_env(), timeout=120).returncode
+        vectors = ROOT / "crates" / "session-token" / "vectors"
+        run = ["mono", str(exe), str(vectors / "v1.json"), str(vectors / "rotation.json")]
+        return subprocess.run(run, env=csharp.mono_env(), timeout=120).returncode
 
 
 if __name__ == "__main__":

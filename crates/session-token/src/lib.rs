@@ -4,6 +4,7 @@
 mod claims;
 mod key_set;
 mod keys;
+pub mod rotation_vectors;
 mod token;
 pub mod vectors;
 
