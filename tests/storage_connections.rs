@@ -3,7 +3,7 @@
 //! as with a busy storage endpoint. Sixteen callers in a closed loop must then open at most sixteen
 //! connections: hyper's pool alone starts one more for every call that arrives while the others
 //! are still being set up. And when every connection is cut, the next calls connect again and
-//! succeed.
+//! succeed, without a connect per call.
 
 mod support;
 
@@ -78,8 +78,12 @@ async fn a_burst_opens_no_more_connections_than_calls_in_flight() {
     let calls = burst(&store, Instant::now() + HANDSHAKE * 3).await;
     let opened = proxy.accepted() - before;
     assert!(calls >= CALLERS * 2, "{calls} calls after the cut");
+    // Here a connect can be given up half-way: the dead connections are found dead one by one,
+    // and a connect hyper drops mid-handshake frees its place for another (seen under CPU load:
+    // 17 for 16 callers, one run in eight). What must not come back is a connect per call, which
+    // is what hyper's pool does alone (dozens within these three handshakes).
     assert!(
-        (1..=CALLERS).contains(&opened),
+        (1..=CALLERS + CALLERS / 4).contains(&opened),
         "{opened} connections opened again after the cut ({calls} calls)"
     );
 
