@@ -12,6 +12,7 @@ with the repository on PYTHONPATH).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -102,6 +103,22 @@ def _print_urls(gw: LocalGateway) -> None:
         print(line, flush=True)
 
 
+def _app_roles(path: str) -> dict:
+    """The stand-in's `appRolesFile` from `IDP_APP_ROLES_FILE`, checked before anything starts
+    (without it every user has `Snippets.Write`, docs/local-gateway.md)."""
+    if not path:
+        return {}
+    try:
+        assigned = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"IDP_APP_ROLES_FILE: {path} is not a readable JSON file: {e}") from None
+    users = assigned.get("users", {}) if isinstance(assigned, dict) else None
+    lists = [assigned.get("default", [])] + list(users.values()) if isinstance(users, dict) else [None]
+    if not all(isinstance(roles, list) and all(isinstance(r, str) for r in roles) for roles in lists):
+        raise ValueError(f'IDP_APP_ROLES_FILE: {path} must be {{"default": [roles], "users": {{"<name>": [roles]}}}}')
+    return {"appRolesFile": str(Path(path).resolve())}
+
+
 def gateway(argv: list[str]) -> int:
     args = _gateway_args(argv)
     state = Path(args.state_dir)
@@ -109,6 +126,10 @@ def gateway(argv: list[str]) -> int:
         # The deployed limits unless the environment sets others (docs/local-gateway.md).
         limits = throttling.from_environment(os.environ)
     except throttling.LimitError as e:
+        return _error(str(e))
+    try:
+        idp_overrides = _app_roles(os.environ.get("IDP_APP_ROLES_FILE", ""))
+    except ValueError as e:
         return _error(str(e))
     try:
         lock = _claim_state(state)
@@ -129,7 +150,7 @@ def gateway(argv: list[str]) -> int:
             blob = storage.endpoint("blob")
         gw = LocalGateway(state, backend_url=args.backend, blob_endpoint=blob, port=args.port, idp_port=args.idp_port,
                           auto_login=args.auto_login or None, session_keys=keys, verbose=args.verbose,
-                          limits=limits)  # fmt: skip
+                          limits=limits, idp_overrides=idp_overrides)  # fmt: skip
         gw.start()
         if args.env_file:
             write_secret(Path(args.env_file), gw.server_env_file())

@@ -11,7 +11,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CompleteRequestMethod, CompleteRequestParams, CompleteResult, Implementation,
     ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
-    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, MetaObject,
     PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
@@ -23,9 +23,22 @@ use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 
 use session_token::Claims;
+use session_token::scope::{SCOPE_READ, SCOPE_WRITE};
 
 use crate::snippets::{BlobStore, Namespace, NamespaceMode, NoIdentity, SnippetError, SnippetName};
 use crate::telemetry::{Outcome, Telemetry, ToolCall, TraceContext};
+
+/// The `_meta` member of each tool in `tools/list` naming the scope a call needs, so a client can
+/// tell before calling which tools its token allows (all tools are listed to every caller: a
+/// reader's client sees what a writer role would add, and a call it may not make gets the 403
+/// `insufficient_scope` answer that lets it step up).
+pub const REQUIRED_SCOPE_META: &str = "requiredScope";
+
+fn required_scope(scope: &str) -> MetaObject {
+    let mut meta = MetaObject::default();
+    meta.0.insert(REQUIRED_SCOPE_META.into(), scope.into());
+    meta
+}
 
 /// The greeting the reference sample's `hello_mcp` returns; clients may compare it.
 pub const HELLO: &str = "Hello I am MCPTool!";
@@ -205,7 +218,9 @@ impl SnippetTools {
     }
 
     /// Say hello: a quick check that the server is reachable and the session works.
-    #[tool(annotations(
+    #[tool(
+        meta = required_scope(SCOPE_READ),
+        annotations(
         title = "Hello",
         read_only_hint = true,
         idempotent_hint = true,
@@ -222,7 +237,9 @@ impl SnippetTools {
     }
 
     /// Save a code snippet under a name, replacing any snippet of that name.
-    #[tool(annotations(
+    #[tool(
+        meta = required_scope(SCOPE_WRITE),
+        annotations(
         title = "Save snippet",
         read_only_hint = false,
         destructive_hint = true,
@@ -252,7 +269,9 @@ impl SnippetTools {
     }
 
     /// Get the text of a saved snippet, exactly as it was saved.
-    #[tool(annotations(
+    #[tool(
+        meta = required_scope(SCOPE_READ),
+        annotations(
         title = "Get snippet",
         read_only_hint = true,
         idempotent_hint = true,
@@ -277,7 +296,9 @@ impl SnippetTools {
     }
 
     /// List saved snippets in name order, optionally by name prefix, one page at a time.
-    #[tool(annotations(
+    #[tool(
+        meta = required_scope(SCOPE_READ),
+        annotations(
         title = "List snippets",
         read_only_hint = true,
         idempotent_hint = true,
@@ -327,7 +348,9 @@ impl SnippetTools {
     }
 
     /// Delete a saved snippet.
-    #[tool(annotations(
+    #[tool(
+        meta = required_scope(SCOPE_WRITE),
+        annotations(
         title = "Delete snippet",
         read_only_hint = false,
         destructive_hint = true,

@@ -63,7 +63,7 @@ fn token(keys: &Keys, sub: &str, aud: &str, exp_in: i64) -> String {
         sid: Claims::new_session_id(),
         sub: sub.into(),
         cid: "client".into(),
-        scp: "mcp".into(),
+        scp: "snippets.read snippets.write".into(),
         aud: aud.into(),
         iat: now,
         exp: now + exp_in,

@@ -9,7 +9,11 @@
 //
 // Usage: node local/idp/server.js <config.json>
 //   config: { port, tenantId, clientId, redirectUris: [...], scopes: [...],
-//             federation: { issuer, subject, keyFile }, autoLogin: "<user name>" | null }
+//             federation: { issuer, subject, keyFile }, autoLogin: "<user name>" | null,
+//             appRolesFile: "<path>" | undefined }
+//   appRolesFile: JSON { "default": [role values], "users": { "<user name>": [role values] } },
+//   read at every token, so a test can take a role away between sign-in and refresh. Without
+//   it every user holds Snippets.Write, as the deploying user does after azd up.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -35,6 +39,15 @@ function oidFor(name) {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 const accounts = new Map();
+
+// App roles assigned to a user, as Entra reports them in the ID token's `roles` claim (absent
+// when the user holds none).
+function appRoles(name) {
+  if (!cfg.appRolesFile) return ['Snippets.Write'];
+  const assigned = JSON.parse(fs.readFileSync(cfg.appRolesFile, 'utf8'));
+  const roles = Object.hasOwn(assigned.users || {}, name) ? assigned.users[name] : assigned.default || [];
+  return roles.length ? roles : undefined;
+}
 function account(name) {
   const oid = oidFor(name);
   accounts.set(oid, name);
@@ -65,7 +78,7 @@ const provider = new Provider(`${base}/${t}/v2.0`, {
     end_session: `/${t}/oauth2/v2.0/logout`,
   },
   scopes: cfg.scopes,
-  claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'oid'] },
+  claims: { openid: ['sub', 'roles'], profile: ['name', 'preferred_username', 'oid'] },
   conformIdTokenClaims: false,
   async findAccount(ctx, id) {
     if (!accounts.has(id)) return undefined;
@@ -73,7 +86,7 @@ const provider = new Provider(`${base}/${t}/v2.0`, {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, oid: id, name, preferred_username: `${name}@local.test`, tid: t };
+        return { sub: id, oid: id, name, preferred_username: `${name}@local.test`, tid: t, roles: appRoles(name) };
       },
     };
   },

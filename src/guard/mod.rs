@@ -5,11 +5,13 @@
 //! - `host`: the allowed `Host` names;
 //! - `origin`: the allowed `Origin` values;
 //! - `session`: the `Authorization: Bearer <session token>` check;
+//! - `scope`: per-tool authorization, from the scopes that token grants;
 //! - this module: the one layer that runs the host and origin checks, holds the in-flight token and
 //!   records the request (with telemetry).
 
 pub mod host;
 pub mod origin;
+pub mod scope;
 pub mod session;
 
 use std::sync::Arc;

@@ -72,16 +72,19 @@ fn bearer_token(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The RFC 9728 metadata URL of a protected resource (path-suffixed, as the gateway serves it).
+pub fn resource_metadata_url(resource: &str) -> Option<String> {
+    let url = url::Url::parse(resource).ok()?;
+    Some(format!(
+        "{}/.well-known/oauth-protected-resource{}",
+        url.origin().ascii_serialization(),
+        url.path()
+    ))
+}
+
 /// RFC 6750 challenge; with a known resource URL it also points at its RFC 9728 metadata, as the gateway does.
 fn challenge(audience: Option<&str>) -> HeaderValue {
-    let metadata = audience.and_then(|aud| {
-        let url = url::Url::parse(aud).ok()?;
-        Some(format!(
-            "{}/.well-known/oauth-protected-resource{}",
-            url.origin().ascii_serialization(),
-            url.path()
-        ))
-    });
+    let metadata = audience.and_then(resource_metadata_url);
     let value = match metadata {
         Some(m) => format!("Bearer error=\"invalid_token\", resource_metadata=\"{m}\""),
         None => "Bearer error=\"invalid_token\"".to_string(),

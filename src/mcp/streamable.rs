@@ -1,6 +1,7 @@
 //! Streamable HTTP at `/mcp`, served by rmcp in stateless mode: any instance can answer any request.
 //! JSON responses are preferred, so simple calls need no event stream through APIM. Each POST body
-//! is read and parsed once here: stateless tool requests are answered on the fast path (`fast_path`), the rest
+//! is read and parsed once here: a tool call the caller's scopes do not allow is refused
+//! (`guard::scope`), stateless tool requests are answered on the fast path (`fast_path`), the rest
 //! go to rmcp, and a body rmcp refuses as undeserialisable gets a precise JSON-RPC 400.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
+use crate::guard::scope;
 use crate::mcp::fast_path::{self, FastPath};
 use crate::mcp::jsonrpc;
 use crate::tools::SnippetTools;
@@ -75,10 +77,15 @@ pub async fn endpoint(State(endpoint): State<Arc<Endpoint>>, request: Request) -
     // The body is parsed once: a body that is no JSON-RPC message keeps its rejection for the
     // case rmcp refuses it as undeserialisable (its 415).
     let (parts, rejected) = match message {
-        Ok(message) => match endpoint.fast_path.answer(parts, message).await {
-            Ok(response) => return response,
-            Err((parts, _message)) => (parts, None),
-        },
+        Ok(message) => {
+            if let Some(refused) = scope::refusal(parts.extensions.get(), &message) {
+                return refused;
+            }
+            match endpoint.fast_path.answer(parts, message).await {
+                Ok(response) => return response,
+                Err((parts, _message)) => (parts, None),
+            }
+        }
         Err(rejected) => (parts, Some(rejected)),
     };
     let response = endpoint

@@ -474,7 +474,7 @@ def claims(sub: str = "user-a", aud: str = AUDIENCE, exp_in: int = 600) -> dict:
         "sid": secrets.token_hex(16),
         "sub": sub,
         "cid": "client-e2e",
-        "scp": "user_impersonation",
+        "scp": "snippets.read snippets.write",
         "aud": aud,
         "iat": now,
         "exp": now + exp_in,

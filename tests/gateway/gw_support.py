@@ -76,7 +76,7 @@ def open_token(token: str, enc_key: str, mac_key: str) -> dict:
 
 def claims_for(audience: str, sub: str = "user-1", cid: str = "mcp-client", lifetime: int = 3600, iat: int | None = None) -> dict:
     now = int(time.time()) if iat is None else iat
-    return {"sid": uuid.uuid4().hex, "sub": sub, "cid": cid, "scp": "mcp.tools", "aud": audience, "iat": now, "exp": now + lifetime}
+    return {"sid": uuid.uuid4().hex, "sub": sub, "cid": cid, "scp": "snippets.read snippets.write", "aud": audience, "iat": now, "exp": now + lifetime}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ async def test_claude_code(client, documents):
     })  # fmt: skip
     asm = await _discover(client)
     assert asm["client_id_metadata_document_supported"] is True and "none" in asm["token_endpoint_auth_methods_supported"]
-    grant = await client.authorize(CLAUDE_CODE_ID, redirect_uri="http://localhost:53117/callback", scope="mcp.tools offline_access")
+    grant = await client.authorize(CLAUDE_CODE_ID, redirect_uri="http://localhost:53117/callback", scope="snippets.read snippets.write offline_access")
     assert "code" in grant and grant["iss"] == client.gw
     assert "Claude Code" in client.agent.consent_pages[-1].text
     await _use_and_refresh(client, CLAUDE_CODE_ID, grant)
@@ -126,7 +126,7 @@ async def test_claude_ai_and_desktop(client):
         "client_name": "claudeai", "redirect_uris": [callback], "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"], "token_endpoint_auth_method": "none",
     })  # fmt: skip
-    grant = await client.authorize(client_id, redirect_uri=callback, scope="mcp.tools")
+    grant = await client.authorize(client_id, redirect_uri=callback, scope="snippets.read snippets.write")
     assert "code" in grant
     await _use_and_refresh(client, client_id, grant)
     await _refused_redirect(client, client_id, "https://claude.ai/api/mcp/auth_callback/x")

@@ -53,7 +53,7 @@ async def test_sdk_oauth_flow_then_tools(stack, client_ip, blob_service, transpo
     assert blob.decode() == text
     assert claims["aud"] == f"{stack.url}/mcp"
     assert claims["cid"] == client_id
-    assert claims["scp"] == "mcp.tools"
+    assert claims["scp"] == "snippets.read snippets.write"
     assert claims["exp"] - claims["iat"] == 3600
     assert len(claims["sub"]) == 36  # the IdP's object id for the auto-signed-in user
     assert tokens.refresh_token

@@ -3,6 +3,7 @@ cannot execute faithfully."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,9 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
     state = Path(tempfile.mkdtemp(prefix="gw-script-"))
     log = sup.ARTIFACTS / "run-gateway.log"
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    # bob is a reader here: the launcher hands the roles file to the Entra stand-in.
+    (state / "roles.json").write_text(json.dumps({"default": [], "users": {"bob": ["Snippets.Read"]}}))
+    env["IDP_APP_ROLES_FILE"] = str(state / "roles.json")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(sup.REPO / "local" / "run-gateway.sh"), "--backend", stack.backend_url,
@@ -70,6 +74,7 @@ async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
         keys = dict(line.split("=", 1) for line in env_file.splitlines())
         claims = sup.open_token(tokens["access_token"], keys["SESSION_TOKEN_ENC_KEY"], keys["SESSION_TOKEN_MAC_KEY"])
         assert claims["aud"] == f"{gw}/mcp" and claims["cid"] == client_id
+        assert claims["scp"] == "snippets.read", "bob's role from IDP_APP_ROLES_FILE"
         assert claims["sub"] != sup.open_token(  # another user than the suite's auto-login "alice"
             (await _alice_token(stack, client_ip)), stack.keys["enc"], stack.keys["mac"])["sub"]
     finally:
@@ -206,6 +211,22 @@ async def test_run_local_starts_the_gateway_in_front_of_the_server(tmp_path, cli
     for p in (port, gw_port):
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{p}/", timeout=2)
+
+
+@pytest.mark.parametrize("content", ["not json", '{"users": {"bob": "Snippets.Read"}}', None])
+def test_a_bad_roles_file_is_refused_before_anything_starts(tmp_path, content):
+    roles = tmp_path / "roles.json"
+    if content is not None:
+        roles.write_text(content)
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env["IDP_APP_ROLES_FILE"] = str(roles)
+    run = subprocess.run(
+        [str(sup.REPO / "local" / "run-gateway.sh"), "--state-dir", str(tmp_path / "s")],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 1, run
+    assert f"error: IDP_APP_ROLES_FILE: {roles}" in run.stderr, run.stderr
+    assert not (tmp_path / "s").exists(), "nothing started, no state written"
 
 
 def test_run_gateway_script_passes_shellcheck():

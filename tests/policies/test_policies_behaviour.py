@@ -142,7 +142,7 @@ RECORD = {
     "client_id": CLIENT["client_id"],
     "redirect_uri": CLIENT["redirect_uris"][0],
     "code_challenge": b64url(hashlib.sha256(VERIFIER.encode()).digest()),
-    "scope": "mcp.tools",
+    "scope": "snippets.read snippets.write",
     "resource": f"{GW}/mcp",
     "sub": "user-oid",
     "upstream_refresh_token": "entra-rt",
@@ -232,7 +232,7 @@ def test_consent_cookie_round_trip_and_tamper_detection(ev):
 
 def test_mcp_challenge_names_the_resource_metadata(ev):
     def challenge(token):
-        return ev.eval("mcp/api.xml", "WWW-Authenticate", variables={"sessionToken": token})
+        return ev.eval("mcp/api.xml", "WWW-Authenticate", nth=0, variables={"sessionToken": token})
 
     metadata = f'resource_metadata="{GW}/.well-known/oauth-protected-resource/mcp"'
     assert challenge("") == f"Bearer {metadata}"

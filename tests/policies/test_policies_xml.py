@@ -124,9 +124,13 @@ def test_mcp_api_contract():
     assert forward is not None and forward.get("buffer-response") == "false"
     headers = {h.get("name"): h for h in root.iter("set-header")}
     assert headers["x-functions-key"].find("value").text == "{{McpFunctionKey}}"
-    www = headers["WWW-Authenticate"].find("value").text
-    assert 'error=\\"invalid_token\\"' in www
-    assert "{{ApimGatewayUrl}}/.well-known/oauth-protected-resource/mcp" in www
+    # Two challenges: the 401 for a missing or bad token, the 403 for a tool call out of scope.
+    challenges = [h.find("value").text for h in root.iter("set-header") if h.get("name") == "WWW-Authenticate"]
+    assert len(challenges) == 2
+    assert 'error=\\"invalid_token\\"' in challenges[0]
+    assert 'error=\\"insufficient_scope\\"' in challenges[1]
+    for www in challenges:
+        assert "{{ApimGatewayUrl}}/.well-known/oauth-protected-resource/mcp" in www
     streamable = ET.parse(POLICIES / "mcp" / "streamable.xml").getroot()
     assert streamable.find("inbound/rewrite-uri").get("template") == "/mcp"
 

@@ -17,7 +17,7 @@ pub fn token_for(keys: &Keys, audience: &str, subject: &str) -> String {
             sid: Claims::new_session_id(),
             sub: subject.into(),
             cid: "client".into(),
-            scp: "mcp".into(),
+            scp: "snippets.read snippets.write".into(),
             aud: audience.into(),
             iat: now,
             exp: now + 300,

@@ -58,8 +58,26 @@ pub const COOKIE_CSRF: &str = "__Host-mcp-csrf";
 /// Cookie binding the browser to the state sent to Entra (checked on the callback).
 pub const COOKIE_AUTH_STATE: &str = "__Host-mcp-authstate";
 
-/// The one scope this authorization server grants: use of the MCP server's tools.
-pub const MCP_SCOPE: &str = "mcp.tools";
+/// The scopes this authorization server grants, defined with the tools each allows in the
+/// `session-token` crate because the server enforces them too.
+pub use session_token::scope::{
+    JSONRPC_INSUFFICIENT_SCOPE_CODE, SCOPE_READ, SCOPE_WRITE, SCOPES, WRITE_TOOLS,
+};
+/// The largest MCP request body the gateway parses to check a tool call's scope; a larger one
+/// (only a big `save_snippet` is) is left to the server, which checks every call.
+pub const SCOPE_CHECK_MAX_BODY_BYTES: u32 = 64 * 1024;
+/// Entra app role (its `value`, carried in the ID token's `roles` claim) that may read snippets:
+/// it grants [`SCOPE_READ`].
+pub const ROLE_READ: &str = "Snippets.Read";
+/// Entra app role that may also write: it grants [`SCOPE_READ`] and [`SCOPE_WRITE`].
+pub const ROLE_WRITE: &str = "Snippets.Write";
+/// The page a signed-in user with neither app role sees at the callback (static, so it needs no
+/// escaping; XML-escaped because it sits in a policy document).
+pub const NO_ROLE_PAGE: &str = "&lt;!doctype html&gt;&lt;html lang=\"en\"&gt;&lt;head&gt;&lt;meta charset=\"utf-8\"&gt;\
+&lt;title&gt;No access&lt;/title&gt;&lt;/head&gt;&lt;body&gt;&lt;h1&gt;No access to Snippets MCP server&lt;/h1&gt;\
+&lt;p&gt;You signed in, but your account has no role for this server. Ask an administrator \
+to assign you the Snippets reader or Snippets writer role of its app registration, then \
+sign in again.&lt;/p&gt;&lt;/body&gt;&lt;/html&gt;";
 /// Human-readable name of the protected resource.
 pub const RESOURCE_NAME: &str = "Snippets MCP server";
 

@@ -5,6 +5,7 @@ mod claims;
 mod key_set;
 mod keys;
 pub mod rotation_vectors;
+pub mod scope;
 mod token;
 pub mod vectors;
 

@@ -19,6 +19,7 @@ use super::relay::RelayError;
 use super::session_id::SessionId;
 use super::sessions::Undelivered;
 use super::{KEEP_ALIVE, SseTransport};
+use crate::guard::scope;
 use crate::mcp::jsonrpc;
 use crate::server::Handover;
 use crate::telemetry::TraceContext;
@@ -104,6 +105,9 @@ pub async fn post_message(
         Ok(m) => Box::new(m),
         Err(rejected) => return rejected.into_response(),
     };
+    if let Some(refused) = scope::refusal(claims.as_ref().map(|Extension(c)| c), &message) {
+        return refused;
+    }
     if sse.telemetry.is_enabled() {
         carry_trace_context(&mut message, trace.map(|Extension(t)| t));
     }
