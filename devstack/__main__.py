@@ -85,7 +85,8 @@ def _limits(nv: dict[str, str]) -> str:
     return (
         f"{nv['McpUserRateLimitCalls']} calls per user and {nv['McpClientRateLimitCalls']} per client every "
         f"{nv['McpRateLimitPeriodSecs']} s, {nv['McpUserQuotaCalls']} per user every {nv['McpUserQuotaPeriodSecs']} s; "
-        f"OAuth {nv['OAuthRateLimitCalls']} per address every {nv['OAuthRateLimitPeriodSecs']} s"
+        f"OAuth {nv['OAuthRateLimitCalls']} per address and {nv['OAuthTokenClientRateLimitCalls']} tokens per client "
+        f"every {nv['OAuthRateLimitPeriodSecs']} s"
     )
 
 

@@ -21,6 +21,7 @@ ENVIRONMENT = {
     "MCP_QUOTA_PERIOD_SECONDS": "McpUserQuotaPeriodSecs",
     "OAUTH_RATE_LIMIT_CALLS": "OAuthRateLimitCalls",
     "OAUTH_RATE_LIMIT_PERIOD_SECONDS": "OAuthRateLimitPeriodSecs",
+    "OAUTH_TOKEN_CLIENT_RATE_LIMIT_CALLS": "OAuthTokenClientRateLimitCalls",
 }
 
 # What LocalGateway uses when given no limits (the test areas). The shared test stack signs every
@@ -35,6 +36,7 @@ TEST_LIMITS = {
     "McpUserQuotaPeriodSecs": 86_400,
     "OAuthRateLimitCalls": 60,
     "OAuthRateLimitPeriodSecs": 60,
+    "OAuthTokenClientRateLimitCalls": 1_000_000,
 }
 
 

@@ -92,6 +92,11 @@ param oauthRateLimitCalls int = 600
 @description('OAuth API: rate-limit period in seconds (rate-limit-by-key allows at most 300).')
 param oauthRateLimitPeriodSeconds int = 60
 
+@minValue(1)
+@maxValue(1000000)
+@description('OAuth API: grants /token answers per client application per oauthRateLimitPeriodSeconds, counted once the code or refresh token is verified.')
+param oauthTokenClientRateLimitCalls int = 300
+
 @description('Put storage behind private endpoints and integrate the Function App with a VNet.')
 param vnetEnabled bool = false
 
@@ -421,6 +426,7 @@ module apimConfig 'app/apim-config.bicep' = {
     mcpQuotaPeriodSeconds: mcpQuotaPeriodSeconds
     oauthRateLimitCalls: oauthRateLimitCalls
     oauthRateLimitPeriodSeconds: oauthRateLimitPeriodSeconds
+    oauthTokenClientRateLimitCalls: oauthTokenClientRateLimitCalls
     functionAppName: functionApp.outputs.name
     keyVaultUri: keyVault.outputs.uri
     storageBlobEndpoint: storage.outputs.blobEndpoint

@@ -10,8 +10,9 @@
 # Without --blob-endpoint it starts its own Azurite for client registrations. To let the server
 # check tokens too, start it with the keys written by --env-file (docs/local-gateway.md).
 # Throttling comes from MCP_RATE_LIMIT_CALLS, MCP_RATE_LIMIT_PERIOD_SECONDS, MCP_CLIENT_RATE_LIMIT_CALLS,
-# MCP_QUOTA_CALLS, MCP_QUOTA_PERIOD_SECONDS, OAUTH_RATE_LIMIT_CALLS, OAUTH_RATE_LIMIT_PERIOD_SECONDS
-# (the deployed defaults when unset).
+# MCP_QUOTA_CALLS, MCP_QUOTA_PERIOD_SECONDS, OAUTH_RATE_LIMIT_CALLS, OAUTH_RATE_LIMIT_PERIOD_SECONDS,
+# OAUTH_TOKEN_CLIENT_RATE_LIMIT_CALLS (the deployed defaults when unset); IDP_APP_ROLES_FILE, the
+# app roles the Entra stand-in assigns (every user Snippets.Write when unset).
 # Needs: Mono (local/apt-packages.txt), Node 20+, Python 3.11+, cargo (key generation).
 set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

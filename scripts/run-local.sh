@@ -25,7 +25,8 @@
 # The gateway throttles the MCP API as API Management does (docs/local-gateway.md): at most
 # MCP_RATE_LIMIT_CALLS calls per user (default 120) every MCP_RATE_LIMIT_PERIOD_SECONDS (default 60,
 # at most 300); MCP_CLIENT_RATE_LIMIT_CALLS, MCP_QUOTA_CALLS, MCP_QUOTA_PERIOD_SECONDS and
-# OAUTH_RATE_LIMIT_CALLS, OAUTH_RATE_LIMIT_PERIOD_SECONDS set the other limits. Unset, each is the
+# OAUTH_RATE_LIMIT_CALLS, OAUTH_RATE_LIMIT_PERIOD_SECONDS, OAUTH_TOKEN_CLIENT_RATE_LIMIT_CALLS set the
+# other limits. Unset, each is the
 # deployed default; the same variables set the deployed values through azd.
 set -Eeuo pipefail
 # shellcheck source=scripts/lib/common.sh

@@ -42,6 +42,8 @@ param mcpQuotaPeriodSeconds int
 param oauthRateLimitCalls int
 @description('OAuth API: rate-limit period in seconds (OAuthRateLimitPeriodSecs).')
 param oauthRateLimitPeriodSeconds int
+@description('OAuth API: verified grants /token answers per client application per period (OAuthTokenClientRateLimitCalls).')
+param oauthTokenClientRateLimitCalls int
 
 @description('Name of the Function App behind the MCP API.')
 param functionAppName string
@@ -91,6 +93,7 @@ var namedValueValues = {
   McpUserQuotaPeriodSecs: string(mcpQuotaPeriodSeconds)
   OAuthRateLimitCalls: string(oauthRateLimitCalls)
   OAuthRateLimitPeriodSecs: string(oauthRateLimitPeriodSeconds)
+  OAuthTokenClientRateLimitCalls: string(oauthTokenClientRateLimitCalls)
 }
 
 resource namedValues 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = [

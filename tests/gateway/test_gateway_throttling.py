@@ -3,8 +3,9 @@ flow (the Entra stand-in's sign-in page) in front of a real snippets-mcp server,
 a user over the per-user limit gets 429 with Retry-After and a JSON-RPC error (plain text on the
 SSE stream) while another user is served; the window renews; headers cannot move a call to
 another user's counter; the per-client limit spans the users of one client; the per-user quota
-refuses the call past it. Also, on copies of the policies: the stand-in the v2 tiers get instead
-of quota-by-key, the runner's bandwidth quota, and the OAuth API's configurable per-address limit.
+refuses the call past it. `/token` counts the grants it issues per client application, and only
+verified ones. Also, on copies of the policies: the stand-in the v2 tiers get instead of
+quota-by-key, the runner's bandwidth quota, and the OAuth API's configurable per-address limit.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ pytestmark = pytest.mark.anyio
 
 USER_CALLS, CLIENT_CALLS, PERIOD = 4, 6, 3
 QUOTA_CALLS, QUOTA_PERIOD = 7, 300
-OAUTH_CALLS = 20
+OAUTH_CALLS, TOKEN_CLIENT_CALLS = 20, 4
 LIMITS = {
     "McpUserRateLimitCalls": USER_CALLS, "McpClientRateLimitCalls": CLIENT_CALLS, "McpRateLimitPeriodSecs": PERIOD,
     "McpUserQuotaCalls": QUOTA_CALLS, "McpUserQuotaPeriodSecs": QUOTA_PERIOD, "OAuthRateLimitCalls": OAUTH_CALLS,
+    "OAuthTokenClientRateLimitCalls": TOKEN_CLIENT_CALLS,
 }  # fmt: skip
 JSONRPC_THROTTLED = -32000
 # Bounds every wait: a limit that never refuses, or never renews, fails the test instead of hanging it.
@@ -315,3 +317,41 @@ async def test_oauth_limit_per_address_is_the_named_value(gw):
         # Preflights are not counted, and still answered.
         r = await c.options(f"{gw.url}/token", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"})
         assert r.status_code == 200
+
+
+async def test_token_counts_verified_grants_per_client(gw, blob_service):
+    """Made-up grants naming a client are refused and spend nothing of its allowance; its verified
+    grants (the code, then refreshes) are served up to the limit, the next gets APIM's 429 and
+    changes nothing (the refresh token stays as it was), and another client is served meanwhile."""
+    oauth = sup.OAuth(gw.url, sup.next_client_ip())
+    oauth.agent.username = fresh("kate")
+    forger = sup.OAuth(gw.url, sup.next_client_ip())
+    other = sup.OAuth(gw.url, sup.next_client_ip())
+    other.agent.username = fresh("leo")
+    try:
+        client_id = await oauth.new_client()
+        for _ in range(TOKEN_CLIENT_CALLS + 2):
+            made_up = await forger.refresh(client_id, f"{uuid.uuid4().hex}.{'A' * 43}")
+            assert made_up.status_code == 400 and made_up.json()["error"] == "invalid_grant", made_up.text
+        grant = await oauth.authorize(client_id)
+        r = await oauth.exchange(client_id, grant)
+        assert r.status_code == 200, r.text
+        refresh_token = r.json()["refresh_token"]
+        for _ in range(TOKEN_CLIENT_CALLS - 1):
+            r = await oauth.refresh(client_id, refresh_token)
+            assert r.status_code == 200, r.text
+            refresh_token = r.json()["refresh_token"]
+        family = blob_service.get_blob_client("registrations", f"refresh-families/{refresh_token.split('.')[0]}.json")
+        before = family.get_blob_properties().etag
+        refused = await oauth.refresh(client_id, refresh_token)
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.headers["cache-control"] == "no-store"
+        assert family.get_blob_properties().etag == before, "a refused refresh rotates nothing"
+        # Another client's user at the same moment is served.
+        other_id = await other.new_client()
+        served = await other.exchange(other_id, await other.authorize(other_id))
+        assert served.status_code == 200, served.text
+    finally:
+        for o in (oauth, forger, other):
+            await o.aclose()

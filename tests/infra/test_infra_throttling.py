@@ -36,6 +36,7 @@ def test_the_throttling_named_values_are_declared(policy_manifest):
     assert set(limits(policy_manifest)) == {
         "McpUserRateLimitCalls", "McpClientRateLimitCalls", "McpRateLimitPeriodSecs",
         "McpUserQuotaCalls", "McpUserQuotaPeriodSecs", "OAuthRateLimitCalls", "OAuthRateLimitPeriodSecs",
+        "OAuthTokenClientRateLimitCalls",
     }  # fmt: skip
     for nv in limits(policy_manifest).values():
         assert not nv["secret"] and nv["min"] <= nv["default"] <= nv["max"], nv

@@ -5,7 +5,8 @@
 //! application (`cid`) and, on the tiers that offer `quota-by-key`, per user over a long period.
 //! The keys come from the token the gateway has just verified, never from a header, so a caller
 //! can neither spend someone else's allowance nor escape its own. The OAuth API's endpoints are
-//! anonymous and keep counting per client IP address.
+//! anonymous and keep counting per client IP address; `/token` also counts the grants it
+//! answers per client application, once the grant has been verified.
 
 /// A limit Bicep passes to APIM as a named value.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +37,8 @@ pub const NV_MCP_USER_QUOTA_PERIOD_SECS: &str = "McpUserQuotaPeriodSecs";
 pub const NV_OAUTH_RATE_LIMIT_CALLS: &str = "OAuthRateLimitCalls";
 /// APIM named value: the OAuth API's rate-limit period in seconds.
 pub const NV_OAUTH_RATE_LIMIT_PERIOD_SECS: &str = "OAuthRateLimitPeriodSecs";
+/// APIM named value: tokens `/token` may issue to one client application per OAuth period.
+pub const NV_OAUTH_TOKEN_CLIENT_RATE_LIMIT_CALLS: &str = "OAuthTokenClientRateLimitCalls";
 
 /// `rate-limit-by-key` accepts renewal periods up to 300 seconds.
 pub const RATE_LIMIT_MAX_PERIOD_SECS: u32 = 300;
@@ -60,6 +63,11 @@ pub const QUOTA_MIN_PERIOD_SECS: u32 = 300;
 ///   registration, authorize, consent, callback, token) plus a refresh an hour per client, so
 ///   60 a minute would refuse an office signing in at nine; 600 still bounds what one address
 ///   can make the gateway do (registration writes, Entra calls, metadata document fetches).
+/// * 300 grants a minute per client application at `/token`, counted once the code or refresh
+///   token has been verified (so nobody can spend another client's allowance with made-up
+///   requests): a sign-in costs one grant and a session one refresh an hour, so 300 is an
+///   office of hundreds signing in within a minute through one application, while a client
+///   refreshing in a loop, from however many addresses, is stopped.
 pub const LIMITS: &[Limit] = &[
     Limit {
         name: NV_MCP_USER_RATE_LIMIT_CALLS,
@@ -110,6 +118,13 @@ pub const LIMITS: &[Limit] = &[
         max: RATE_LIMIT_MAX_PERIOD_SECS,
         description: "OAuth API: rate-limit period in seconds (rate-limit-by-key allows at most 300)",
     },
+    Limit {
+        name: NV_OAUTH_TOKEN_CLIENT_RATE_LIMIT_CALLS,
+        default: 300,
+        min: 1,
+        max: 1_000_000,
+        description: "OAuth API: verified grants /token answers per client application (client_id) per OAuthRateLimitPeriodSecs",
+    },
 ];
 
 /// Policy fragment: the per-user quota of the MCP API (`quota-by-key`). APIM's v2 tiers do not
@@ -133,6 +148,9 @@ pub const KEY_PREFIX_CLIENT_RATE: &str = "mcp-client-";
 pub const KEY_PREFIX_USER_QUOTA: &str = "mcp-quota-";
 /// Counter key prefix of the OAuth API's per-address limit.
 pub const KEY_PREFIX_OAUTH: &str = "oauth-";
+/// Counter key prefix of `/token`'s per-client limit (an address never starts with `token-`,
+/// so these keys never meet the per-address ones).
+pub const KEY_PREFIX_TOKEN_CLIENT: &str = "oauth-token-client-";
 
 /// Variable the MCP API's rate limits store their suggested wait in (`retry-after-variable-name`).
 pub const VAR_RETRY_AFTER: &str = "mcpRetryAfter";
