@@ -488,7 +488,9 @@ def test_every_policy_reading_a_request_body_checks_its_declared_size_first():
     """Any policy or fragment (present or future) whose expressions touch
     `context.Request.Body` must decide on `Content-Length` / `Transfer-Encoding` earlier in the
     same document (the `bodyRefusal` check rendered from macro `request_body_limit`), followed
-    by the return-response that ends the request."""
+    by the return-response that ends the request. The MCP API's scope check is the one reader
+    that refuses nothing: it reads only a body declared small enough, and leaves any other to
+    the server, deciding on the same headers before the read in the same expression."""
     readers = []
     for path in policy_documents():
         elements = list(ET.parse(path).getroot().iter())
@@ -497,12 +499,20 @@ def test_every_policy_reading_a_request_body_checks_its_declared_size_first():
         if first_read is None:
             continue
         readers.append(path.relative_to(POLICIES).as_posix())
+        if readers[-1] == "mcp/api.xml":
+            scope_check = elements[first_read]
+            assert scope_check.get("name") == "scopeRefusal", "mcp/api.xml: only the scope check reads the body"
+            value = scope_check.get("value")
+            read = value.index("context.Request.Body.As<string>")
+            assert value.index('ContainsKey("Transfer-Encoding")') < read
+            assert value.index(f'"Content-Length", ""), out length) || length > {64 * 1024})') < read
+            continue
         check = next((i for i, el in enumerate(elements) if el.tag == "set-variable" and el.get("name") == "bodyRefusal"), None)
         assert check is not None and check < first_read, f"{path.name} reads the request body without checking its declared size first"
         assert "Content-Length" in elements[check].get("value") and "Transfer-Encoding" in elements[check].get("value")
         refusal = next((el for el in elements[check:first_read] if el.tag == "return-response"), None)
         assert refusal is not None, f"{path.name}: no return-response between the size check and the body read"
-    assert sorted(readers) == ["fragments/parse-form.xml", "oauth/register.xml"], readers
+    assert sorted(readers) == ["fragments/parse-form.xml", "mcp/api.xml", "oauth/register.xml"], readers
 
 
 def test_every_body_endpoint_reads_through_a_checked_policy():

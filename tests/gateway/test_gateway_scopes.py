@@ -247,7 +247,8 @@ async def test_a_reader_reads_but_may_not_write(gw, http, blob_service, transpor
 
 async def test_the_server_refuses_what_the_gateway_lets_through(gw, http, blob_service):
     """Defence in depth: the server checks every call itself. Straight to the backend, and through
-    the gateway with a body too large for the gateway to parse, the answer is the same 403."""
+    the gateway with a body too large for the gateway to parse or sent chunked, the answer is the
+    same 403."""
     token = (await token_for(gw, "rita"))["access_token"]
     sub = claims(gw, token)["sub"]
     name = f"big-{uuid.uuid4().hex[:8]}"
@@ -255,6 +256,14 @@ async def test_the_server_refuses_what_the_gateway_lets_through(gw, http, blob_s
     assert_insufficient_scope(direct, gw, "save_snippet", f"{READ} {WRITE}")
     big = await post_mcp(http, gw.url, token, call_body("save_snippet", {"snippetname": name, "snippet": "x" * 200_000}))
     assert_insufficient_scope(big, gw, "save_snippet", f"{READ} {WRITE}")
+
+    async def chunks():  # no Content-Length: the gateway does not read it
+        yield json.dumps(call_body("save_snippet", {"snippetname": name, "snippet": "x"})).encode()
+
+    chunked = await http.post(f"{gw.url}/mcp", content=chunks(), headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2025-06-18"})  # fmt: skip
+    assert_insufficient_scope(chunked, gw, "save_snippet", f"{READ} {WRITE}")
     assert not list(snippets(blob_service).list_blobs(name_starts_with=user_blob(sub, name)))
 
 
