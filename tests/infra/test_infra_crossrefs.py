@@ -41,6 +41,10 @@ REQUIRED_NAMED_VALUES = {
     "SessionTokenMacKey": True,
     "McpFunctionKey": True,
     "RegistrationStoreUrl": False,
+    # The previous pair of a session-key rotation and its deadline (docs/session-token.md).
+    "SessionTokenPreviousEncKey": True,
+    "SessionTokenPreviousMacKey": True,
+    "SessionTokenPreviousUntil": True,  # a Key Vault secret, written with the keys
 }
 
 APIM_CONFIG = INFRA / "app" / "apim-config.bicep"
