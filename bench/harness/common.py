@@ -1,21 +1,26 @@
 """What every benchmark script shares: the CPU sets, the one /proc reader, the one wrk wrapper, the MCP request
-bodies, the one wait-until-ready loop and a server process in a clean environment."""
+bodies, the one wait-until-ready loop, a server process in a clean environment and a plain in-memory Azurite."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
-from devstack.processes import clean_env, free_port, stop_popen  # noqa: E402,F401 - the repository's dev stack
+from devstack.azurite import Azurite  # noqa: E402 - the repository's dev stack
+from devstack.processes import clean_env, free_port, stop_popen  # noqa: E402
 
 LUA = BENCH / "lua" / "mcp.lua"
 SNIPPET = 'fn main() { println!("hello, snippets"); }\n' * 24  # the 1,032-byte snippet, as bench/lua/mcp.lua sends it
@@ -120,6 +125,11 @@ def window_line(r: dict) -> str:
             + (f" (first failure: {r['bad_sample'][:160]})" if r["errors"] else ""))
 
 
+def spread(vals: list[float], nd: int = 0) -> str:
+    """`median [min-max]` of a profiler's samples."""
+    return f"{statistics.median(vals):.{nd}f} [{min(vals):.{nd}f}-{max(vals):.{nd}f}]"
+
+
 def rpc(i: int, method: str, params: dict | None = None) -> bytes:
     """A JSON-RPC request body (json.dumps' separators, as the callgrind counts were measured with)."""
     return json.dumps({"jsonrpc": "2.0", "id": i, "method": method, **({"params": params} if params else {})}).encode()
@@ -187,3 +197,31 @@ def spawn(argv: list[str], cpus: str | None, out, env: dict[str, str] | None = N
     every azure_core error capture a backtrace; NODE_OPTIONS, PYTHON* flags, RUST_LOG)."""
     return subprocess.Popen((["taskset", "-c", cpus] if cpus else []) + argv, env=clean_env(env), stdout=out,
                             stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@contextlib.contextmanager
+def serving(argv: list[str], cpus: str | None, log: Path | None, env: dict[str, str] | None = None,
+            timeout: float = 60, poll: float = 0.0005, mcp: bool = True, grace: float = 10, port: int | None = None):
+    """(process, port) of `argv --port N` (spawned with its output in `log`, or none), once it has answered
+    tools/list (wait_ready); stopped on exit."""
+    port = port or free_port()
+    with open(log or os.devnull, "w") as out:
+        proc = spawn([*argv, "--port", str(port)], cpus, out, env)
+    try:
+        wait_ready(port, proc, timeout, poll, mcp)
+        yield proc, port
+    finally:
+        stop_popen(proc, grace=grace)
+
+
+@contextlib.contextmanager
+def plain_azurite(log_dir: Path, name: str = "azurite"):
+    """devstack's Azurite, blob only, in memory, over plain HTTP (no CA, no tokens), for the profilers: yields its
+    connection string, from which the Rust server mints an account SAS."""
+    az = Azurite(Path(tempfile.mkdtemp(prefix="bench-azurite-")), log_dir=log_dir, name=name, services=("blob",),
+                 in_memory=True, silent=True)
+    try:
+        yield az.start(timeout=60).connection_string()
+    finally:
+        az.stop()
+        shutil.rmtree(az.workdir, ignore_errors=True)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest import mock
 
-from common import BENCH, CPUS, HELLO, HELLO_REPLY, SNIPPET, free_port, post, spawn, stop_popen, wait_ready
+from common import BENCH, CPUS, HELLO, HELLO_REPLY, SNIPPET, free_port, post, serving, spawn
 from credentials import TokenEndpoint, Tls, storage_jwt
 from devstack import azurite as devstack_azurite
 
@@ -29,17 +29,14 @@ API_VERSION = "2025-01-05"
 RUST_BIN = BENCH / "results" / "bin" / "snippets-mcp"
 BASELINE_BIN = RUST_BIN.with_name("snippets-mcp-baseline")
 ECHO_BIN = BENCH / "target" / "release" / "bench-echo"
-SERVERS = {  # name: (label, argv for a port, extra environment, an MCP server)
-    "rust": ("snippets-mcp (Rust, rmcp + axum)", lambda p: [str(RUST_BIN), "--port", str(p)], {}, True),
-    "baseline": ("snippets-mcp before the performance work (bench/baseline.sh)",
-                 lambda p: [str(BASELINE_BIN), "--port", str(p)], {}, True),
+SERVERS = {  # name: (label, argv without --port, extra environment, an MCP server)
+    "rust": ("snippets-mcp (Rust, rmcp + axum)", [str(RUST_BIN)], {}, True),
+    "baseline": ("snippets-mcp before the performance work (bench/baseline.sh)", [str(BASELINE_BIN)], {}, True),
     "python": ("Python SDK (mcp + uvicorn)",
-               lambda p: [str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "servers" / "python" / "server.py"),
-                          "--port", str(p)], {}, True),
-    "ts": ("TypeScript SDK (Node)",
-           lambda p: [shutil.which("node") or "node", str(BENCH / "servers" / "ts" / "server.mjs"), "--port", str(p)],
+               [str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "servers" / "python" / "server.py")], {}, True),
+    "ts": ("TypeScript SDK (Node)", [shutil.which("node") or "node", str(BENCH / "servers" / "ts" / "server.mjs")],
            {"NODE_ENV": "production"}, True),
-    "echo": ("limit: minimal axum JSON echo", lambda p: [str(ECHO_BIN), "--port", str(p)], {}, False),
+    "echo": ("limit: minimal axum JSON echo", [str(ECHO_BIN)], {}, False),
 }
 _HTTPS_LISTEN = re.compile(
     r"Azurite Blob service (?:is successfully listening at|successfully listens on) https://127\.0\.0\.1:(\d+)")
@@ -154,21 +151,19 @@ class Azurite(devstack_azurite.Azurite):
 def spawn_server(name: str, port: int, storage: dict[str, str], logdir: Path):
     _, argv, extra, _ = SERVERS[name]
     with open(logdir / f"{name}-{port}.log", "w") as out:
-        return spawn(argv(port), CPUS.server, out, {**extra, **storage})
+        return spawn([*argv, "--port", str(port)], CPUS.server, out, {**extra, **storage})
 
 
 @contextlib.contextmanager
 def running(name: str, storage: dict[str, str], logdir: Path):
-    """(process, port) of a server that has answered one hello_mcp correctly; stopped on exit."""
+    """(process, port) of a server on the server CPUs that has answered one hello_mcp correctly; stopped on exit."""
+    _, argv, extra, mcp = SERVERS[name]
     port = free_port()
-    proc = spawn_server(name, port, storage, logdir)
-    try:
-        wait_ready(port, proc, mcp=SERVERS[name][3])
+    with serving(argv, CPUS.server, logdir / f"{name}-{port}.log", {**extra, **storage}, mcp=mcp, grace=5,
+                 port=port) as (proc, port):
         status, text = post(port, HELLO)
         assert status == 200 and HELLO_REPLY in text, (status, text[:300])
         yield proc, port
-    finally:
-        stop_popen(proc, grace=5)
 
 
 @contextlib.contextmanager

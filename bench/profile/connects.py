@@ -2,13 +2,10 @@
 """What a storage call costs Azurite, and how many connections it takes: raw blob windows (wrk straight to Azurite)
 against MCP windows through the Rust server, alternating at concurrency 16 on one Azurite over HTTPS with bearer
 tokens, as the benchmark's `pairs` phase runs them. Per window: p50, req/s, Azurite's and the server's CPU per
-request, and the TCP connections the machine opened (/proc/net/snmp ActiveOpens) beyond wrk's own 16.
+request, and the TCP connections the machine opened (/proc/net/snmp ActiveOpens) beyond wrk's own 16. It measures
+bench/results/bin/snippets-mcp (the binary the last benchmark run copied) unless --bin names another.
 
-    bench/.venv/bin/python bench/profile/connects.py                 # get and save, 4 rounds of 3 s windows
-    bench/.venv/bin/python bench/profile/connects.py --ops get --rounds 2 --window 5
-    bench/.venv/bin/python bench/profile/connects.py --client-cpus 0   # wrk beside the server, Azurite alone
-
-It measures bench/results/bin/snippets-mcp (the binary the last benchmark run copied) unless --bin names another.
+    bench/.venv/bin/python bench/profile/connects.py --ops get --rounds 2 --window 5 --client-cpus 0
 """
 
 from __future__ import annotations
@@ -55,14 +52,14 @@ def main() -> None:
         RUST_BIN.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(a.bin, RUST_BIN)
     with seeded_azurite("connects") as az, running("rust", az.env("bearer"), az.log_dir) as (proc, port):
-        raw = dict(token=stack.TOKENS.token(), scheme="https", cpus=a.client_cpus)
-        pids = dict(server_pid=proc.pid, azurite_pid=az.process.pid)
+        pids = dict(server_pid=proc.pid, azurite_pid=az.process.pid, cpus=a.client_cpus)
+        token = stack.TOKENS.token()  # one token for every raw window, as the server caches its own
         for op in a.ops.split(","):
             # The benchmark's own ABBA loop, so the windows are the ones the `pairs` phase measures.
             paired = pairs.paired(
-                lambda warm, m=OPS[op]: window(az.port, m, 2 if warm else a.window, BLOBS, pids, **raw),
-                lambda warm, o=op: window(port, o, 2 if warm else a.window, "/mcp", pids, cpus=a.client_cpus),
-                a.rounds, op)
+                lambda warm, m=OPS[op]: window(az.port, m, 2 if warm else a.window, BLOBS, pids, token=token,
+                                               scheme="https"),
+                lambda warm, o=op: window(port, o, 2 if warm else a.window, "/mcp", pids), a.rounds, op)
             for side in ("raw", "mcp"):
                 rs = [p[side] for p in paired["pairs"]]
                 for r in rs:

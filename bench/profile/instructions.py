@@ -10,6 +10,7 @@ phase of the benchmark imports `profile()`, and it runs alone (bench/README.md h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -20,8 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
-from common import SNIPPET, Client, free_port, spawn, stop_popen, tool_call, wait_ready  # noqa: E402
-from devstack.azurite import Azurite  # noqa: E402
+from common import SNIPPET, Client, plain_azurite, serving, tool_call  # noqa: E402
 
 GET_NAMES = 50  # get_snippet cycles over this many names, saved before its warm-up
 WARMUP_CALLS = 20
@@ -34,15 +34,10 @@ class ProfileError(RuntimeError):
     """The server did not start, a call failed, or callgrind did not dump."""
 
 
-def body(op: str, i: int) -> bytes:
-    """The i-th request of a call kind: every save a new name, gets cycling over the names saved first."""
-    if op == "hello":
-        return tool_call(i, "hello_mcp", {})
-    if op == "save":
-        return tool_call(i, "save_snippet", {"snippetname": f"i-{i}", "snippet": SNIPPET})
-    if op == "get":
-        return tool_call(i, "get_snippet", {"snippetname": f"g-{i % GET_NAMES}"})
-    raise ValueError(f"unknown call {op!r}")
+# The i-th request of a call kind: every save a new name, gets cycling over the names saved first.
+BODIES = {"hello": lambda i: tool_call(i, "hello_mcp", {}),
+          "save": lambda i: tool_call(i, "save_snippet", {"snippetname": f"i-{i}", "snippet": SNIPPET}),
+          "get": lambda i: tool_call(i, "get_snippet", {"snippetname": f"g-{i % GET_NAMES}"})}
 
 
 def control(*args: str) -> str:
@@ -101,13 +96,13 @@ def measure(conn: Client, pid: int, out_file: Path, op: str, n: int, top: int) -
         for i in range(GET_NAMES):
             conn.call(tool_call(base + i, "save_snippet", {"snippetname": f"g-{i}", "snippet": SNIPPET}))
     for i in range(WARMUP_CALLS):
-        conn.call(body(op, base + 1000 + i))
+        conn.call(BODIES[op](base + 1000 + i))
     before = len(dumps(out_file))
     control("-z", str(pid))
     control("-i", "on", str(pid))
     t0 = time.perf_counter()
     for i in range(n):
-        conn.call(body(op, base + 10_000 + i))
+        conn.call(BODIES[op](base + 10_000 + i))
     seconds = time.perf_counter() - t0
     control("-d", op, str(pid))
     control("-i", "off", str(pid))
@@ -137,27 +132,15 @@ def profile(binary: Path, calls: list[tuple[str, int]], workdir: Path, storage: 
     out_file = workdir / f"cg-{name}.out"
     for old in [out_file, *dumps(out_file)]:
         old.unlink(missing_ok=True)
-    az = Azurite(Path(tempfile.mkdtemp(prefix="instr-azurite-")), log_dir=workdir, name=f"azurite-{name}",
-                 services=("blob",), in_memory=True, silent=True) if storage else None
-    proc = conn = None
-    try:
-        env = {"AzureWebJobsStorage": az.start(timeout=60).connection_string()} if az else {}
-        port = free_port()
-        with open(workdir / f"{name}-valgrind.log", "w") as log:
-            proc = spawn(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
-                          str(binary), "--port", str(port)], cpus, log, env)
-        wait_ready(port, proc, START_TIMEOUT_S, poll=0.2, mcp=storage)
+    with contextlib.ExitStack() as stack:
+        env = {"AzureWebJobsStorage": stack.enter_context(plain_azurite(workdir, f"azurite-{name}"))} if storage else {}
+        proc, port = stack.enter_context(serving(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", str(binary)],
+            cpus, workdir / f"{name}-valgrind.log", env, START_TIMEOUT_S, poll=0.2, mcp=storage, grace=30))
         conn = Client(port, CALL_TIMEOUT_S)
+        stack.callback(conn.close)
         # taskset execs valgrind, which runs the guest in its own process: one pid for all three
         return {op: measure(conn, proc.pid, out_file, op, n, top) for op, n in calls}
-    finally:
-        if conn is not None:
-            conn.close()
-        if proc is not None:
-            stop_popen(proc, grace=30)
-        if az is not None:
-            az.stop()
-            shutil.rmtree(az.workdir, ignore_errors=True)
 
 
 def valgrind_version() -> str:

@@ -11,18 +11,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
-from common import SNIPPET, Client, free_port, spawn, stop_popen, tool_call, wait_ready, window_line, wrk  # noqa: E402
-from devstack.azurite import Azurite  # noqa: E402
+from common import SNIPPET, Client, plain_azurite, serving, tool_call, window_line, wrk  # noqa: E402
 
 
 def main(binary: str, mode: str, seconds: str, out: str) -> int:
     work = Path(tempfile.mkdtemp(prefix="perf-"))
-    az = Azurite(work / "azurite", log_dir=work, services=("blob",), in_memory=True, silent=True).start(timeout=60)
-    port, proc = free_port(), None
-    try:
-        with open(work / "server.log", "w") as log:
-            proc = spawn([binary, "--port", str(port)], "0", log, {"AzureWebJobsStorage": az.connection_string()})
-        wait_ready(port, proc, 60, poll=0.1, mcp=False)
+    with plain_azurite(work) as storage, serving([binary], "0", work / "server.log",
+                                                 {"AzureWebJobsStorage": storage}, poll=0.1, mcp=False) as (proc, port):
         if mode == "get":  # the names get reads (seed-0 .. seed-255), saved through the server itself
             c = Client(port)
             for i in range(256):
@@ -35,10 +30,6 @@ def main(binary: str, mode: str, seconds: str, out: str) -> int:
             print(window_line(wrk(port, mode, 16, int(seconds), "/mcp", cpus="1", threads=1)))
             if perf.wait():
                 sys.exit(f"perf.sh: perf record failed: {(work / 'perf.log').read_text()}")
-    finally:
-        if proc is not None:
-            stop_popen(proc)
-        az.stop()
     print(f"perf.sh: {out} ({mode}, {seconds} s at concurrency 16); perf report -i {out} --no-children")
     return 0
 

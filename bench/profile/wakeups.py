@@ -13,13 +13,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
-from common import CLK_TCK, HELLO, Client, Proc, cpu_list, free_port, spawn, stop_popen, wait_ready, wrk  # noqa: E402
+from common import CLK_TCK, HELLO, Client, Proc, cpu_list, serving, wrk  # noqa: E402
 
 
 def snapshot(pid: int) -> tuple[float, float, float, int]:
@@ -55,26 +54,20 @@ def paced(port: int, calls: int, gap_s: float, cpus: str) -> int:
 
 
 def one_rep(binary: Path, a: argparse.Namespace, gaps: list[float]) -> dict:
-    port = free_port()
-    proc = spawn([str(binary), "--port", str(port)], a.server_cpus, subprocess.DEVNULL)
+    with serving([str(binary)], a.server_cpus, None, timeout=30, poll=0.1, mcp=False) as (proc, port):
+        def measure(drive) -> dict:
+            before = snapshot(proc.pid)
+            n = drive()
+            after = snapshot(proc.pid)
+            cpu, user, system = ((b - x) * 1e6 / n for x, b in zip(before[:3], after[:3]))
+            return {"requests": n, "cpu_us": cpu, "user_us": user, "sys_us": system,
+                    "switches_per_req": (after[3] - before[3]) / n}
 
-    def measure(drive) -> dict:
-        before = snapshot(proc.pid)
-        n = drive()
-        after = snapshot(proc.pid)
-        cpu, user, system = ((b - x) * 1e6 / n for x, b in zip(before[:3], after[:3]))
-        return {"requests": n, "cpu_us": cpu, "user_us": user, "sys_us": system,
-                "switches_per_req": (after[3] - before[3]) / n}
-
-    try:
-        wait_ready(port, proc, 30, poll=0.1, mcp=False)
         busy(port, 1, a.load_cpus)  # warm-up, discarded
         out = {"busy": measure(lambda: busy(port, a.seconds, a.load_cpus))}
         for gap in gaps:
             out[f"gap {gap:g} ms"] = measure(lambda g=gap: paced(port, a.calls, g / 1000, a.load_cpus))
         return out
-    finally:
-        stop_popen(proc)
 
 
 def main() -> int:
