@@ -12,13 +12,12 @@ Azurite less (docs/performance.md, "Storage latency").
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
 import stack  # noqa: E402
-from common import CPUS  # noqa: E402
+from common import CPUS, spread  # noqa: E402
 from phases import pairs  # noqa: E402
 from stack import BLOBS, seeded_azurite  # noqa: E402
 
@@ -48,9 +47,8 @@ def main() -> None:
             for name, cpus in (("load", CPUS.load), ("server", CPUS.server)):
                 cpu = [p[name]["azurite_cpu_us_per_req"] for p in out["pairs"]]
                 p50 = [p[name]["p50_us"] / 1000 for p in out["pairs"]]
-                print(f"raw {op} from the {name} CPUs ({cpus}): Azurite CPU per request {statistics.median(cpu):.0f} "
-                      f"[{min(cpu):.0f}-{max(cpu):.0f}] us, p50 {statistics.median(p50):.2f} "
-                      f"[{min(p50):.2f}-{max(p50):.2f}] ms", flush=True)
+                print(f"raw {op} from the {name} CPUs ({cpus}): Azurite CPU per request {spread(cpu)} us, "
+                      f"p50 {spread(p50, 2)} ms", flush=True)
             ratio = [p["server"]["azurite_cpu_us_per_req"] / p["load"]["azurite_cpu_us_per_req"] for p in out["pairs"]]
             print(f"raw {op}: Azurite CPU per request, server CPUs / load CPUs, per pair: "
                   + " ".join(f"{q:.2f}" for q in ratio), flush=True)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import stack  # noqa: E402
+from common import spread  # noqa: E402
 from devstack.ingestion import IngestionReceiver  # noqa: E402
 from phases import pairs  # noqa: E402
 from stack import running, seeded_azurite  # noqa: E402
@@ -51,8 +50,7 @@ def main() -> None:
                     ons = [p["on"]["cpu_us_per_req"] for p in d["pairs"]]
                     errors = sum(p[s]["errors"] for p in d["pairs"] for s in ("on", "off"))
                     print(f"{op}: CPU per call off {min(offs):.1f}-{max(offs):.1f} us, on {min(ons):.1f}-{max(ons):.1f} us;"
-                          f" on/off median {statistics.median(ratios):.3f} [{min(ratios):.3f}-{max(ratios):.3f}]"
-                          f" over {len(ratios)} pairs; errors {errors}", flush=True)
+                          f" on/off median {spread(ratios, 3)} over {len(ratios)} pairs; errors {errors}", flush=True)
         print(f"ingestion endpoint received {len(receiver.snapshot())} envelopes in {receiver.requests} posts")
     finally:
         receiver.stop()

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
-from common import CLK_TCK, HELLO, Client, Proc, cpu_list, serving, wrk  # noqa: E402
+from common import CLK_TCK, HELLO, Client, Proc, cpu_list, serving, spread, wrk  # noqa: E402
 
 
 def snapshot(pid: int) -> tuple[float, float, float, int]:
@@ -88,9 +88,7 @@ def main() -> int:
     print(f"{'point':>12} {'CPU us/req':>20} {'user us/req':>20} {'sys us/req':>20} {'switches/req':>12}")
     for point in reps[0]:
         rs = [r[point] for r in reps]
-        spread = {k: sorted(r[k] for r in rs) for k in ("cpu_us", "user_us", "sys_us")}
-        print(f"{point:>12} " + " ".join(f"{f'{statistics.median(v):.1f} [{v[0]:.1f}-{v[-1]:.1f}]':>20}"
-                                         for v in spread.values())
+        print(f"{point:>12} " + " ".join(f"{spread([r[k] for r in rs], 1):>20}" for k in ("cpu_us", "user_us", "sys_us"))
               + f" {statistics.median(r['switches_per_req'] for r in rs):>12.2f}")
     return 0
 

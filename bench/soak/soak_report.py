@@ -96,88 +96,61 @@ def _mb(kb: int) -> str:
     return f"{kb / 1024:.1f}"
 
 
-def _build_text(cfg: dict) -> str:
-    """Older results files name no binary: they were taken with the default, the debug build."""
-    kind = cfg.get("server_build", "debug")
-    return "snippets-mcp" if kind == "unknown" else f"the {kind} build of snippets-mcp"
-
-
-def _load_text(cfg: dict) -> str:
-    if "loadavg_start" not in cfg:
-        return " while other builds and test runs were going on"
-    return (
-        f" (1-minute load average {cfg['loadavg_start']:.1f} at the start, {cfg['loadavg_end']:.1f} at the end; "
-        "other builds and tests were running when it was above 2)"
-    )
-
-
-def _closing_text(minutes: float) -> str:
-    if minutes >= 30:
-        return (
-            "Latencies are end to end through the local gateway (a C# policy runner on Mono) on a shared machine: "
-            "they show that nothing degraded over the run, they are not benchmark figures."
-        )
-    return (
-        "This short run checks the soak and catches gross leaks on a busy machine; its latencies are not "
-        "benchmark figures. The 30-minute soak: `bench/soak/run.sh --minutes 30`."
-    )
-
-
 def markdown(results: dict) -> str:
-    cfg = results["config"]
-    minutes = cfg["minutes"]
-    label = f"{minutes:g}-minute run"
-    b = cfg["bounds"]
+    cfg, b = results["config"], results["config"]["bounds"]
+    label = f"{cfg['minutes']:g}-minute run"
+    kind = cfg.get("server_build", "debug")  # older results files name no binary: they used the debug build
+    load = (" while other builds and test runs were going on" if "loadavg_start" not in cfg else
+            f" (1-minute load average {cfg['loadavg_start']:.1f} at the start, {cfg['loadavg_end']:.1f} at the end; "
+            "other builds and tests were running when it was above 2)")
     lines = [
         f"<!-- {GENERATOR} from {cfg['out']}; do not edit by hand -->",
         f"### Soak: {label} ({results['verdict']})",
         "",
         f"{label.capitalize()}, {cfg['started_utc']}, `{cfg['command']}`, on the shared 2-core development "
-        f"machine{_load_text(cfg)}: {cfg['workers']} users "
-        f"({', '.join(cfg['users'])}) each at about {cfg['ops_per_second']:g} tool calls per second, through the local "
-        "gateway (the APIM policy runner executing `infra/policies/`, the Entra ID stand-in with its sign-in page), "
-        f"{_build_text(cfg)} and Azurite. Each user signs in with the official MCP SDK "
-        f"(registration, authorize, consent, sign-in, token) again every {cfg['sign_in_every_s']:g} s, refreshes its "
-        f"token every {cfg['refresh_every_s']:g} s (the next session uses the new token), and opens sessions on "
-        f"Streamable HTTP and SSE in turn, each with {cfg['cycles_per_session']} rounds of "
-        "save/get/list/delete (every answer checked) before closing it.",
+        f"machine{load}: {cfg['workers']} users ({', '.join(cfg['users'])}) each at about {cfg['ops_per_second']:g} "
+        "tool calls per second, through the local gateway (the APIM policy runner executing `infra/policies/`, the "
+        "Entra ID stand-in with its sign-in page), "
+        f"{'snippets-mcp' if kind == 'unknown' else f'the {kind} build of snippets-mcp'} and Azurite. Each user "
+        "signs in with the official MCP SDK (registration, authorize, consent, sign-in, token) again every "
+        f"{cfg['sign_in_every_s']:g} s, refreshes its token every {cfg['refresh_every_s']:g} s (the next session uses "
+        "the new token), and opens sessions on Streamable HTTP and SSE in turn, each with "
+        f"{cfg['cycles_per_session']} rounds of save/get/list/delete (every answer checked) before closing it.",
         "",
         f"Errors: **{results['errors']['count']}**. Requests: {results['requests_total']:,} in "
         f"{results['elapsed_s']:.0f} s.",
         "",
         "| Kind | Count | Errors | p50 (ms) | p99 (ms) | max (ms) |",
         "|---|---:|---:|---:|---:|---:|",
-    ]
-    for kind, s in results["kinds"].items():
-        lines.append(f"| `{kind}` | {s['count']:,} | {s['errors']} | {s['p50_ms']} | {s['p99_ms']} | {s['max_ms']} |")
-    lines += [
+        *(f"| `{k}` | {s['count']:,} | {s['errors']} | {s['p50_ms']} | {s['p99_ms']} | {s['max_ms']} |"
+          for k, s in results["kinds"].items()),
         "",
-        f"Resources: *start* is after the warm-up (each user signs in, runs a session on each transport, refreshes its token and runs one more session), *end* after "
-        f"the load stopped and every client closed; *peak* over samples every 10 s; *trend* is the highest "
-        f"of those samples in the last third of the run minus the highest in the first third (a leak raises the "
-        f"peaks; a garbage collector's sawtooth does not). The verdict uses *start* and *end*. Requests include the "
-        f"warm-up's. Bounds: RSS at most +{b['rss_pct']:g} % + {b['rss_mb']:g} MB, "
-        f"open file descriptors at most +{b['fd_count']}.",
+        "Resources: *start* is after the warm-up (each user signs in, runs a session on each transport, refreshes "
+        "its token and runs one more session), *end* after the load stopped and every client closed; *peak* over "
+        "samples every 10 s; *trend* is the highest of those samples in the last third of the run minus the highest "
+        "in the first third (a leak raises the peaks; a garbage collector's sawtooth does not). The verdict uses "
+        "*start* and *end*. Requests include the warm-up's. Bounds: RSS at most "
+        f"+{b['rss_pct']:g} % + {b['rss_mb']:g} MB, open file descriptors at most +{b['fd_count']}.",
         "",
-        "| Process | RSS launched (MB) | RSS start (MB) | RSS peak (MB) | RSS end (MB) | RSS bound (MB) | trend (MB) | fds start | fds end | fd bound | OK |",
+        "| Process | RSS launched (MB) | RSS start (MB) | RSS peak (MB) | RSS end (MB) | RSS bound (MB) | trend (MB) "
+        "| fds start | fds end | fd bound | OK |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, p in results["processes"].items():
-        c = p["check"]
+        c, trend = p["check"], trend_kb(p.get("during", []))
         ok = "**exited**" if p["end"].get("exited") else "yes" if c["rss_ok"] and c["fds_ok"] else "**no**"
-        trend = trend_kb(p.get("during", []))
-        trend_text = "-" if trend is None else f"{trend / 1024:+.1f}"
-        lines.append(
-            f"| {name} | {_mb(p['launched']['rss_kb'])} | {_mb(p['start']['rss_kb'])} | {_mb(p['peak']['rss_kb'])} | "
-            f"{_mb(p['end']['rss_kb'])} | "
-            f"{_mb(c['rss_limit_kb'])} | {trend_text} | {p['start']['fds']} | {p['end']['fds']} | {c['fd_limit']} | {ok} |"
-        )
+        lines.append(f"| {name} | {' | '.join(_mb(p[w]['rss_kb']) for w in ('launched', 'start', 'peak', 'end'))} | "
+                     f"{_mb(c['rss_limit_kb'])} | {'-' if trend is None else f'{trend / 1024:+.1f}'} | "
+                     f"{p['start']['fds']} | {p['end']['fds']} | {c['fd_limit']} | {ok} |")
     if results["errors"]["listed"]:
         lines += ["", "Errors (first ones, with their text):", ""]
-        for e in results["errors"]["listed"]:
-            text = e["text"][:400].replace("\n", " / ")
-            lines.append(f"- `{e['kind']}` ({e['worker']}, {e['at_s']} s): {text}")
-    lines += ["", _closing_text(minutes)]
+    for e in results["errors"]["listed"]:
+        text = e["text"][:400].replace("\n", " / ")
+        lines.append(f"- `{e['kind']}` ({e['worker']}, {e['at_s']} s): {text}")
+    lines += ["", "Latencies are end to end through the local gateway (a C# policy runner on Mono) on a shared "
+              "machine: they show that nothing degraded over the run, they are not benchmark figures."
+              if cfg["minutes"] >= 30 else "This short run checks the soak and catches gross leaks on a busy "
+              "machine; its latencies are not benchmark figures. The 30-minute soak: `bench/soak/run.sh --minutes 30`."]
     return "\n".join(lines) + "\n"
 
 
