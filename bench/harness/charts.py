@@ -81,39 +81,32 @@ def charts(res, outdir: Path, quick: bool) -> list[str]:
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     names = [s for s in ORDER if s in L or s in res["cold_start"]]
-    x = range(len(names))
-    colors = [COLORS[s] for s in names]
-    idle = [L.get(s, {}).get("idle_rss_kib", 0) * 1024 / MB for s in names]
-    peak = [L.get(s, {}).get("peak_rss_kib", 0) * 1024 / MB for s in names]
+    sse_names = [s for s in ORDER if s in res["sse"]]
+    idle, peak = ([L.get(s, {}).get(k, 0) * 1024 / MB for s in names] for k in ("idle_rss_kib", "peak_rss_kib"))
+    cs = [res["cold_start"].get(s, {}).get("median_ms", 0) for s in names]
+    per = [(res["sse"][s]["per_session_kib"] or 0) for s in sse_names]
+    x, colors = range(len(names)), [COLORS[s] for s in names]
     axes[0].bar([i - 0.2 for i in x], idle, 0.4, label="idle", color=colors)
     axes[0].bar([i + 0.2 for i in x], peak, 0.4, label="peak under load", color=colors, alpha=0.5, hatch="..")
     for i, (a, b) in enumerate(zip(idle, peak)):
         axes[0].annotate(f"{a:.1f}", (i - 0.2, a), ha="center", va="bottom", fontsize=8)
         axes[0].annotate(f"{b:.1f}", (i + 0.2, b), ha="center", va="bottom", fontsize=8)
-    axes[0].set_ylabel("RSS, MB")
-    axes[0].set_title("memory: idle / peak" + tag)
     axes[0].legend(fontsize=8)
-    cs = [res["cold_start"].get(s, {}).get("median_ms", 0) for s in names]
     axes[1].bar(list(x), cs, color=colors)
     for i, v in enumerate(cs):
         axes[1].annotate(f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms", (i, v), ha="center", va="bottom", fontsize=8)
     axes[1].set_yscale("log")
-    axes[1].set_ylabel("ms (log)")
-    axes[1].set_title("cold start to first tools/list" + tag)
-    for ax in axes[:2]:
-        ax.set_xticks(list(x))
-        ax.set_xticklabels([SHORT[s] for s in names], fontsize=8)
-    sse = res["sse"]
-    sn = [s for s in ORDER if s in sse]
-    per = [(sse[s]["per_session_kib"] or 0) for s in sn]
-    axes[2].bar(range(len(sn)), per, color=[COLORS[s] for s in sn])
-    for i, s in enumerate(sn):
-        axes[2].annotate(f"{per[i]:.1f} KiB\n{sse[s]['opened']:,} open", (i, per[i]), ha="center", va="bottom",
-                         fontsize=8)
-    axes[2].set_xticks(range(len(sn)))
-    axes[2].set_xticklabels([SHORT[s] for s in sn], fontsize=8)
-    axes[2].set_ylabel("RSS per open SSE session, KiB")
-    axes[2].set_title("SSE sessions" + tag)
+    axes[2].bar(range(len(sse_names)), per, color=[COLORS[s] for s in sse_names])
+    for i, s in enumerate(sse_names):
+        axes[2].annotate(f"{per[i]:.1f} KiB\n{res['sse'][s]['opened']:,} open", (i, per[i]), ha="center",
+                         va="bottom", fontsize=8)
+    for ax, shown, ylabel, title in ((axes[0], names, "RSS, MB", "memory: idle / peak"),
+                                     (axes[1], names, "ms (log)", "cold start to first tools/list"),
+                                     (axes[2], sse_names, "RSS per open SSE session, KiB", "SSE sessions")):
+        ax.set_xticks(list(range(len(shown))))
+        ax.set_xticklabels([SHORT[s] for s in shown], fontsize=8)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title + tag)
     axes[0].set_ylim(0, max(peak + idle + [1]) * 1.2)
     axes[1].set_ylim(top=max(cs + [1]) * 4)
     axes[2].set_ylim(0, max(per + [1]) * 1.3)

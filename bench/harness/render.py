@@ -41,12 +41,13 @@ def ms(us):
     return None if us is None else us / 1000
 
 
+def us_to_ms(x):
+    """Microseconds in milliseconds, a Spread keeping its repetitions."""
+    return Spread([v / 1000 for v in x.vals]) if isinstance(x, Spread) else ms(x)
+
+
 def ratio(a, b, nd=1):
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.{nd}f}x"
-
-
-def us_to_ms(x):
-    return Spread([v / 1000 for v in x.vals]) if isinstance(x, Spread) else ms(x)
 
 
 def col(pairs, who, key, scale=1.0, nd=0):
@@ -275,11 +276,8 @@ def readme_block(res, view) -> str:
             return "n/a"
         return f"{v:,.{nd}f} {unit}" + ("" if s == "rust" or not base else f" ({v / base:.1f}x)")
 
-    def cold(s):
-        return C.get(s, {}).get("median_ms")
-
-    def idle(s):
-        return None if s not in L else L[s]["idle_rss_kib"] * 1024 / MB
+    cold = lambda s: C.get(s, {}).get("median_ms")  # noqa: E731
+    idle = lambda s: None if s not in L else L[s]["idle_rss_kib"] * 1024 / MB  # noqa: E731
 
     def sse_cell(s):
         d = S.get(s)
