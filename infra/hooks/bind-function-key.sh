@@ -13,8 +13,6 @@
 # Needs the Azure CLI, signed in (`az login`). The key is never printed and never stored in .azure/.
 set -euo pipefail
 
-AZD="${AZD:-azd}"
-AZ="${AZ:-az}"
 NAMED_VALUE=McpFunctionKey
 SECRET='apim-function-key'
 KEY_NAME=apim
@@ -22,31 +20,11 @@ APIM_API_VERSION=2024-05-01
 
 die() { printf 'bind-function-key: %s\n' "$*" >&2; exit 1; }
 
-env_value() {
-  "$AZD" env get-value "$1" 2>/dev/null || true
-}
+# shellcheck source=scripts/lib/azure-env.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib/azure-env.sh"
 
-# Every value below reaches an az command line: accept only what Azure
-# itself allows in these names (and nothing that could become an option).
-require() {
-  local name="$1" value="$2" pattern="$3"
-  [[ -n "$value" ]] || die "$name is not set in the azd environment (run azd provision first)"
-  [[ "$value" =~ $pattern ]] || die "$name in the azd environment is not a valid name: refusing to use it"
-}
-
-rg="$(env_value AZURE_RESOURCE_GROUP)"
-app="$(env_value SERVICE_API_NAME)"
-apim="$(env_value AZURE_APIM_NAME)"
-vault="$(env_value AZURE_KEY_VAULT_NAME)"
-subscription="$(env_value AZURE_SUBSCRIPTION_ID)"
-require AZURE_RESOURCE_GROUP "$rg" '^[A-Za-z0-9._()][-A-Za-z0-9._()]{0,89}$'
-require SERVICE_API_NAME "$app" '^[A-Za-z0-9][-A-Za-z0-9]{0,58}[A-Za-z0-9]$'
-require AZURE_APIM_NAME "$apim" '^[A-Za-z][-A-Za-z0-9]{0,48}[A-Za-z0-9]$'
-require AZURE_KEY_VAULT_NAME "$vault" '^[A-Za-z][-A-Za-z0-9]{1,22}[A-Za-z0-9]$'
-require AZURE_SUBSCRIPTION_ID "$subscription" '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
-
-command -v "$AZ" >/dev/null || die "the Azure CLI (az) is required: https://aka.ms/azure-cli, then az login"
-"$AZ" account show --output none 2>/dev/null || die "the Azure CLI is not signed in: run az login (same tenant as azd)"
+read_deployment
+require_signed_in_az
 
 host_key() {
   "$AZ" functionapp keys list --resource-group "$rg" --name "$app" \

@@ -18,8 +18,6 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-AZD="${AZD:-azd}"
-AZ="${AZ:-az}"
 # Seconds to wait between attempts while a new role assignment propagates (tests set 0).
 RBAC_WAIT_SECONDS="${RBAC_WAIT_SECONDS:-10}"
 RBAC_ATTEMPTS="${RBAC_ATTEMPTS:-30}"
@@ -35,15 +33,8 @@ FUNCTION_KEY_PLACEHOLDER=unbound-until-first-deploy
 die() { printf 'ensure-key-vault: %s\n' "$*" >&2; exit 1; }
 say() { printf 'ensure-key-vault: %s\n' "$*"; }
 
-env_value() {
-  "$AZD" env get-value "$1" 2>/dev/null || true
-}
-
-require() {
-  local name="$1" value="$2" pattern="$3"
-  [[ -n "$value" ]] || die "$name is not set in the azd environment"
-  [[ "$value" =~ $pattern ]] || die "$name in the azd environment is not valid: refusing to use it"
-}
+# shellcheck source=scripts/lib/azure-env.sh
+source "$REPO_ROOT/scripts/lib/azure-env.sh"
 
 env_name="$(env_value AZURE_ENV_NAME)"
 location="$(env_value AZURE_LOCATION)"
@@ -54,8 +45,7 @@ require AZURE_LOCATION "$location" '^[a-z0-9]{1,40}$'
 require AZURE_SUBSCRIPTION_ID "$subscription" '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
 [[ -z "$rg_name" || "$rg_name" =~ ^[A-Za-z0-9._()][-A-Za-z0-9._()]{0,89}$ ]] || die "AZURE_RESOURCE_GROUP_NAME is not a valid name"
 
-command -v "$AZ" >/dev/null || die "the Azure CLI (az) is required: https://aka.ms/azure-cli, then az login"
-"$AZ" account show --output none 2>/dev/null || die "the Azure CLI is not signed in: run az login (same tenant as azd)"
+require_signed_in_az
 
 # The signed-in principal, as azd sees it (AZURE_PRINCIPAL_TYPE: User, or ServicePrincipal in CI).
 principal_type="User"
