@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import Counter
 
 from common import Proc, log
 from stack import Azurite, running
@@ -50,13 +51,8 @@ async def _hold(port: int, n: int, timeout: float, pid: int) -> dict:
     for t in pending:
         t.cancel()
     elapsed = time.perf_counter() - t0
-    held, errors = [], {}
-    for t in done:
-        if t.exception() is None:
-            held.append(t.result())
-        else:
-            k = f"{type(t.exception()).__name__}: {str(t.exception())[:80]}"
-            errors[k] = errors.get(k, 0) + 1
+    held = [t.result() for t in done if t.exception() is None]
+    errors = dict(Counter(f"{type(e).__name__}: {str(e)[:80]}" for t in done if (e := t.exception()) is not None))
     if pending:
         errors["not open before the phase timeout"] = len(pending)
     await asyncio.sleep(2.0)  # let the server settle with every stream open
