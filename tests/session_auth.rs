@@ -1,60 +1,23 @@
 //! The server's own session-token check, driven over real HTTP against the real binary:
 //! 401s carry the RFC 9728 challenge, valid tokens pass, and an SSE session only accepts its opener.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use futures::StreamExt;
 use session_token::{Claims, Keys};
+use support::binary::{self, Server};
 
 const RESOURCE: &str = "https://gw.example/mcp";
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(keys: &Keys) -> Server {
     let (enc, mac) = keys.to_base64();
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_snippets-mcp"))
-        .args(["--port", &port.to_string()])
-        .env_clear()
-        .env("SESSION_TOKEN_ENC_KEY", enc)
+    let mut cmd = binary::command();
+    cmd.env("SESSION_TOKEN_ENC_KEY", enc)
         .env("SESSION_TOKEN_MAC_KEY", mac)
-        .env("MCP_RESOURCE_URL", RESOURCE)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("server binary starts");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{}/", server.base)).await {
-            assert!(r.status().is_success());
-            return server;
-        }
-        assert!(Instant::now() < deadline, "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .env("MCP_RESOURCE_URL", RESOURCE);
+    binary::start(cmd).await
 }
 
 fn token(keys: &Keys, sub: &str, aud: &str, exp_in: i64) -> String {

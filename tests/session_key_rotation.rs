@@ -2,41 +2,21 @@
 //! (`SESSION_TOKEN_PREVIOUS_*`), it accepts tokens of the previous pair until then, refuses them
 //! after, refuses keys it never had, and refuses to start with a half-configured previous pair.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Command;
 
 use session_token::{Claims, Keys};
+use support::binary::{self, Server, free_port};
 
 const RESOURCE: &str = "https://gw.example/mcp";
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn command(current: &Keys, previous: &[(&str, String)]) -> Command {
     let (enc, mac) = current.to_base64();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_snippets-mcp"));
-    cmd.env_clear()
-        .env("SESSION_TOKEN_ENC_KEY", enc)
+    let mut cmd = binary::command();
+    cmd.env("SESSION_TOKEN_ENC_KEY", enc)
         .env("SESSION_TOKEN_MAC_KEY", mac)
-        .env("MCP_RESOURCE_URL", RESOURCE)
-        .env("RUST_LOG", "error");
+        .env("MCP_RESOURCE_URL", RESOURCE);
     for (name, value) in previous {
         cmd.env(name, value);
     }
@@ -53,25 +33,7 @@ fn previous(keys: &Keys, until: i64) -> Vec<(&'static str, String)> {
 }
 
 async fn start(current: &Keys, previous: &[(&str, String)]) -> Server {
-    let port = free_port();
-    let child = command(current, previous)
-        .args(["--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("server binary starts");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{}/", server.base)).await {
-            assert!(r.status().is_success());
-            return server;
-        }
-        assert!(Instant::now() < deadline, "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    binary::start(command(current, previous)).await
 }
 
 fn token(keys: &Keys) -> String {

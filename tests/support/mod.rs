@@ -4,6 +4,8 @@
 #[allow(dead_code)]
 pub mod azurite;
 #[allow(dead_code)]
+pub mod binary;
+#[allow(dead_code)]
 pub mod proxy;
 #[allow(dead_code)]
 pub mod session;
