@@ -35,38 +35,47 @@ def rotation():
     return json.loads(ROTATION.read_text())
 
 
+def open_cases(rotation, tmp, previous: dict | None, cases) -> dict:
+    """{case name: what the policy's open expression returned} for `cases`, with the current keys
+    and `previous` ({encKey, macKey}) as the previous pair, or none."""
+    out = {}
+    named = dict(cs.DEFAULT_NAMED_VALUES)
+    named["SessionTokenEncKey"] = rotation["keys"]["encKey"]
+    named["SessionTokenMacKey"] = rotation["keys"]["macKey"]
+    if previous:
+        named["SessionTokenPreviousEncKey"] = previous["encKey"]
+        named["SessionTokenPreviousMacKey"] = previous["macKey"]
+        named["SessionTokenPreviousUntil"] = str(rotation["previousUntil"])
+    compiled = cs.compile_expressions(tmp, named)
+    exe = cs.build_driver(tmp, HERE / "TokenVectors.cs", "TokenVectors")
+    cases = sorted(cases, key=lambda c: c["now"])
+    for now, group in groupby(cases, key=lambda c: c["now"]):
+        # One v1-shaped file per `now`: the driver opens every entry at the file's `now`
+        # (it also seals the valid ones under the current pair; that output is not used here).
+        group = list(group)
+        doc = {
+            "now": now,
+            "valid": [{"name": c["name"], "iv": c["iv"], "token": c["token"], "claims": c["claims"],
+                       "expectedAudience": c["expectedAudience"]} for c in group if "claims" in c],
+            "invalid": [{"name": c["name"], "token": c["token"], "error": c["error"],
+                         "expectedAudience": c["expectedAudience"]} for c in group if "error" in c],
+        }  # fmt: skip
+        path = tmp / f"cases-{now}.json"
+        path.write_text(json.dumps(doc))
+        run = cs.run_driver(exe, path, open_class(compiled), *seal_classes(compiled))
+        assert run.returncode == 0, run.stderr
+        out.update(json.loads(run.stdout)["open"])
+    return out
+
+
 @pytest.fixture(scope="module")
 def results(rotation, tmp_path_factory):
-    """{case name: what the policy's open expression returned}."""
+    """{case name: what the policy's open expression returned}, each case under its configuration."""
     out = {}
     for configured in (True, False):
-        tmp = tmp_path_factory.mktemp(f"rotation-{configured}")
-        named = dict(cs.DEFAULT_NAMED_VALUES)
-        named["SessionTokenEncKey"] = rotation["keys"]["encKey"]
-        named["SessionTokenMacKey"] = rotation["keys"]["macKey"]
-        if configured:
-            named["SessionTokenPreviousEncKey"] = rotation["previousKeys"]["encKey"]
-            named["SessionTokenPreviousMacKey"] = rotation["previousKeys"]["macKey"]
-            named["SessionTokenPreviousUntil"] = str(rotation["previousUntil"])
-        compiled = cs.compile_expressions(tmp, named)
-        exe = cs.build_driver(tmp, HERE / "TokenVectors.cs", "TokenVectors")
-        cases = sorted((c for c in rotation["cases"] if c["previousConfigured"] == configured), key=lambda c: c["now"])
-        for now, group in groupby(cases, key=lambda c: c["now"]):
-            # One v1-shaped file per `now`: the driver opens every entry at the file's `now`
-            # (it also seals the valid ones under the current pair; that output is not used here).
-            group = list(group)
-            doc = {
-                "now": now,
-                "valid": [{"name": c["name"], "iv": c["iv"], "token": c["token"], "claims": c["claims"],
-                           "expectedAudience": c["expectedAudience"]} for c in group if "claims" in c],
-                "invalid": [{"name": c["name"], "token": c["token"], "error": c["error"],
-                             "expectedAudience": c["expectedAudience"]} for c in group if "error" in c],
-            }  # fmt: skip
-            path = tmp / f"cases-{now}.json"
-            path.write_text(json.dumps(doc))
-            run = cs.run_driver(exe, path, open_class(compiled), *seal_classes(compiled))
-            assert run.returncode == 0, run.stderr
-            out.update(json.loads(run.stdout)["open"])
+        cases = [c for c in rotation["cases"] if c["previousConfigured"] == configured]
+        previous = rotation["previousKeys"] if configured else None
+        out.update(open_cases(rotation, tmp_path_factory.mktemp(f"rotation-{configured}"), previous, cases))
     return out
 
 
@@ -91,3 +100,17 @@ def test_the_previous_pair_opens_only_inside_its_window(rotation, results):
     assert inside and outside
     assert all("claims" in results[c["name"]] for c in inside)
     assert all(results[c["name"]] == {"error": "BadMac"} for c in outside)
+
+
+@pytest.mark.parametrize("bad", ["not base64!", "c2hvcnQ="], ids=["not-base64", "short-key"])
+def test_a_malformed_previous_key_is_no_key(rotation, tmp_path, bad):
+    """A previous key that is not 32 bytes of base64 (a hand edit in the vault) turns the previous
+    pair off: its tokens are refused as BadMac (a 401, not an exception, so not a 500), and tokens
+    under the current keys open as before."""
+    cases = [c for c in rotation["cases"] if c["previousConfigured"]]
+    got = open_cases(rotation, tmp_path, {"encKey": rotation["previousKeys"]["encKey"], "macKey": bad}, cases)
+    for c in cases:
+        if c["name"].startswith("current keys"):
+            assert "claims" in got[c["name"]], (c["name"], got[c["name"]])
+        elif c["name"].startswith("previous keys, ") and "claims" in c:
+            assert got[c["name"]] == {"error": "BadMac"}, (c["name"], got[c["name"]])
