@@ -337,3 +337,38 @@ async def test_a_refresh_follows_the_roles_of_the_moment(gw, http, roles_file):
             await oauth.aclose()
     finally:
         roles_file.write_text(json.dumps(ROLES))
+
+
+async def test_a_reader_through_the_python_sdk_steps_up_once_and_is_still_refused(gw, blob_service):
+    """The MCP Python SDK answers a 403 `insufficient_scope` by signing in again for the challenged
+    scope (step-up). The roles still allow only reading, so the second token is read-only too: the
+    call fails with the insufficient-scope error after one extra sign-in (no loop), nothing is
+    written, and the session goes on reading."""
+    from mcp.shared.exceptions import MCPError
+
+    agent = sup.UserAgent(sup.next_client_ip(), username="rita")
+    storage = sup.MemoryTokenStorage()
+    name = f"sdk-{uuid.uuid4().hex[:8]}"
+    try:
+        with anyio.fail_after(sup.CALL_TIMEOUT * 4):
+            async with sup.sdk_session(gw.url, "http", agent.client_ip, storage, agent) as session:
+                assert "Hello" in sup.tool_text(await session.call_tool("hello_mcp", {}))
+                def authorizations() -> int:
+                    return sum(1 for r in agent.history if r.request.url.path == "/authorize")
+
+                assert authorizations() == 1
+                outcome = None
+                try:
+                    outcome = await session.call_tool("save_snippet", {"snippetname": name, "snippet": "x"})
+                except MCPError as e:
+                    outcome = e
+                assert isinstance(outcome, MCPError), f"a reader's save_snippet succeeded: {outcome}"
+                assert outcome.error.code == JSONRPC_INSUFFICIENT_SCOPE
+                assert outcome.error.message == f"insufficient scope: save_snippet needs {WRITE}"
+                assert authorizations() == 2, "exactly one step-up: no loop, and the SDK did try"
+                assert storage.tokens.scope == READ
+                assert "snippets" in sup.tool_text(await session.call_tool("list_snippets", {}))
+    finally:
+        await agent.aclose()
+    sub = sup.open_token(storage.tokens.access_token, gw.session_keys["enc"], gw.session_keys["mac"])["sub"]
+    assert not list(snippets(blob_service).list_blobs(name_starts_with=user_blob(sub, name)))
