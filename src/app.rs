@@ -139,7 +139,11 @@ fn router(
     let body_limit = config.limits.max_body_bytes;
     let streamable = Router::new()
         .route("/mcp", any(streamable::endpoint))
-        .with_state(Arc::new(streamable::Endpoint::new(tools, body_limit)));
+        .with_state(Arc::new(streamable::Endpoint::new(
+            tools,
+            body_limit,
+            telemetry.clone(),
+        )));
     let mut mcp = Router::new()
         .route("/sse", get(sse::open_stream))
         .route("/message", post(sse::post_message))

@@ -3,7 +3,8 @@
 //! insufficient-scope answer: HTTP 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
 //! scope="...", resource_metadata="..."`, so a client can ask for more (step up). The gateway
 //! checks the same where it can; this check holds for every path, whatever the gateway did.
-//! Without session-token keys (no claims) nothing is checked, as no token is.
+//! Without session-token keys (no claims) nothing is checked, as no token is. A refused call is
+//! in the audit trail as any refused tool call: outcome `refused`, prefix `insufficient scope`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,32 +15,84 @@ use session_token::scope::{
 };
 
 use crate::guard::session::resource_metadata_url;
+use crate::telemetry::{Outcome, Telemetry, ToolCall, TraceContext, tool_name};
+
+/// Where a refusal is recorded: the telemetry handle and the HTTP request's span, if any.
+#[derive(Clone, Copy)]
+pub struct Audit<'a> {
+    pub telemetry: &'a Telemetry,
+    pub request_span: Option<&'a TraceContext>,
+}
 
 /// The 403 for a tool call the caller's token does not allow, or `None` when it may go on.
-pub fn refusal(claims: Option<&Claims>, message: &ClientJsonRpcMessage) -> Option<Response> {
+pub fn refusal(
+    claims: Option<&Claims>,
+    message: &ClientJsonRpcMessage,
+    audit: Audit<'_>,
+) -> Option<Response> {
     let claims = claims?;
-    let (id, tool) = tool_call(message)?;
-    let required = required_for_tool(tool);
+    let call = tool_call(message)?;
+    let required = required_for_tool(call.tool);
     if grants(&claims.scp, required) {
         return None;
     }
-    tracing::info!(tool, required, "tool call refused: insufficient scope");
-    Some(insufficient_scope(claims, id, tool, required))
+    tracing::info!(
+        tool = call.tool,
+        required,
+        "tool call refused: insufficient scope"
+    );
+    let text = format!("insufficient scope: {} needs {required}", call.tool);
+    record(audit, claims, &call, &text);
+    Some(insufficient_scope(claims, call.id, &text, required))
 }
 
-/// The id and tool name of a `tools/call` request.
-fn tool_call(message: &ClientJsonRpcMessage) -> Option<(&RequestId, &str)> {
+/// A `tools/call` request: its id, tool and snippet name (when the arguments carry one).
+struct Call<'a> {
+    id: &'a RequestId,
+    tool: &'a str,
+    snippet: Option<&'a str>,
+}
+
+fn tool_call(message: &ClientJsonRpcMessage) -> Option<Call<'_>> {
     match message {
         ClientJsonRpcMessage::Request(JsonRpcRequest {
             id,
             request: ClientRequest::CallToolRequest(call),
             ..
-        }) => Some((id, call.params.name.as_ref())),
+        }) => Some(Call {
+            id,
+            tool: call.params.name.as_ref(),
+            snippet: call
+                .params
+                .arguments
+                .as_ref()
+                .and_then(|a| a.get("snippetname"))
+                .and_then(|v| v.as_str()),
+        }),
         _ => None,
     }
 }
 
-fn insufficient_scope(claims: &Claims, id: &RequestId, tool: &str, required: &str) -> Response {
+/// The refused call in the audit trail, under the request's span; an unknown tool (no tool ran,
+/// nothing to audit) or telemetry off records nothing.
+fn record(audit: Audit<'_>, claims: &Claims, call: &Call<'_>, text: &str) {
+    let (Some(tool), Some(parent)) = (tool_name(call.tool), audit.request_span) else {
+        return;
+    };
+    audit.telemetry.tool_call(ToolCall {
+        tool,
+        snippet: call.snippet,
+        outcome: Outcome::Refused,
+        error: Some(text),
+        user: Some(&claims.sub),
+        client: Some(&claims.cid),
+        span: &parent.child(),
+        start: std::time::SystemTime::now(),
+        duration: std::time::Duration::ZERO,
+    });
+}
+
+fn insufficient_scope(claims: &Claims, id: &RequestId, text: &str, required: &str) -> Response {
     let mut value = format!(
         "Bearer error=\"insufficient_scope\", scope=\"{}\"",
         challenge_scope(&claims.scp, required)
@@ -52,7 +105,7 @@ fn insufficient_scope(claims: &Claims, id: &RequestId, tool: &str, required: &st
         "id": id,
         "error": {
             "code": JSONRPC_INSUFFICIENT_SCOPE_CODE,
-            "message": format!("insufficient scope: {tool} needs {required}"),
+            "message": text,
             "data": { "requiredScope": required },
         },
     });
@@ -88,6 +141,16 @@ mod tests {
         })
     }
 
+    /// The check with telemetry off (the audit record is tested end to end, with a receiver).
+    fn check(claims: Option<&Claims>, message: &ClientJsonRpcMessage) -> Option<Response> {
+        let telemetry = Telemetry::default();
+        let audit = Audit {
+            telemetry: &telemetry,
+            request_span: None,
+        };
+        refusal(claims, message, audit)
+    }
+
     fn call(tool: &str) -> ClientJsonRpcMessage {
         serde_json::from_value(serde_json::json!({
             "jsonrpc": "2.0", "id": 7, "method": "tools/call",
@@ -100,10 +163,10 @@ mod tests {
     fn a_reader_may_read_but_not_write() {
         let reader = claims_with(Some("snippets.read"));
         for tool in ["hello_mcp", "list_snippets", "get_snippet"] {
-            assert!(refusal(reader.as_ref(), &call(tool)).is_none(), "{tool}");
+            assert!(check(reader.as_ref(), &call(tool)).is_none(), "{tool}");
         }
         for tool in ["save_snippet", "delete_snippet"] {
-            let response = refusal(reader.as_ref(), &call(tool)).expect(tool);
+            let response = check(reader.as_ref(), &call(tool)).expect(tool);
             assert_eq!(response.status(), StatusCode::FORBIDDEN);
             assert_eq!(
                 response.headers()[header::WWW_AUTHENTICATE],
@@ -118,8 +181,8 @@ mod tests {
         let writer = claims_with(Some("snippets.read snippets.write"));
         let unchecked = claims_with(None);
         for tool in ["hello_mcp", "save_snippet", "delete_snippet", "get_snippet"] {
-            assert!(refusal(writer.as_ref(), &call(tool)).is_none(), "{tool}");
-            assert!(refusal(unchecked.as_ref(), &call(tool)).is_none(), "{tool}");
+            assert!(check(writer.as_ref(), &call(tool)).is_none(), "{tool}");
+            assert!(check(unchecked.as_ref(), &call(tool)).is_none(), "{tool}");
         }
     }
 
@@ -128,14 +191,14 @@ mod tests {
         let list: ClientJsonRpcMessage = serde_json::from_value(serde_json::json!({
             "jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
         .unwrap();
-        assert!(refusal(claims_with(Some("")).as_ref(), &list).is_none());
+        assert!(check(claims_with(Some("")).as_ref(), &list).is_none());
         let legacy = claims_with(Some("mcp.tools"));
-        assert!(refusal(legacy.as_ref(), &call("hello_mcp")).is_some());
+        assert!(check(legacy.as_ref(), &call("hello_mcp")).is_some());
     }
 
     #[tokio::test]
     async fn the_refusal_is_a_json_rpc_error_for_the_request() {
-        let response = refusal(
+        let response = check(
             claims_with(Some("snippets.read")).as_ref(),
             &call("save_snippet"),
         )

@@ -16,6 +16,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use crate::guard::scope;
 use crate::mcp::fast_path::{self, FastPath};
 use crate::mcp::jsonrpc;
+use crate::telemetry::{Telemetry, TraceContext};
 use crate::tools::SnippetTools;
 
 pub type Service = StreamableHttpService<SnippetTools, LocalSessionManager>;
@@ -42,14 +43,17 @@ pub struct Endpoint {
     fast_path: Arc<FastPath>,
     rmcp: Service,
     max_body_bytes: usize,
+    /// Where a call refused for its scope is audited.
+    telemetry: Telemetry,
 }
 
 impl Endpoint {
-    pub fn new(tools: SnippetTools, max_body_bytes: usize) -> Self {
+    pub fn new(tools: SnippetTools, max_body_bytes: usize, telemetry: Telemetry) -> Self {
         Endpoint {
             fast_path: Arc::new(FastPath::new(tools.clone())),
             rmcp: service(tools, max_body_bytes),
             max_body_bytes,
+            telemetry,
         }
     }
 
@@ -78,7 +82,11 @@ pub async fn endpoint(State(endpoint): State<Arc<Endpoint>>, request: Request) -
     // case rmcp refuses it as undeserialisable (its 415).
     let (parts, rejected) = match message {
         Ok(message) => {
-            if let Some(refused) = scope::refusal(parts.extensions.get(), &message) {
+            let audit = scope::Audit {
+                telemetry: &endpoint.telemetry,
+                request_span: parts.extensions.get::<TraceContext>(),
+            };
+            if let Some(refused) = scope::refusal(parts.extensions.get(), &message, audit) {
                 return refused;
             }
             match endpoint.fast_path.answer(parts, message).await {

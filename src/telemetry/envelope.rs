@@ -23,6 +23,14 @@ const TOOL_SPAN_NAMES: [(&str, &str); 5] = [
     ("delete_snippet", "tool delete_snippet"),
 ];
 
+/// The tool's name as a `'static` string (what the audit records), if it is one of ours.
+pub fn tool_name(name: &str) -> Option<&'static str> {
+    TOOL_SPAN_NAMES
+        .iter()
+        .find(|(tool, _)| *tool == name)
+        .map(|(tool, _)| *tool)
+}
+
 /// One telemetry item, as recorded on the request path.
 #[derive(Debug)]
 pub enum Item {

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::extract::Request;
 use axum::response::Response;
 
-pub use envelope::Item;
+pub use envelope::{Item, tool_name};
 pub use exporter::{ExporterError, QUEUE_CAPACITY};
 pub use logging::init as init_logging;
 pub use settings::TelemetrySettings;

@@ -133,6 +133,26 @@ async def test_refusals_are_audited_with_their_error_prefix(start_server, azurit
     assert (props["outcome"], props["errorPrefix"]) == ("refused", "invalid snippet name"), props
 
 
+async def test_a_call_refused_for_its_scope_is_audited(start_server, azurite, keys, receiver, uid):
+    """A reader's delete is refused before any tool runs (403 insufficient_scope); the audit trail
+    still says who tried which tool on which snippet, under the request's operation."""
+    srv = start_server(telemetry_env(azurite, keys, receiver), label="telemetry-scope")
+    header, trace, _ = traceparent()
+    reader = dict(claims("reader-oid"), scp="snippets.read")
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.post(
+            f"{srv.base_url}/mcp",
+            json=tool_call("delete_snippet", {"snippetname": uid}),
+            headers={**MCP_HEADERS, **bearer(seal(*keys, reader)), "traceparent": header},
+        )
+        assert r.status_code == 403 and r.json()["error"]["code"] == -32003, r.text
+    op = await wait_for("audit event", lambda: of_operation(receiver, trace).get("Event"))
+    props = base(op[0])["properties"]
+    assert (props["tool"], props["snippet"], props["outcome"]) == ("delete_snippet", uid, "refused"), props
+    assert props["errorPrefix"] == "insufficient scope"
+    assert (props["userId"], props["clientId"]) == ("reader-oid", reader["cid"])
+
+
 async def test_meta_traceparent_parents_the_tool_call(start_server, azurite, keys, receiver):
     """MCP 2026-07-28 clients send the trace context in `_meta`: the tool call joins that trace."""
     srv = start_server(telemetry_env(azurite, keys, receiver), label="telemetry-meta")

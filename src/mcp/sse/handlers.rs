@@ -105,7 +105,11 @@ pub async fn post_message(
         Ok(m) => Box::new(m),
         Err(rejected) => return rejected.into_response(),
     };
-    if let Some(refused) = scope::refusal(claims.as_ref().map(|Extension(c)| c), &message) {
+    let audit = scope::Audit {
+        telemetry: &sse.telemetry,
+        request_span: trace.as_ref().map(|Extension(t)| t),
+    };
+    if let Some(refused) = scope::refusal(claims.as_ref().map(|Extension(c)| c), &message, audit) {
         return refused;
     }
     if sse.telemetry.is_enabled() {
