@@ -11,7 +11,6 @@ import contextlib
 import json
 import uuid
 from pathlib import Path
-from urllib.parse import urljoin
 
 import anyio
 import httpx
@@ -20,6 +19,7 @@ from azure.core.exceptions import ResourceExistsError
 
 import gw_support as sup
 from devstack.namespaces import user_blob
+from raw_mcp import RawSseSession
 
 pytestmark = pytest.mark.anyio
 
@@ -110,54 +110,14 @@ def tool_result(r: httpx.Response) -> dict:
     return result
 
 
-class SseSession:
-    """A raw legacy-SSE session through the gateway: the stream's `endpoint` event, POSTs to it,
-    and replies read from the stream by request id."""
-
-    def __init__(self, http: httpx.AsyncClient, gw, token: str):
-        self.http, self.gw, self.token = http, gw, token
-
-    async def __aenter__(self):
-        self._cm = self.http.stream("GET", f"{self.gw.url}/mcp/sse", headers={
-            "Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"})  # fmt: skip
-        r = await self._cm.__aenter__()
-        assert r.status_code == 200
-        self._lines = r.aiter_lines()
-        event, data = await self._next_event()
-        assert event == "endpoint"
-        self.endpoint = urljoin(f"{self.gw.url}/mcp/sse", data)
-        await self.call({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "scopes", "version": "1"}}})  # fmt: skip
-        r = await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        assert r.status_code == 202, r.text
-        return self
-
-    async def __aexit__(self, *exc):
-        await self._cm.__aexit__(*exc)
-
-    async def _next_event(self) -> tuple[str, str]:
-        event, data = "message", []
-        with anyio.fail_after(sup.CALL_TIMEOUT):
-            async for line in self._lines:
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].strip())
-                elif line == "" and data:
-                    return event, "\n".join(data)
-        raise AssertionError("the SSE stream ended")
-
-    async def post(self, body: dict) -> httpx.Response:
-        return await self.http.post(self.endpoint, json=body, headers={"Authorization": f"Bearer {self.token}"})
-
-    async def call(self, body: dict) -> dict:
-        r = await self.post(body)
-        assert r.status_code == 202, r.text
-        while True:
-            _, data = await self._next_event()
-            message = json.loads(data)
-            if message.get("id") == body["id"]:
-                return message
+@contextlib.asynccontextmanager
+async def sse_session(http: httpx.AsyncClient, gw, token: str):
+    """An initialized legacy-SSE session through the gateway, driven without an SDK."""
+    async with RawSseSession(f"{gw.url}/mcp", http, headers={"Authorization": f"Bearer {token}"}) as sse:
+        assert sse.response.status_code == 200
+        await sse.endpoint()
+        await sse.initialize()
+        yield sse
 
 
 @pytest.fixture
@@ -228,15 +188,15 @@ async def test_a_reader_reads_but_may_not_write(gw, http, blob_service, transpor
         delete = await post_mcp(http, gw.url, token, call_body("delete_snippet", {"snippetname": kept}))
         assert_insufficient_scope(delete, gw, "delete_snippet", f"{READ} {WRITE}")
     else:
-        async with SseSession(http, gw, token) as sse:
-            got = await sse.call(call_body("get_snippet", {"snippetname": kept}, id_=3))
+        async with sse_session(http, gw, token) as sse:
+            got = await sse.request(call_body("get_snippet", {"snippetname": kept}, id_=3))
             assert "written by an administrator" in json.dumps(got["result"])
             save = await sse.post(call_body("save_snippet", {"snippetname": fresh, "snippet": "x"}))
             assert_insufficient_scope(save, gw, "save_snippet", f"{READ} {WRITE}")
             delete = await sse.post(call_body("delete_snippet", {"snippetname": kept}))
             assert_insufficient_scope(delete, gw, "delete_snippet", f"{READ} {WRITE}")
             # The session goes on: the refused calls changed nothing in it.
-            listed = await sse.call(call_body("list_snippets", {}, id_=4))
+            listed = await sse.request(call_body("list_snippets", {}, id_=4))
             assert kept in json.dumps(listed["result"])
 
     namespace = user_blob(sub, kept).rsplit("/", 1)[0] + "/"
@@ -286,10 +246,10 @@ async def test_a_writer_does_everything(gw, http, blob_service, transport):
         assert container.get_blob_client(user_blob(sub, name)).download_blob().readall() == b"by walt"
         results.append(tool_result(await post_mcp(http, gw.url, token, calls[3])))
     else:
-        async with SseSession(http, gw, token) as sse:
+        async with sse_session(http, gw, token) as sse:
             results = []
             for body in calls:
-                message = await sse.call(body)
+                message = await sse.request(body)
                 assert "result" in message and not message["result"].get("isError"), message
                 results.append(message["result"])
     assert "by walt" in json.dumps(results[1]) and name in json.dumps(results[2])
