@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::task::TaskTracker;
 
 use session_token::Claims;
-use session_token::scope::{SCOPE_READ, SCOPE_WRITE};
+use session_token::scope::required_for_tool;
 
 use crate::snippets::{BlobStore, Namespace, NamespaceMode, NoIdentity, SnippetError, SnippetName};
 use crate::telemetry::{Outcome, Telemetry, ToolCall, TraceContext};
@@ -34,9 +34,11 @@ use crate::telemetry::{Outcome, Telemetry, ToolCall, TraceContext};
 /// `insufficient_scope` answer that lets it step up).
 pub const REQUIRED_SCOPE_META: &str = "requiredScope";
 
-fn required_scope(scope: &str) -> MetaObject {
+/// `tool`'s `_meta`, from the one table the server's check also reads (`required_for_tool`).
+fn required_scope(tool: &str) -> MetaObject {
     let mut meta = MetaObject::default();
-    meta.0.insert(REQUIRED_SCOPE_META.into(), scope.into());
+    meta.0
+        .insert(REQUIRED_SCOPE_META.into(), required_for_tool(tool).into());
     meta
 }
 
@@ -219,7 +221,7 @@ impl SnippetTools {
 
     /// Say hello: a quick check that the server is reachable and the session works.
     #[tool(
-        meta = required_scope(SCOPE_READ),
+        meta = required_scope("hello_mcp"),
         annotations(
         title = "Hello",
         read_only_hint = true,
@@ -238,7 +240,7 @@ impl SnippetTools {
 
     /// Save a code snippet under a name, replacing any snippet of that name.
     #[tool(
-        meta = required_scope(SCOPE_WRITE),
+        meta = required_scope("save_snippet"),
         annotations(
         title = "Save snippet",
         read_only_hint = false,
@@ -270,7 +272,7 @@ impl SnippetTools {
 
     /// Get the text of a saved snippet, exactly as it was saved.
     #[tool(
-        meta = required_scope(SCOPE_READ),
+        meta = required_scope("get_snippet"),
         annotations(
         title = "Get snippet",
         read_only_hint = true,
@@ -297,7 +299,7 @@ impl SnippetTools {
 
     /// List saved snippets in name order, optionally by name prefix, one page at a time.
     #[tool(
-        meta = required_scope(SCOPE_READ),
+        meta = required_scope("list_snippets"),
         annotations(
         title = "List snippets",
         read_only_hint = true,
@@ -349,7 +351,7 @@ impl SnippetTools {
 
     /// Delete a saved snippet.
     #[tool(
-        meta = required_scope(SCOPE_WRITE),
+        meta = required_scope("delete_snippet"),
         annotations(
         title = "Delete snippet",
         read_only_hint = false,
@@ -543,5 +545,27 @@ impl ServerHandler for SnippetTools {
         _context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
         Err(McpError::method_not_found::<CompleteRequestMethod>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each tool's `_meta.requiredScope` is what the server's check requires of its name, so a tool
+    /// whose meta names another tool (or a misspelt one) fails here.
+    #[test]
+    fn every_tool_lists_the_scope_the_check_requires() {
+        let tools = SnippetTools::tool_router_impl().list_all();
+        assert_eq!(tools.len(), 5);
+        for tool in tools {
+            let meta = tool.meta.as_ref().expect("every tool has _meta");
+            assert_eq!(
+                meta.0.get(REQUIRED_SCOPE_META).and_then(|v| v.as_str()),
+                Some(required_for_tool(&tool.name)),
+                "{}",
+                tool.name
+            );
+        }
     }
 }

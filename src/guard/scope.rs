@@ -46,11 +46,11 @@ pub fn refusal(
     Some(insufficient_scope(claims, call.id, &text, required))
 }
 
-/// A `tools/call` request: its id, tool and snippet name (when the arguments carry one).
+/// A `tools/call` request: its id, tool and arguments.
 struct Call<'a> {
     id: &'a RequestId,
     tool: &'a str,
-    snippet: Option<&'a str>,
+    arguments: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 fn tool_call(message: &ClientJsonRpcMessage) -> Option<Call<'_>> {
@@ -62,12 +62,7 @@ fn tool_call(message: &ClientJsonRpcMessage) -> Option<Call<'_>> {
         }) => Some(Call {
             id,
             tool: call.params.name.as_ref(),
-            snippet: call
-                .params
-                .arguments
-                .as_ref()
-                .and_then(|a| a.get("snippetname"))
-                .and_then(|v| v.as_str()),
+            arguments: call.params.arguments.as_ref(),
         }),
         _ => None,
     }
@@ -81,7 +76,10 @@ fn record(audit: Audit<'_>, claims: &Claims, call: &Call<'_>, text: &str) {
     };
     audit.telemetry.tool_call(ToolCall {
         tool,
-        snippet: call.snippet,
+        snippet: call
+            .arguments
+            .and_then(|a| a.get("snippetname"))
+            .and_then(|v| v.as_str()),
         outcome: Outcome::Refused,
         error: Some(text),
         user: Some(&claims.sub),
