@@ -266,12 +266,14 @@ class OAuth:
         return await self.http.post(f"{self.gw}/revoke", data={"token": token, "client_id": client_id})
 
 
-async def mcp_post(http: httpx.AsyncClient, url: str, token: str | None, method: str = "tools/list", params: dict | None = None) -> httpx.Response:
+async def mcp_post(
+    http: httpx.AsyncClient, url: str, token: str | None, method: str = "tools/list", params: dict | None = None, request_id: int | str = 1
+) -> httpx.Response:
     """One JSON-RPC request to a stateless Streamable HTTP endpoint."""
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json", "Mcp-Protocol-Version": "2025-06-18"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
+    body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}}
     return await http.post(url, json=body, headers=headers)
 
 

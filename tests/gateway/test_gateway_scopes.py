@@ -86,10 +86,7 @@ def call_body(tool: str, arguments: dict, id_: int = 9) -> dict:
 
 
 async def post_mcp(http: httpx.AsyncClient, base: str, token: str, body: dict) -> httpx.Response:
-    return await http.post(f"{base}/mcp", json=body, headers={
-        "Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
-        "Mcp-Protocol-Version": "2025-06-18",
-    })  # fmt: skip
+    return await sup.mcp_post(http, f"{base}/mcp", token, body["method"], body.get("params"), request_id=body["id"])
 
 
 def assert_insufficient_scope(r: httpx.Response, gw, tool: str, challenge: str, id_: int = 9) -> None:
