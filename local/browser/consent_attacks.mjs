@@ -62,9 +62,12 @@ try {
       window.addEventListener('pointerdown', (e) => { if (window.__firstDown === undefined) window.__firstDown = e.timeStamp; }, true);
     });
     await page.goto(args.authorizeUrl, { waitUntil: 'commit' });
-    // A click at Allow's place as soon as it is painted: raw input, no waiting for the button
-    // to be enabled (a locator click would wait). A busy machine can make one attempt late; the
-    // page is then shown again (the same request) and clicked again, up to five times.
+    // A click at Allow's place as soon as the page has been shown: raw input, no waiting for the
+    // button to be enabled (a locator click would wait). "Shown" is the first contentful paint's
+    // entry, which Chromium adds once the frame has been presented: laid out is not enough, since on
+    // a busy machine a click sent at layout can reach the page before the frame is on screen (no
+    // paint entry yet, or one later than the click). A busy machine can also make one attempt
+    // late; the page is then shown again (the same request) and clicked again, up to five times.
     for (let attempt = 1; attempt <= 5; attempt += 1) {
       if (attempt > 1) {
         await page.reload({ waitUntil: 'commit' });
@@ -72,7 +75,7 @@ try {
       const target = await (await page.waitForFunction((selector) => {
         const button = document.querySelector(selector);
         const rect = button && button.getBoundingClientRect();
-        if (!rect || !rect.width) {
+        if (!rect || !rect.width || !performance.getEntriesByName('first-contentful-paint').length) {
           return null;
         }
         const x = rect.x + rect.width / 2;
@@ -84,10 +87,12 @@ try {
       result.target = target;
       result.attempts = attempt;
       // From the first contentful paint (the page becoming visible) to the click's pointerdown.
-      result.clickAfterMs = await page.evaluate(() => {
-        const paint = performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint');
-        return paint && window.__firstDown !== undefined ? window.__firstDown - paint.startTime : null;
-      }).catch(() => null);
+      result.clock = await page.evaluate(() => ({
+        paintAt: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null,
+        downAt: window.__firstDown ?? null,
+      })).catch((e) => ({ error: String(e) }));
+      const { paintAt, downAt } = result.clock;
+      result.clickAfterMs = paintAt != null && downAt != null ? downAt - paintAt : null;
       if (result.clickAfterMs === null || result.clickAfterMs < 100) {
         break;
       }
