@@ -3,7 +3,7 @@ stand-in) on loopback, runs a mixed OAuth + MCP load through the gateway for a s
 each process's RSS and open fds, and writes a JSON results file and the Markdown section in
 docs/reliability.md. Exit status 1 when any request failed or a process grew beyond its bound.
 
-Run it through bench/soak/run.sh (it picks the project's .venv)."""
+Run it through soak/run.sh (it picks the project's .venv)."""
 
 from __future__ import annotations
 
@@ -19,18 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "gateway"), str(Path(__file__).resolve().parent),
-                str(REPO / "bench" / "harness")]  # the benchmark's /proc reader
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "gateway"), str(Path(__file__).resolve().parent)]
 
 from devstack.azurite import Azurite  # noqa: E402
 from devstack.gateway import LocalGateway  # noqa: E402
 from devstack.processes import ManagedProcess, clean_env, free_port, http_ok, tail  # noqa: E402
+from devstack.procfs import Proc  # noqa: E402
 from devstack.session_token import generate_keys  # noqa: E402
 
 import load  # noqa: E402
 import soak_report as report  # noqa: E402  (a unique module name: tests/conformance has a report module too)
-from common import Proc  # noqa: E402
 
 USERS = ("alice", "bob", "carol", "dave")
 MAX_WORKERS = 4
@@ -66,9 +65,9 @@ def cancel_on_signals(received: list[str]) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="bench/soak/run.sh", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="soak/run.sh", description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=3.0, help="load duration after the warm-up (default 3)")
-    ap.add_argument("--out", type=Path, default=REPO / "bench" / "soak" / "results" / "latest.json", help="results JSON")
+    ap.add_argument("--out", type=Path, default=REPO / "soak" / "results" / "latest.json", help="results JSON")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "reliability.md", help="Markdown file with the soak markers")
     ap.add_argument("--no-doc", action="store_true", help="write only the JSON (and print the section)")
     ap.add_argument("--workers", type=int, default=4, help=f"simulated users, 1..{MAX_WORKERS} (default 4)")
@@ -232,7 +231,7 @@ def main(argv: list[str]) -> int:
         print(f"==> soak: section re-rendered from {args.render} into {args.doc}", file=sys.stderr)
         return 0
     stop_on_signals()
-    command = "bench/soak/run.sh" + (f" {' '.join(argv)}" if argv else "")
+    command = "soak/run.sh" + (f" {' '.join(argv)}" if argv else "")
     started_utc = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     loadavg_start = os.getloadavg()[0]
     args.logs.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""What every benchmark script shares: the CPU sets, the one /proc reader, the one wrk wrapper, the MCP request
+"""What every benchmark script shares: the CPU sets, the /proc reader (from devstack), the one wrk wrapper, the MCP request
 bodies, the one wait-until-ready loop, a server process in a clean environment and a plain in-memory Azurite."""
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 from devstack.azurite import Azurite  # noqa: E402 - the repository's dev stack
 from devstack.processes import clean_env, free_port, stop_popen  # noqa: E402
+from devstack.procfs import CLK_TCK, Proc  # noqa: E402,F401 - re-exported: the one /proc reader
 
 LUA = BENCH / "lua" / "mcp.lua"
 SNIPPET = 'fn main() { println!("hello, snippets"); }\n' * 24  # the 1,032-byte snippet, as bench/lua/mcp.lua sends it
 HELLO_REPLY = "Hello I am MCPTool!"
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
                "MCP-Protocol-Version": "2025-06-18"}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg: str) -> None:
@@ -62,39 +62,6 @@ class Cpus:
 
 
 CPUS = Cpus()
-
-
-class Proc:
-    """A process, or one of its threads (`Proc(path=/proc/<pid>/task/<tid>)`), as /proc shows it."""
-
-    def __init__(self, pid: int | None = None, path: Path | None = None) -> None:
-        self.path = Path(path or f"/proc/{pid}")
-
-    def status(self, key: str) -> int:
-        """A figure of /proc/<pid>/status: VmRSS and VmHWM in KiB, voluntary_ctxt_switches."""
-        m = re.search(rf"^{key}:\s+(\d+)", (self.path / "status").read_text(errors="replace"), re.M)
-        if not m:
-            raise RuntimeError(f"{self.path}/status has no {key} line (a zombie?)")
-        return int(m.group(1))
-
-    def ticks(self) -> tuple[int, int]:
-        """User and system CPU time (all threads, for a process) in clock ticks (CLK_TCK a second)."""
-        fields = (self.path / "stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]), int(fields[12])
-
-    def cpu_seconds(self) -> float:
-        return sum(self.ticks()) / CLK_TCK
-
-    def schedstat_seconds(self) -> float:
-        """Time on the CPU in nanoseconds' resolution (one thread's /proc/<pid>/task/<tid>/schedstat)."""
-        return int((self.path / "schedstat").read_text().split()[0]) / 1e9
-
-    def threads(self) -> list[Proc]:
-        return [Proc(path=p) for p in sorted((self.path / "task").iterdir())]
-
-    def fds(self) -> int:
-        """Open files, sockets, pipes and eventfds."""
-        return len(os.listdir(self.path / "fd"))
 
 
 def wrk(port: int, mode: str, conc: int, seconds: float, path: str, sas: str = "", token: str = "",

@@ -15,7 +15,7 @@ import pytest
 import e2e_support as sup
 
 SCRIPTS = ["scripts/run-local.sh", "scripts/test.sh", "scripts/lib/common.sh", "scripts/lib/steps.sh",
-           "scripts/lib/inspector.sh", "bench/run.sh", "bench/baseline.sh", "bench/soak/run.sh",
+           "scripts/lib/inspector.sh", "bench/run.sh", "bench/baseline.sh", "soak/run.sh",
            "bench/profile/perf.sh"]
 
 
