@@ -19,7 +19,9 @@
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$BENCH")"
+# shellcheck source=scripts/lib/common.sh
+source "$BENCH/../scripts/lib/common.sh"
+ROOT="$REPO_ROOT"
 cd "$ROOT"
 
 MODE=full
@@ -38,63 +40,18 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-log() { printf '==> bench: %s\n' "$*"; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-
 # Many SSE streams need many descriptors, in the client and in every server (children inherit it).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log "open-file limit $(ulimit -n)"
 
-# --- tools from Debian: wrk (load), taskset (util-linux), openssl (the per-run CA for Azurite's HTTPS),
-# valgrind (callgrind: instructions per call) --------------------------------------------------------
-if ! command -v wrk >/dev/null || ! command -v taskset >/dev/null || ! command -v openssl >/dev/null \
-   || ! command -v callgrind_control >/dev/null; then
-  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  log "installing wrk, valgrind from Debian"
-  if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk util-linux openssl valgrind >/dev/null; }; then
-    die "apt-get install wrk valgrind failed"
-  fi
-fi
-
-# --- Python: bench/.venv (the Python peer + harness + matplotlib) ---------------------------------
+# Debian: wrk (load), taskset (util-linux), openssl (the per-run CA for Azurite's HTTPS), valgrind
+# (callgrind: instructions per call). Python: bench/.venv (the Python peer, the harness, matplotlib).
+# Node: bench/node_modules (the TypeScript peer), the repository's node_modules (Azurite).
+apt_install wrk util-linux openssl valgrind
+python_venv "$BENCH/.venv" -r "$BENCH/requirements.txt" -r "$BENCH/servers/python/requirements.txt"
 PY="$BENCH/.venv/bin/python"
-[[ -x "$PY" ]] || { log "creating bench/.venv"; python3 -m venv "$BENCH/.venv"; }
-REQ_SUM="$(cat "$BENCH/requirements.txt" "$BENCH/servers/python/requirements.txt" | sha256sum | cut -c1-16)"
-if [[ "$(cat "$BENCH/.venv/.bench-req" 2>/dev/null)" != "$REQ_SUM" ]]; then
-  log "installing bench/requirements.txt into bench/.venv"
-  (cd "$BENCH" && "$PY" -m pip install -q --disable-pip-version-check -r requirements.txt) || die "pip install failed"
-  echo "$REQ_SUM" > "$BENCH/.venv/.bench-req"
-fi
-
-# --- Node: bench/node_modules (the TypeScript peer), root node_modules (Azurite) ------------------
-# Whether node_modules holds every package of package-lock.json at its version (npm's hidden lock file
-# records what is installed). By content, not mtime: a fresh checkout's lock file is newer than any install.
-installed_per_lock() {
-  "$PY" - "$1" <<'PY'
-import json, sys
-from pathlib import Path
-d = Path(sys.argv[1])
-try:
-    want = json.loads((d / "package-lock.json").read_text())["packages"]
-    have = json.loads((d / "node_modules" / ".package-lock.json").read_text())["packages"]
-except (OSError, ValueError, KeyError):
-    sys.exit(1)
-missing = [k for k, v in want.items() if k and not v.get("optional")
-           and have.get(k, {}).get("version") != v.get("version")]
-sys.exit(1 if missing else 0)
-PY
-}
-if ! installed_per_lock "$BENCH"; then
-  # npm ci empties node_modules first: through a symlink that would wipe an install others share.
-  [[ -L "$BENCH/node_modules" ]] && die "bench/node_modules is a symlink ($(readlink "$BENCH/node_modules")) \
-and does not match bench/package-lock.json: run npm ci where it points"
-  log "npm ci in bench/"
-  (cd "$BENCH" && npm ci --no-audit --no-fund --silent) || die "npm ci in bench/ failed"
-fi
-if [[ ! -x "$ROOT/node_modules/.bin/azurite-blob" ]]; then
-  log "npm ci at the repository root (Azurite)"
-  (cd "$ROOT" && npm ci --no-audit --no-fund --silent) || die "npm ci at the root failed"
-fi
+npm_ci_once "$BENCH" "the TypeScript peer"
+ensure_npm_deps
 
 # --- Rust: the server under test and the echo limit, release builds -------------------------------
 if [[ -n "${BENCH_NO_BUILD:-}" && -x "$ROOT/target/release/snippets-mcp" ]]; then
@@ -130,5 +87,7 @@ log "measuring ($MODE mode)"
 "$PY" "$BENCH/harness/bench.py" --mode "$MODE" --command "$CMDLINE" "${HARNESS_ARGS[@]+"${HARNESS_ARGS[@]}"}"
 if [[ "$RENDER" == 1 ]]; then
   "$PY" "$BENCH/harness/render.py" "$BENCH/results/latest.json"
+  log "done: docs/benchmarks.md, docs/benchmarks/*.png, bench/results/latest.json"
+else
+  log "done: bench/results/latest.json (not rendered: --no-render)"
 fi
-log "done: docs/benchmarks.md, docs/benchmarks/*.png, bench/results/latest.json"

