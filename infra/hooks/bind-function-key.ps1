@@ -17,19 +17,9 @@ $secret = 'apim-function-key'
 $keyName = 'apim'
 $apimApiVersion = '2024-05-01'
 
-function Get-AzdValue([string]$name) {
-    $value = & azd env get-value $name 2>$null
-    if ($LASTEXITCODE -ne 0 -or $null -eq $value) { return '' }
-    return ([string]$value).Trim()
-}
-
-# Every value below reaches an az command line: accept only valid Azure names.
-function Get-Required([string]$name, [string]$pattern) {
-    $value = Get-AzdValue $name
-    if (-not $value) { throw "bind-function-key: $name is not set in the azd environment (run azd provision first)" }
-    if ($value -cnotmatch $pattern) { throw "bind-function-key: $name in the azd environment is not a valid name: refusing to use it" }
-    return $value
-}
+$hookName = 'bind-function-key'
+. (Join-Path $PSScriptRoot '../../scripts/lib/azure-env.ps1')
+$requireHint = ' (run azd provision first)'
 
 $rg = Get-Required 'AZURE_RESOURCE_GROUP' '^[A-Za-z0-9._()][-A-Za-z0-9._()]{0,89}$'
 $app = Get-Required 'SERVICE_API_NAME' '^[A-Za-z0-9][-A-Za-z0-9]{0,58}[A-Za-z0-9]$'
@@ -37,9 +27,7 @@ $apim = Get-Required 'AZURE_APIM_NAME' '^[A-Za-z][-A-Za-z0-9]{0,48}[A-Za-z0-9]$'
 $vault = Get-Required 'AZURE_KEY_VAULT_NAME' '^[A-Za-z][-A-Za-z0-9]{1,22}[A-Za-z0-9]$'
 $subscription = Get-Required 'AZURE_SUBSCRIPTION_ID' '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
 
-if (-not (Get-Command az -ErrorAction SilentlyContinue)) { throw 'bind-function-key: the Azure CLI (az) is required: https://aka.ms/azure-cli, then az login' }
-& az account show --output none 2>$null
-if ($LASTEXITCODE -ne 0) { throw 'bind-function-key: the Azure CLI is not signed in: run az login (same tenant as azd)' }
+Assert-AzSignedIn
 
 function Get-HostKey([string]$name) {
     $value = & az functionapp keys list --resource-group $rg --name $app --query "functionKeys.`"$name`"" --output tsv 2>$null

@@ -21,11 +21,10 @@ $purgeAttempts = 6
 $purgeWaitSeconds = 10
 $guid = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 
-function Get-AzdValue([string]$name) {
-    $value = & azd env get-value $name 2>$null
-    if ($LASTEXITCODE -ne 0 -or $null -eq $value) { return '' }
-    return ([string]$value).Trim()
-}
+# Get-AzdValue only: this hook signs in to the app registration's tenant, not azd's, so it keeps
+# its own az check.
+$hookName = 'delete-entra-app'
+. (Join-Path $PSScriptRoot '../../scripts/lib/azure-env.ps1')
 
 $appId = Get-AzdValue 'ENTRA_APP_CLIENT_ID'
 if (-not $appId) {

@@ -20,18 +20,8 @@ $previousUntil = 'session-token-previous-until'
 $functionKey = 'apim-function-key'
 $functionKeyPlaceholder = 'unbound-until-first-deploy'
 
-function Get-AzdValue([string]$name) {
-    $value = & azd env get-value $name 2>$null
-    if ($LASTEXITCODE -ne 0 -or $null -eq $value) { return '' }
-    return ([string]$value).Trim()
-}
-
-function Get-Required([string]$name, [string]$pattern) {
-    $value = Get-AzdValue $name
-    if (-not $value) { throw "ensure-key-vault: $name is not set in the azd environment" }
-    if ($value -cnotmatch $pattern) { throw "ensure-key-vault: $name in the azd environment is not valid: refusing to use it" }
-    return $value
-}
+$hookName = 'ensure-key-vault'
+. (Join-Path $repoRoot 'scripts/lib/azure-env.ps1')
 
 $envName = Get-Required 'AZURE_ENV_NAME' '^[A-Za-z0-9][-A-Za-z0-9_]{0,63}$'
 $location = Get-Required 'AZURE_LOCATION' '^[a-z0-9]{1,40}$'
@@ -39,9 +29,7 @@ $subscription = Get-Required 'AZURE_SUBSCRIPTION_ID' '^[0-9a-fA-F]{8}-([0-9a-fA-
 $rgName = Get-AzdValue 'AZURE_RESOURCE_GROUP_NAME'
 if ($rgName -and $rgName -cnotmatch '^[A-Za-z0-9._()][-A-Za-z0-9._()]{0,89}$') { throw 'ensure-key-vault: AZURE_RESOURCE_GROUP_NAME is not a valid name' }
 
-if (-not (Get-Command az -ErrorAction SilentlyContinue)) { throw 'ensure-key-vault: the Azure CLI (az) is required: https://aka.ms/azure-cli, then az login' }
-& az account show --output none 2>$null
-if ($LASTEXITCODE -ne 0) { throw 'ensure-key-vault: the Azure CLI is not signed in: run az login (same tenant as azd)' }
+Assert-AzSignedIn
 
 $principalType = 'User'
 if ((& az account show --query user.type --output tsv) -eq 'servicePrincipal') {

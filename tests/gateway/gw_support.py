@@ -199,6 +199,24 @@ def callback_params(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in q.items()}
 
 
+def run_browser_script(script: Path, args: dict) -> dict:
+    """Runs a local/browser script (playwright-core driving headless Chromium) with `args` as its
+    one JSON argument and returns the JSON it prints. A missing Chromium or local/node_modules
+    fails the test with what installs it, not with node's stack trace."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if not shutil.which("chromium"):
+        pytest.fail("chromium is missing (tests/gateway/apt-packages.txt)", pytrace=False)
+    if not (REPO / "local" / "node_modules" / "playwright-core").exists():
+        pytest.fail("local/node_modules is missing: npm ci --prefix local", pytrace=False)
+    run = subprocess.run(["node", str(script), json.dumps(args)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
 # ----------------------------------------------------------------------------------------------
 # Raw OAuth client (for attacks: every parameter under the test's control)
 # ----------------------------------------------------------------------------------------------

@@ -3,9 +3,7 @@ playwright-core (local/package.json). Screenshots are kept under test-artifacts/
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 
 import pytest
 
@@ -18,13 +16,7 @@ SCRIPT = sup.REPO / "local" / "browser" / "consent.mjs"
 
 
 def _chromium(args: dict) -> dict:
-    if not shutil.which("chromium"):
-        pytest.fail("chromium is missing (tests/gateway/apt-packages.txt)", pytrace=False)
-    if not (sup.REPO / "local" / "node_modules" / "playwright-core").exists():
-        pytest.fail("local/node_modules is missing: npm ci --prefix local", pytrace=False)
-    run = subprocess.run(["node", str(SCRIPT), json.dumps(args)], capture_output=True, text=True, timeout=120, cwd=sup.REPO)
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout)
+    result = sup.run_browser_script(SCRIPT, args)
     assert "error" not in result, result["error"]
     return result
 

@@ -18,8 +18,6 @@ import hashlib
 import hmac
 import json
 import re
-import shutil
-import subprocess
 import time
 
 import httpx
@@ -46,16 +44,6 @@ def _name(const: str) -> int:
 CONSENT_TTL_SECS = _name("CONSENT_TTL_SECS")
 CONSENT_REMOTE_TTL_SECS = _name("CONSENT_REMOTE_TTL_SECS")
 CONSENT_DWELL_MS = _name("CONSENT_DWELL_MS")
-
-
-def _chromium(args: dict) -> dict:
-    if not shutil.which("chromium"):
-        pytest.fail("chromium is missing (tests/gateway/apt-packages.txt)", pytrace=False)
-    if not (sup.REPO / "local" / "node_modules" / "playwright-core").exists():
-        pytest.fail("local/node_modules is missing: npm ci --prefix local", pytrace=False)
-    run = subprocess.run(["node", str(SCRIPT), json.dumps(args)], capture_output=True, text=True, timeout=120, cwd=sup.REPO)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
 
 
 async def _attacker_client(oauth: sup.OAuth, name: str = "gateway test client") -> str:
@@ -86,7 +74,7 @@ async def test_click_on_allow_as_the_page_appears_does_nothing(oauth):
     stays. Read and answered as a person would, the same page then signs in."""
     client_id = await _attacker_client(oauth)
     verifier, challenge = sup.pkce_pair()
-    result = _chromium({
+    result = sup.run_browser_script(SCRIPT, {
         "scenario": "fast-click", "authorizeUrl": oauth.authorize_url(client_id, challenge, redirect_uri=ATTACKER_REDIRECT, state="fast"),
         "redirectPrefix": ATTACKER_REDIRECT, "screenshot": str(sup.ARTIFACTS / "consent-fast-click.png"),
     })  # fmt: skip
@@ -122,7 +110,7 @@ async def test_double_click_through_a_popup_gets_no_code(oauth, sent_to):
         assert r.status_code == 302 and "/consent?request=" in r.headers["location"], r.text
         target = r.headers["location"]
     attack_origin = f"http://localhost:{sup.free_port()}"
-    result = _chromium({
+    result = sup.run_browser_script(SCRIPT, {
         "scenario": "double-click", "consentUrl": target, "attackOrigin": attack_origin, "redirectPrefix": ATTACKER_REDIRECT,
         "screenshot": str(sup.ARTIFACTS / f"consent-double-click-{sent_to}.png"),
     })  # fmt: skip
@@ -183,7 +171,7 @@ async def test_consent_link_opened_in_another_browser_context_is_refused(oauth):
     first context then answers its page and signs in."""
     client_id = await _attacker_client(oauth)
     verifier, challenge = sup.pkce_pair()
-    result = _chromium({
+    result = sup.run_browser_script(SCRIPT, {
         "scenario": "other-context", "authorizeUrl": oauth.authorize_url(client_id, challenge, redirect_uri=ATTACKER_REDIRECT),
         "redirectPrefix": ATTACKER_REDIRECT,
     })  # fmt: skip

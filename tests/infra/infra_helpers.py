@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import stat
 from types import ModuleType
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,19 @@ EXTENSION_RE = re.compile(r"^extension\s+([A-Za-z_][A-Za-z0-9_]*)\s*$", re.MULTI
 IMPORT_RE = re.compile(r"^import\s+\{([^}]*)\}\s+from\s+'([^']+)'\s*$", re.MULTILINE)
 EXPORT_RE = re.compile(r"^@export\(\)\s*$", re.MULTILINE)
 
+# A stub `azd` for the hooks and scripts that read the azd environment (they honour $AZD): values
+# from the JSON object in $FAKE_AZD_STORE, and for a missing key what azd does (stderr, exit 1).
+FAKE_AZD = r"""#!/usr/bin/env python3
+import json, os, sys
+env = json.load(open(os.environ["FAKE_AZD_STORE"]))
+args = sys.argv[1:]
+if args[:2] == ["env", "get-value"] and args[2] in env:
+    print(env[args[2]]); sys.exit(0)
+if args[:2] == ["env", "get-value"]:
+    print(f"ERROR: key '{args[2]}' not found", file=sys.stderr); sys.exit(1)
+sys.exit(f"fake azd: unexpected {args}")
+"""
+
 
 def load_module(path: Path, name: str) -> ModuleType:
     """A script of the repository (the benchmark's harness and profiler are not packages) as a module."""
@@ -33,6 +47,18 @@ def load_module(path: Path, name: str) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def fake_tools(directory: Path, bodies: dict[str, str]) -> dict[str, Path]:
+    """Each stub command's script (name -> body) written to directory/fake-<name> and made
+    executable: name -> path, for the script under test to call through its $AZD, $AZ, ..."""
+    tools = {}
+    for name, body in bodies.items():
+        path = directory / f"fake-{name}"
+        path.write_text(body)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        tools[name] = path
+    return tools
 
 
 def bicep_files() -> list[Path]:

@@ -8,13 +8,12 @@ import base64
 import json
 import os
 import re
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from infra_helpers import REPO_ROOT
+from infra_helpers import REPO_ROOT, fake_tools
 
 HOOK = REPO_ROOT / "infra" / "hooks" / "prepare-environment.sh"
 KEY_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
@@ -62,12 +61,7 @@ with open(os.environ["FAKE_LOG"], "a") as log:
 
 @pytest.fixture
 def fakes(tmp_path: Path):
-    tools = {}
-    for name, body in (("azd", FAKE_AZD), ("cargo", FAKE_CARGO), ("python", FAKE_PYTHON)):
-        path = tmp_path / f"fake-{name}"
-        path.write_text(body)
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-        tools[name] = path
+    tools = fake_tools(tmp_path, {"azd": FAKE_AZD, "cargo": FAKE_CARGO, "python": FAKE_PYTHON})
     store = tmp_path / "azd-env.json"
     log = tmp_path / "calls.log"
 

@@ -11,30 +11,18 @@ import base64
 import json
 import os
 import re
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from infra_helpers import INFRA, REPO_ROOT, parse_bicep, strip_comments
+from infra_helpers import FAKE_AZD, INFRA, REPO_ROOT, fake_tools, parse_bicep, strip_comments
 
 HOOKS = INFRA / "hooks"
 SECRETS_BICEP = INFRA / "core" / "security" / "key-vault-secrets.bicep"
 KEY_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
 SUB = "00000000-0000-0000-0000-000000000001"
 OID = "00000000-0000-0000-0000-0000000000aa"
-
-FAKE_AZD = r"""#!/usr/bin/env python3
-import json, os, sys
-env = json.load(open(os.environ["FAKE_AZD_STORE"]))
-args = sys.argv[1:]
-if args[:2] == ["env", "get-value"] and args[2] in env:
-    print(env[args[2]]); sys.exit(0)
-if args[:2] == ["env", "get-value"]:
-    print(f"ERROR: key '{args[2]}' not found", file=sys.stderr); sys.exit(1)
-sys.exit(f"fake azd: unexpected {args}")
-"""
 
 FAKE_AZ = r"""#!/usr/bin/env python3
 import json, os, secrets, sys
@@ -112,12 +100,7 @@ AZD_ENV = {
 
 @pytest.fixture
 def azure(tmp_path: Path):
-    tools = {}
-    for name, body in (("azd", FAKE_AZD), ("az", FAKE_AZ)):
-        path = tmp_path / f"fake-{name}"
-        path.write_text(body)
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-        tools[name] = path
+    tools = fake_tools(tmp_path, {"azd": FAKE_AZD, "az": FAKE_AZ})
     store, state_path = tmp_path / "azd.json", tmp_path / "az.json"
     store.write_text(json.dumps(AZD_ENV))
 

@@ -26,10 +26,13 @@ from infra_helpers import REPO_ROOT, rel
 REQUIRES_RE = re.compile(r"^#Requires\s+-Version\s+(\d+)(?:\.(\d+))?\s*$", re.M | re.I)
 # `2>` followed by $null, a file or &1, on a line that runs something.
 STDERR_REDIRECT_RE = re.compile(r"\b2>")
+# `. (Join-Path $PSScriptRoot '<path>')` or `$repoRoot`: a library dot-sourced by a hook.
+DOT_SOURCE_RE = re.compile(r"^\. \(Join-Path \$(PSScriptRoot|repoRoot) '([^']+)'\)$")
 
 
 def project_ps1() -> list[Path]:
-    found = sorted((REPO_ROOT / "infra" / "hooks").glob("*.ps1")) + sorted((REPO_ROOT / "scripts").glob("*.ps1"))
+    # scripts/lib: the libraries the hooks dot-source run in the hook, under its preference.
+    found = [p for d in ("infra/hooks", "scripts", "scripts/lib") for p in sorted((REPO_ROOT / d).glob("*.ps1"))]
     assert found
     return found
 
@@ -75,10 +78,15 @@ def test_every_windows_hook_in_azure_yaml_is_covered():
 
 def test_hooks_that_redirect_stderr_declare_7_2():
     # The hooks that read the azd environment with `2>$null` (a fresh environment's
-    # `azd env get-value` writes "key not found" to stderr).
+    # `azd env get-value` writes "key not found" to stderr), through the reader they dot-source.
+    reader = REPO_ROOT / "scripts" / "lib" / "azure-env.ps1"
+    assert any("azd env get-value" in line and "2>$null" in line for line in code_lines(reader))
+    assert requires_version(reader) == (7, 2)
     for name in ("ensure-key-vault.ps1", "bind-function-key.ps1", "delete-entra-app.ps1"):
         path = REPO_ROOT / "infra" / "hooks" / name
-        assert any("azd env get-value" in line and "2>$null" in line for line in code_lines(path)), name
+        found = [DOT_SOURCE_RE.match(line) for line in code_lines(path)]
+        sourced = {(path.parent if m[1] == "PSScriptRoot" else REPO_ROOT).joinpath(m[2]).resolve() for m in found if m}
+        assert reader in sourced, name
         assert requires_version(path) == (7, 2), name
 
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from infra_helpers import INFRA, REPO_ROOT
+from infra_helpers import INFRA, REPO_ROOT, fake_tools
 
 HOOK = INFRA / "hooks" / "delete-entra-app.sh"
 APP_ID = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
@@ -77,12 +76,7 @@ sys.exit(f"fake az: unexpected {args}")
 
 @pytest.fixture
 def teardown(tmp_path: Path):
-    tools = {}
-    for name, body in (("azd", FAKE_AZD), ("az", FAKE_AZ)):
-        path = tmp_path / f"fake-{name}"
-        path.write_text(body)
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-        tools[name] = path
+    tools = fake_tools(tmp_path, {"azd": FAKE_AZD, "az": FAKE_AZ})
     store, log, state = tmp_path / "env.json", tmp_path / "az.log", tmp_path / "state"
 
     def run(env_values: dict, app_state: str = "active", purge_denied: bool = False):

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from infra_helpers import REPO_ROOT
+from infra_helpers import FAKE_AZD, REPO_ROOT, fake_tools
 
 SCRIPT = REPO_ROOT / "scripts" / "rotate-session-keys.sh"
 KEY_RE = re.compile(r"^[A-Za-z0-9+/]{43}=$")
@@ -33,17 +32,6 @@ AZD_ENV = {
 }
 NAMED_VALUES = ["SessionTokenPreviousEncKey", "SessionTokenPreviousMacKey", "SessionTokenPreviousUntil",
                 "SessionTokenEncKey", "SessionTokenMacKey"]  # fmt: skip
-
-FAKE_AZD = r"""#!/usr/bin/env python3
-import json, os, sys
-env = json.load(open(os.environ["FAKE_AZD_STORE"]))
-args = sys.argv[1:]
-if args[:2] == ["env", "get-value"] and args[2] in env:
-    print(env[args[2]]); sys.exit(0)
-if args[:2] == ["env", "get-value"]:
-    print(f"ERROR: key '{args[2]}' not found", file=sys.stderr); sys.exit(1)
-sys.exit(f"fake azd: unexpected {args}")
-"""
 
 # Secrets live in files (one per secret, under FAKE_AZ_VAULT); calls are appended to a JSON list.
 FAKE_AZ = r"""#!/usr/bin/env python3
@@ -84,12 +72,8 @@ def key() -> str:
 
 @pytest.fixture
 def rotate(tmp_path: Path):
-    tools = {}
-    for name, body in (("azd", FAKE_AZD), ("az", FAKE_AZ)):
-        path = tmp_path / f"fake-{name}"
-        path.write_text(body.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1))
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-        tools[name] = path
+    shebang = ("#!/usr/bin/env python3", f"#!{sys.executable}")
+    tools = fake_tools(tmp_path, {"azd": FAKE_AZD.replace(*shebang, 1), "az": FAKE_AZ.replace(*shebang, 1)})
     store, vault, calls = tmp_path / "azd.json", tmp_path / "vault", tmp_path / "calls.json"
     store.write_text(json.dumps(AZD_ENV))
 
