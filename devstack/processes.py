@@ -47,6 +47,21 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+class MissingBinary(RuntimeError):
+    """The server binary to run is not there."""
+
+
+def server_binary() -> Path:
+    """The snippets-mcp binary every local run starts: $SNIPPETS_MCP_BIN, else the debug build (what
+    scripts/test.sh builds, so the suites do not pay for a release build)."""
+    override = os.environ.get("SNIPPETS_MCP_BIN")
+    path = Path(override) if override else REPO / "target" / "debug" / "snippets-mcp"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise MissingBinary(f"server binary {path} not found: run `cargo build --bin snippets-mcp` "
+                            "(scripts/test.sh does it) or set SNIPPETS_MCP_BIN")
+    return path
+
+
 def free_port() -> int:
     """A port that was free a moment ago on 127.0.0.1 (callers retry if it is taken meanwhile)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -24,7 +24,8 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "gateway"), str(Path(__file__).r
 
 from devstack.azurite import Azurite  # noqa: E402
 from devstack.gateway import LocalGateway  # noqa: E402
-from devstack.processes import ManagedProcess, clean_env, free_port, http_ok, tail  # noqa: E402
+from devstack.processes import (ManagedProcess, MissingBinary, clean_env, free_port, http_ok,  # noqa: E402
+                                server_binary, tail)
 from devstack.procfs import Proc  # noqa: E402
 from devstack.session_token import generate_keys  # noqa: E402
 
@@ -95,18 +96,11 @@ def build_kind(path: Path) -> str:
     return next((kind for kind in ("release", "debug") if kind in parts), "unknown")
 
 
-def server_binary() -> Path:
-    path = Path(os.environ.get("SNIPPETS_MCP_BIN") or REPO / "target" / "debug" / "snippets-mcp")
-    if not path.exists():
-        raise SystemExit(f"error: server binary {path} is missing: cargo build --bin snippets-mcp (or set SNIPPETS_MCP_BIN)")
-    return path
-
-
 class Stack:
     """Azurite, the server and the gateway + IdP; `stop()` stops whatever was started."""
 
-    def __init__(self, logs: Path):
-        self.logs = logs
+    def __init__(self, logs: Path, binary: Path):
+        self.logs, self.binary = logs, binary
         self.tmp = Path(tempfile.mkdtemp(prefix="soak-"))
         self.azurite: Azurite | None = None
         self.server: ManagedProcess | None = None
@@ -122,7 +116,7 @@ class Stack:
             "AzureWebJobsStorage": self.azurite.connection_string(), **keys.server_env(f"http://127.0.0.1:{gw_port}/mcp"),
             "RUST_LOG": "info", "LOG_FORMAT": "text", "NO_COLOR": "1",
         })  # fmt: skip
-        self.server = ManagedProcess("server", [str(server_binary()), "--port", str(backend_port)], env, log_dir=self.logs).start()
+        self.server = ManagedProcess("server", [str(self.binary), "--port", str(backend_port)], env, log_dir=self.logs).start()
         self.server.wait_until(lambda: http_ok(backend_url + "/", timeout=1.0), 60, f"answer on {backend_url}/")
         self.gateway = LocalGateway(
             self.tmp / "gateway", backend_url=backend_url, blob_endpoint=self.azurite.endpoint("blob"), port=gw_port,
@@ -230,12 +224,16 @@ def main(argv: list[str]) -> int:
         report.write_section(args.doc, report.markdown(json.loads(args.render.read_text())))
         print(f"==> soak: section re-rendered from {args.render} into {args.doc}", file=sys.stderr)
         return 0
+    try:
+        binary = server_binary()  # before anything starts
+    except MissingBinary as e:
+        raise SystemExit(f"error: {e}") from None
     stop_on_signals()
     command = "soak/run.sh" + (f" {' '.join(argv)}" if argv else "")
     started_utc = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     loadavg_start = os.getloadavg()[0]
     args.logs.mkdir(parents=True, exist_ok=True)
-    stack = Stack(args.logs)
+    stack = Stack(args.logs, binary)
     rec = report.Recorder()
     samples: dict = {"during": []}
     try:
@@ -282,8 +280,8 @@ def main(argv: list[str]) -> int:
             "command": command, "started_utc": started_utc, "minutes": args.minutes, "workers": args.workers,
             "users": list(USERS[: args.workers]), "ops_per_second": args.rate, "cycles_per_session": args.cycles,
             "refresh_every_s": args.refresh_every, "sign_in_every_s": args.sign_in_every, "bounds": bounds,
-            "out": display_path(args.out), "server_binary": str(server_binary()),
-            "server_build": build_kind(server_binary()), "loadavg_start": loadavg_start,
+            "out": display_path(args.out), "server_binary": str(binary),
+            "server_build": build_kind(binary), "loadavg_start": loadavg_start,
             "loadavg_end": os.getloadavg()[0],
         },  # fmt: skip
         "elapsed_s": round(elapsed, 1),

@@ -24,7 +24,7 @@ from devstack import azurite as _azurite
 from devstack import processes as _processes
 from devstack import session_token as _session_token
 from devstack.namespaces import user_blob  # noqa: F401 - used by the tests
-from devstack.processes import LIVE_PROCESSES, Deadline, clean_env, free_port, tail  # noqa: F401 - used by the tests
+from devstack.processes import LIVE_PROCESSES, Deadline, clean_env, free_port, server_binary, tail  # noqa: F401 - used by the tests
 from raw_mcp import RawSseSession, jsonrpc  # noqa: F401 - used by the tests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,17 +123,6 @@ class BlobInspector:
 # --------------------------------------------------------------------------------------------
 # The server under test
 # --------------------------------------------------------------------------------------------
-
-
-def server_binary() -> Path:
-    override = os.environ.get("SNIPPETS_MCP_BIN")
-    path = Path(override) if override else REPO / "target" / "debug" / "snippets-mcp"
-    if not path.is_file() or not os.access(path, os.X_OK):
-        raise RuntimeError(
-            f"server binary {path} not found: run `cargo build --bin snippets-mcp` "
-            "(scripts/test.sh does it) or set SNIPPETS_MCP_BIN"
-        )
-    return path
 
 
 def base_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:

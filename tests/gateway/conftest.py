@@ -9,7 +9,6 @@ Logs go to test-artifacts/gateway/; a failing test's report carries the tail of 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,14 +42,6 @@ def azurite():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _server_binary() -> Path:
-    explicit = os.environ.get("SNIPPETS_MCP_BIN")
-    path = Path(explicit) if explicit else sup.REPO / "target" / "debug" / "snippets-mcp"
-    if not path.exists():
-        pytest.fail(f"server binary {path} is missing: cargo build --bin snippets-mcp", pytrace=False)
-    return path
-
-
 class Stack:
     """The running perimeter: gateway + IdP (LocalGateway) and the backend server."""
 
@@ -81,7 +72,7 @@ def stack(azurite, ingestion):
     keys = generate_keys()
     gw_port, backend_port = free_port(), free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
-    server = ManagedProcess("server", [str(_server_binary()), "--port", str(backend_port)], clean_env({
+    server = ManagedProcess("server", [str(sup.server_binary()), "--port", str(backend_port)], clean_env({
         "AzureWebJobsStorage": azurite["connection_string"], **keys.server_env(f"http://127.0.0.1:{gw_port}/mcp"),
         "RUST_LOG": "info", "LOG_FORMAT": "text", "NO_COLOR": "1",
         "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string(), "TELEMETRY_FLUSH_MS": "200",

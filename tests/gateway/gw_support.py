@@ -28,7 +28,7 @@ import httpx
 from devstack import session_token as _session_token
 from devstack.gateway import LocalGateway
 from devstack.namespaces import user_blob  # noqa: F401 - used by the tests
-from devstack.processes import free_port  # noqa: F401 - used by the tests
+from devstack.processes import clean_env, free_port, server_binary  # noqa: F401 - used by the tests
 from devstack.session_token import SessionKeys, b64url, b64url_decode  # noqa: F401 - used by the tests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -502,8 +502,8 @@ def extra_backend(name: str, stack, resource_url: str):
     import subprocess
 
     port = free_port()
-    binary = Path(os.environ.get("SNIPPETS_MCP_BIN") or REPO / "target" / "debug" / "snippets-mcp")
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    binary = server_binary()
+    env = clean_env()
     env.update({
         "AzureWebJobsStorage": stack.azurite["connection_string"],
         "SESSION_TOKEN_ENC_KEY": stack.keys["enc"], "SESSION_TOKEN_MAC_KEY": stack.keys["mac"],

@@ -17,7 +17,6 @@ that never answers gets it when the forward-request timeout expires, logged as T
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -85,7 +84,7 @@ def refused(port: int) -> bool:
 def down_stack(stack):
     """(gateway, backend): a gateway with the session's keys whose only backend is ours."""
     gw_port, backend_port = free_port(), free_port()
-    binary = os.environ.get("SNIPPETS_MCP_BIN") or str(sup.REPO / "target" / "debug" / "snippets-mcp")
+    binary = str(sup.server_binary())
     env = clean_env({
         "AzureWebJobsStorage": stack.azurite["connection_string"], **stack.keys.server_env(f"http://127.0.0.1:{gw_port}/mcp"),
         "RUST_LOG": "info", "LOG_FORMAT": "text", "NO_COLOR": "1",

@@ -11,9 +11,7 @@ still refreshes, and the second one (not used during the window) is signed out."
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,14 +23,6 @@ from devstack.session_token import SessionKeys, SessionTokenError, previous_serv
 pytestmark = pytest.mark.anyio
 
 LOG_DIR = sup.ARTIFACTS / "rotation"
-
-
-def _binary() -> Path:
-    explicit = os.environ.get("SNIPPETS_MCP_BIN")
-    path = Path(explicit) if explicit else sup.REPO / "target" / "debug" / "snippets-mcp"
-    if not path.exists():
-        pytest.fail(f"server binary {path} is missing: cargo build --bin snippets-mcp", pytrace=False)
-    return path
 
 
 class Server:
@@ -49,7 +39,7 @@ class Server:
             "AzureWebJobsStorage": self.storage, **current.server_env(self.audience),
             **previous_server_env(previous, until), "RUST_LOG": "info", "LOG_FORMAT": "text", "NO_COLOR": "1",
         })  # fmt: skip
-        self.proc = ManagedProcess("rotation-server", [str(_binary()), "--port", str(self.port)], env, log_dir=LOG_DIR).start()
+        self.proc = ManagedProcess("rotation-server", [str(sup.server_binary()), "--port", str(self.port)], env, log_dir=LOG_DIR).start()
         self.proc.wait_until(lambda: http_ok(self.url + "/", timeout=1.0), 60, f"answer on {self.url}/")
 
     def stop(self) -> None:

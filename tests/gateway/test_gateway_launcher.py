@@ -20,7 +20,7 @@ import pytest
 
 import gw_support as sup
 from devstack.gateway import POLICIES, LocalGateway
-from devstack.processes import free_port
+from devstack.processes import clean_env, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.anyio
 async def test_run_gateway_script_with_sign_in_page(stack, client_ip):
     state = Path(tempfile.mkdtemp(prefix="gw-script-"))
     log = sup.ARTIFACTS / "run-gateway.log"
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env = clean_env()
     # bob is a reader here: the launcher hands the roles file to the Entra stand-in.
     (state / "roles.json").write_text(json.dumps({"default": [], "users": {"bob": ["Snippets.Read"]}}))
     env["IDP_APP_ROLES_FILE"] = str(state / "roles.json")
@@ -218,7 +218,7 @@ def test_a_bad_roles_file_is_refused_before_anything_starts(tmp_path, content):
     roles = tmp_path / "roles.json"
     if content is not None:
         roles.write_text(content)
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env = clean_env()
     env["IDP_APP_ROLES_FILE"] = str(roles)
     run = subprocess.run(
         [str(sup.REPO / "local" / "run-gateway.sh"), "--state-dir", str(tmp_path / "s")],

@@ -5,26 +5,17 @@ snippets over both transports. Storage is checked directly in Azurite."""
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
 import gw_support as sup
+from devstack.processes import clean_env
 
 pytestmark = pytest.mark.anyio
-
-
-def _binary() -> Path:
-    explicit = os.environ.get("SNIPPETS_MCP_BIN")
-    path = Path(explicit) if explicit else sup.REPO / "target" / "debug" / "snippets-mcp"
-    if not path.exists():
-        pytest.fail(f"server binary {path} is missing: cargo build --bin snippets-mcp", pytrace=False)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +24,7 @@ def perimeter(stack):
     shows its sign-in page, so the test chooses who signs in."""
     gw_port, backend_port = sup.free_port(), sup.free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env = clean_env()
     env.update({
         "AzureWebJobsStorage": stack.azurite["connection_string"],
         "SESSION_TOKEN_ENC_KEY": stack.keys["enc"], "SESSION_TOKEN_MAC_KEY": stack.keys["mac"],
@@ -42,7 +33,7 @@ def perimeter(stack):
     logs = sup.ARTIFACTS / "isolation"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / "server.stderr.log", "wb") as err:
-        server = subprocess.Popen([str(_binary()), "--port", str(backend_port)], env=env, stdin=subprocess.DEVNULL,
+        server = subprocess.Popen([str(sup.server_binary()), "--port", str(backend_port)], env=env, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
     sup.LOGS.append(logs / "server.stderr.log")
     try:
