@@ -14,6 +14,7 @@ The one exception is `session_token`, which imports `cryptography` when it seals
     throttling     the gateway's throttling limits: deployed defaults, environment variables, test limits
     session_token  v1 session tokens (docs/session-token.md): keys, seal, open
     locks          one owner per state directory
+    loopback_http  a handler class served on 127.0.0.1 from a thread, and its JSON reply (stand-ins, tests)
     ingestion      a loopback Application Insights ingestion endpoint (the server's telemetry without Azure)
     namespaces     blob names of the per-user snippet namespaces, for tests that check storage directly
     __main__       the command line the shell scripts call

@@ -15,8 +15,10 @@ import gzip
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
+
+from devstack.loopback_http import LoopbackServer, answer_json
 
 TRACK_PATHS = ("/v2/track", "/v2.1/track")
 
@@ -33,16 +35,6 @@ def parse_body(raw: bytes, encoding: str | None) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def answer_json(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
-    """A JSON reply with its length, from any BaseHTTPRequestHandler (the bench's token endpoint uses it too)."""
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
-
-
 class IngestionReceiver:
     """Records the envelopes it receives. `mode`: `accept` (200), `fail` (500) or `hang` (holds each
     request until stopped); it can be changed while running."""
@@ -55,12 +47,12 @@ class IngestionReceiver:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._on_envelope = on_envelope
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return f"{self._server.url}/"
 
     def connection_string(self, key: str = "00000000-0000-0000-0000-000000000000") -> str:
         return f"InstrumentationKey={key};IngestionEndpoint={self.url}"
@@ -101,16 +93,13 @@ class IngestionReceiver:
             def _answer(self, status: int, body: dict):
                 answer_json(self, status, body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="ingestion", daemon=True).start()
+        self._server = LoopbackServer(Handler, port, name="ingestion")
         return self
 
     def stop(self) -> None:
         self._stop.set()
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
 
     def snapshot(self) -> list[dict]:
         with self._lock:

@@ -8,13 +8,12 @@ import hmac
 import json
 import secrets
 import subprocess
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from devstack.ingestion import answer_json
+from devstack.loopback_http import LoopbackServer, answer_json
 
 # Audiences Azurite accepts for blob (VALID_BLOB_AUDIENCES), and the issuer prefix of Entra ID's v1 tokens:
 # Azurite's `--oauth basic` checks issuer prefix, audience and nbf/exp/iat, not the signature
@@ -79,10 +78,8 @@ class TokenEndpoint:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 answer_json(self, *outer.answer(self.path, self.headers.get("X-IDENTITY-HEADER")))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, name="token-endpoint", daemon=True).start()
+        self.server = LoopbackServer(Handler, name="token-endpoint")
+        self.port = self.server.port
 
     def env(self) -> dict[str, str]:
         return {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{self.port}/msi/token", "IDENTITY_HEADER": self.secret}
@@ -113,5 +110,4 @@ class TokenEndpoint:
         return status, {"error": "invalid_request", "error_description": why}
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +28,7 @@ import httpx
 
 from devstack import session_token as _session_token
 from devstack.gateway import LocalGateway
+from devstack.loopback_http import LoopbackServer, answer_json
 from devstack.namespaces import user_blob  # noqa: F401 - used by the tests
 from devstack.processes import clean_env, free_port, server_binary  # noqa: F401 - used by the tests
 from devstack.session_token import SessionKeys, b64url, b64url_decode  # noqa: F401 - used by the tests
@@ -398,8 +400,7 @@ class DocumentServer:
     document added with `chunked=True` is sent without Content-Length."""
 
     def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         self.docs: dict[str, tuple[int, bytes, bool]] = {}
         self.fetches: list[str] = []
@@ -428,9 +429,8 @@ class DocumentServer:
                     self.end_headers()
                     self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def add(self, path: str, doc: dict | str, status: int = 200, chunked: bool = False) -> None:
         text = doc if isinstance(doc, str) else json.dumps(doc)
@@ -440,8 +440,7 @@ class DocumentServer:
         return self.fetches[start:]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def metadata_document(client_id: str, redirect_uris: list[str] | None = None, **extra) -> dict:
@@ -543,8 +542,7 @@ class RecordingBackend:
     `first_event_seen` before sending the second (proving nothing buffers)."""
 
     def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         self.requests: list[dict] = []
         self.first_event_seen = threading.Event()
@@ -589,17 +587,10 @@ class RecordingBackend:
             do_DELETE = do_OPTIONS = do_PUT = do_PATCH = do_POST
 
             def _reply(self):
-                body = json.dumps({"ok": True}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                answer_json(self, 200, {"ok": True})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()

@@ -9,12 +9,13 @@ import hashlib
 import http.client
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import gw_support as sup
 import pytest
 from devstack import csharp
+from devstack.loopback_http import LoopbackServer
 from devstack.processes import clean_env
 
 # crates/policies/src/names.rs BLOB_PREFIX_FAMILY, inside the registrations container.
@@ -146,10 +147,8 @@ class HoldingBlobProxy:
 
             do_GET = do_PUT = do_DELETE = do_HEAD = do_POST = forward
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}{target.path}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler)
+        self.url = f"{self.server.url}{target.path}"
 
     def hold(self) -> None:
         with self.lock:
@@ -161,8 +160,7 @@ class HoldingBlobProxy:
             self.armed = False
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture

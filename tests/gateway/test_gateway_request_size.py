@@ -24,11 +24,10 @@ import re
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -37,6 +36,7 @@ import pytest
 
 import gw_support as sup
 from devstack.gateway import POLICIES
+from devstack.loopback_http import LoopbackServer, answer_json
 
 pytestmark = pytest.mark.anyio
 
@@ -333,20 +333,13 @@ class CountingBackend:
                     digest.update(piece)
                     count += len(piece)
                 framing = "chunked" if "chunked" in self.headers.get("Transfer-Encoding", "") else "content-length"
-                body = json.dumps({"bytes": count, "sha256": digest.hexdigest(), "framing": framing}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                answer_json(self, 200, {"bytes": count, "sha256": digest.hexdigest(), "framing": framing})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture(scope="module")
