@@ -34,6 +34,9 @@ npm_ci_once() { # DIR WHAT
   have npm || die "npm is not installed (it comes with Node 20+)"
   want="$(files_sha "$dir/package-lock.json")"
   [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
+  # npm ci empties node_modules first: through a symlink that would wipe an install others share.
+  [[ -L "$dir/node_modules" ]] && die "${dir#"$REPO_ROOT"/}/node_modules is a symlink ($(readlink "$dir/node_modules")) \
+and does not match its package-lock.json: run npm ci where it points"
   log "npm ci ($2) into ${dir#"$REPO_ROOT"/}/node_modules/"
   (cd "$dir" && npm ci --no-audit --no-fund --include=dev --loglevel=error) \
     || die "npm ci in $dir failed (see the npm output above)"
@@ -92,6 +95,9 @@ python_venv() { # DIR ARG...
 ensure_venv() {
   local args=(pytest) f
   for f in "$REPO_ROOT"/tests/*/requirements.txt; do [[ -f "$f" ]] && args+=(-r "$f"); done
+  # A .venv that lost pytest is installed again, whatever its stamp says.
+  [[ -x "$VENV/bin/python" ]] && ! "$VENV/bin/python" -c 'import pytest' 2>/dev/null \
+    && rm -f "$VENV/.snippets-mcp-requirements.sha256"
   python_venv "$VENV" "${args[@]}"
 }
 
