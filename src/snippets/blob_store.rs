@@ -127,9 +127,8 @@ impl BlobStore {
 
     pub async fn delete(&self, ns: &Namespace, name: &SnippetName) -> Result<(), SnippetError> {
         self.within_budget(async {
-            self.container
-                .blob_client(&ns.blob_name(name))
-                .delete(None)
+            let blob = self.container.blob_client(&ns.blob_name(name));
+            Box::pin(blob.delete(None))
                 .await
                 .map_err(|e| not_found_or(e, name))
         })
@@ -210,11 +209,11 @@ impl BlobStore {
         })
     }
 
-    async fn within_budget<T>(
+    fn within_budget<T>(
         &self,
         work: impl Future<Output = Result<T, SnippetError>>,
-    ) -> Result<T, SnippetError> {
-        call::within(self.limits.call_budget, work).await
+    ) -> impl Future<Output = Result<T, SnippetError>> {
+        call::within(self.limits.call_budget, work)
     }
 }
 

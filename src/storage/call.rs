@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use azure_core::error::ErrorKind;
 use azure_core::http::StatusCode;
+use futures::FutureExt;
 
 /// A failed storage call, safe to show a client: no URL, no token, no message text from storage.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,24 +65,30 @@ impl From<azure_core::Error> for StorageFailure {
 
 /// Runs `work` within `budget`: the backstop for the SDK's own retry limits, so whatever storage
 /// does, the call ends in time with `storage unavailable: no answer within N ms`.
-pub async fn within<T, E: From<StorageFailure>>(
+///
+/// A combinator, not an `async fn`: an `async fn` keeps its future argument and the future it awaits
+/// side by side, so every such layer doubles the size of what it wraps, and a call's future is
+/// copied whole each time it moves (docs/performance.md, "Future sizes").
+pub fn within<T, E: From<StorageFailure>>(
     budget: Duration,
     work: impl Future<Output = Result<T, E>>,
-) -> Result<T, E> {
+) -> impl Future<Output = Result<T, E>> {
     tokio::time::timeout(budget, work)
-        .await
-        .unwrap_or_else(|_| Err(StorageFailure::timed_out(budget).into()))
+        .map(move |r| r.unwrap_or_else(|_| Err(StorageFailure::timed_out(budget).into())))
 }
 
 /// Creating a container or queue that another instance just created (409) is success.
-pub async fn create_if_missing<T>(
+///
+/// The SDK's create future (KiBs) is boxed here, where it is made: a create runs once per container
+/// or queue, and inline it would enlarge every future of the calls that may need one.
+pub fn create_if_missing<T>(
     create: impl Future<Output = azure_core::Result<T>>,
-) -> azure_core::Result<()> {
-    match create.await {
+) -> impl Future<Output = azure_core::Result<()>> {
+    Box::pin(create).map(|created| match created {
         Ok(_) => Ok(()),
         Err(e) if is_status(&e, StatusCode::Conflict) => Ok(()),
         Err(e) => Err(e),
-    }
+    })
 }
 
 pub fn is_status(e: &azure_core::Error, status: StatusCode) -> bool {
@@ -164,5 +171,22 @@ mod tests {
         assert!(create_if_missing(conflict).await.is_ok());
         let denied = async { Err::<(), _>(http(StatusCode::Forbidden, "AuthorizationFailure")) };
         assert!(create_if_missing(denied).await.is_err());
+    }
+
+    /// `within` and `create_if_missing` add a timer or a box to what they wrap, never a second
+    /// copy of it (an `async fn` wrapper would double it; docs/performance.md, "Future sizes").
+    #[tokio::test]
+    async fn wrappers_do_not_copy_what_they_wrap() {
+        let big = [0u8; 4096];
+        let work = async move { Ok::<_, StorageFailure>(big.len()) };
+        let wrapped = within(Duration::from_secs(1), work);
+        let timer = std::mem::size_of::<tokio::time::Sleep>();
+        assert!(
+            std::mem::size_of_val(&wrapped) < 4096 + timer + 256,
+            "within() is {} bytes around a 4 KiB future",
+            std::mem::size_of_val(&wrapped)
+        );
+        let create = async move { Ok::<_, azure_core::Error>(big.len()) };
+        assert!(std::mem::size_of_val(&create_if_missing(create)) <= 64);
     }
 }

@@ -81,8 +81,9 @@ impl TraceContext {
     }
 
     /// Runs `work` with this span as the current one.
-    pub async fn scope<F: Future>(self, work: F) -> F::Output {
-        CURRENT.scope(self, work).await
+    /// Not an `async fn`, which would hold `work` twice (the argument and the future it awaits).
+    pub fn scope<F: Future>(self, work: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(self, work)
     }
 }
 

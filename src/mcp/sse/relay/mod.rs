@@ -1,6 +1,8 @@
 //! Carries SSE requests between instances: on Flex Consumption a `POST /message` can land on another
 //! instance than its stream, so it is queued to the owner's Storage queue and the owner feeds it in.
 //! Every storage call here has the storage budget (`STORAGE_TIMEOUT_MS`).
+//! The SDK calls on a request's path are boxed where they are made: each SDK future is KiBs, and
+//! inline it would be copied whole with every future around it each time one moves.
 //!
 //! - `envelope`: the queue message's format;
 //! - this module: the queue and overflow-blob I/O (forward, receive, create, delete);
@@ -156,7 +158,7 @@ impl Relay {
             message_time_to_live: Some(MESSAGE_TTL_SECS),
             ..Default::default()
         };
-        match queue.send_message(body, Some(options)).await {
+        match Box::pin(queue.send_message(body, Some(options))).await {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, StatusCode::NotFound) => Err(RelayError::UnknownSession),
             Err(e) => Err(e.into()),
@@ -170,7 +172,7 @@ impl Relay {
                 .await?;
             let name = format!("{owner}/{}.json", uuid::Uuid::new_v4().simple());
             let body = RequestContent::from(body);
-            self.overflow.blob_client(&name).upload(body, None).await?;
+            Box::pin(self.overflow.blob_client(&name).upload(body, None)).await?;
             Ok(name)
         })
         .await
@@ -204,7 +206,7 @@ impl Relay {
             visibility_timeout: Some(VISIBILITY_SECS),
             ..Default::default()
         };
-        let response = match self.own_queue.receive_messages(Some(options)).await {
+        let response = match Box::pin(self.own_queue.receive_messages(Some(options))).await {
             Ok(response) => response,
             // The queue went away (storage restored empty, or swept by mistake): recreate it so
             // requests relayed from now on arrive again.
@@ -219,7 +221,7 @@ impl Relay {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             if let (Some(id), Some(receipt)) = (&item.message_id, &item.pop_receipt)
-                && let Err(e) = self.own_queue.delete_message(id, receipt, None).await
+                && let Err(e) = Box::pin(self.own_queue.delete_message(id, receipt, None)).await
             {
                 tracing::warn!(error = %StorageFailure::of(&e), "could not delete a relayed message");
             }
@@ -245,8 +247,14 @@ impl Relay {
             Some(message) => message,
             None => {
                 let blob = self.overflow.blob_client(envelope.blob.as_deref()?);
-                let bytes = blob.download(None).await.ok()?.body.collect().await.ok()?;
-                if let Err(e) = blob.delete(None).await {
+                let bytes = Box::pin(blob.download(None))
+                    .await
+                    .ok()?
+                    .body
+                    .collect()
+                    .await
+                    .ok()?;
+                if let Err(e) = Box::pin(blob.delete(None)).await {
                     tracing::warn!(error = %StorageFailure::of(&e), "could not delete a relay overflow blob");
                 }
                 serde_json::from_slice(&bytes).ok()?
@@ -259,11 +267,11 @@ impl Relay {
         })
     }
 
-    async fn within_budget<T>(
+    fn within_budget<T>(
         &self,
         work: impl Future<Output = Result<T, RelayError>>,
-    ) -> Result<T, RelayError> {
-        call::within(self.clients.budget(), work).await
+    ) -> impl Future<Output = Result<T, RelayError>> {
+        call::within(self.clients.budget(), work)
     }
 
     /// Deletes this instance's queue at shutdown; a crashed instance leaves an empty queue behind.
